@@ -1,0 +1,73 @@
+/**
+ * Signal delivery on the node that holds the process (spec section 4). The caller names
+ * each target by pid and the start time it listed; the start time is checked immediately
+ * before kill(2), so a reused PID is never signalled. A request acts for one uid and may
+ * signal only processes whose real or saved uid is that uid (root: any), as kill(2) allows.
+ * Every attempt leaves an audit line in the agent's log.
+ */
+import type { Logger } from '../log';
+import { readWhole } from '../procfs/read';
+import { parsePidStat } from '../procfs/stat';
+import { parseStatus } from '../procfs/status';
+import { signalName } from '../signals';
+
+export type Outcome = 'DELIVERED' | 'NO_SUCH_PROCESS' | 'NOT_PERMITTED';
+
+/** A process named by pid and start time (clock ticks after boot; 0 = any). */
+export interface Target {
+  pid: number;
+  starttime: number;
+}
+
+/** Who asks: the uid the request acts for and the node it comes from. */
+export interface Requester {
+  uid: number;
+  node: number;
+}
+
+/**
+ * Sends `signal` to one target after checking its identity and the requester's right.
+ * @returns DELIVERED, NO_SUCH_PROCESS (gone or reused pid) or NOT_PERMITTED.
+ */
+export function deliverSignal(procRoot: string, target: Target, signal: number, who: Requester, log: Logger): Outcome {
+  const outcome = tryDeliver(procRoot, target, signal, who);
+  log.info(
+    {
+      audit: 'signal',
+      time: new Date().toISOString(),
+      target: target.pid,
+      starttime: target.starttime,
+      signal: signalName(signal),
+      uid: who.uid,
+      requesterNode: who.node,
+      result: outcome,
+    },
+    'signal',
+  );
+  return outcome;
+}
+
+function tryDeliver(procRoot: string, target: Target, signal: number, who: Requester): Outcome {
+  let starttime: number;
+  let realUid: number;
+  let savedUid: number;
+  try {
+    const stat = readWhole(`${procRoot}/${target.pid}/stat`);
+    const status = readWhole(`${procRoot}/${target.pid}/status`);
+    if (!stat || !status) return 'NO_SUCH_PROCESS';
+    starttime = parsePidStat(stat).starttime;
+    const uids = parseStatus(status).uid;
+    realUid = uids[0];
+    savedUid = uids[2];
+  } catch {
+    return 'NO_SUCH_PROCESS';
+  }
+  if (target.starttime !== 0 && starttime !== target.starttime) return 'NO_SUCH_PROCESS';
+  if (who.uid !== 0 && who.uid !== realUid && who.uid !== savedUid) return 'NOT_PERMITTED';
+  try {
+    process.kill(target.pid, signal);
+    return 'DELIVERED';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? 'NOT_PERMITTED' : 'NO_SUCH_PROCESS';
+  }
+}

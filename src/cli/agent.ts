@@ -1,0 +1,19 @@
+/** `gproc agent --config FILE --node N [--insecure]`: serve this node's processes (spec section 2). */
+import type { Command } from 'commander';
+import { action, clusterConfig, withConfig } from './common';
+
+export function register(program: Command): void {
+  withConfig(program.command('agent'))
+    .description("serve this node's process table over gRPC at the address the cluster file gives it")
+    .requiredOption('--node <id|name>', 'which node of the cluster file this is')
+    .option('--insecure', 'plaintext gRPC (allowed only on loopback)', false)
+    .action(
+      action(async (opts: { config?: string; node: string; insecure: boolean }) => {
+        const { startAgent } = await import('../agent/server');
+        const agent = await startAgent({ config: clusterConfig(opts), node: opts.node, insecure: opts.insecure });
+        const stop = () => void agent.close().then(() => process.exit(0));
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      }),
+    );
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+/**
+ * The gproc command. Each subcommand lives in its own module and loads what it needs only
+ * when it runs, so short commands (gproc run, gproc kill) start fast.
+ */
+import { Command } from 'commander';
+import { VERSION } from '../version';
+import * as agent from './agent';
+
+const program = new Command('gproc')
+  .description('a global /proc for a cluster of Linux machines')
+  .version(VERSION)
+  .showHelpAfterError()
+  .enablePositionalOptions();
+
+for (const cmd of [agent]) cmd.register(program);
+
+program.parseAsync(process.argv).catch((err) => {
+  process.stderr.write(`gproc: ${err instanceof Error ? err.message : err}\n`);
+  process.exit(1);
+});

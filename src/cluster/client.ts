@@ -1,0 +1,103 @@
+/**
+ * A client of one node's agent. Every short call carries its own deadline
+ * (`defaults.rpcDeadlineMs` unless given), so a node that stops answering costs at most
+ * that long; long calls (wait, run, events) rely on keepalive pings instead, which end
+ * them when the node stops answering. Reconnection backs off at most
+ * `defaults.reprobeIntervalMs`, so a node that comes back is used again at once.
+ */
+import type { ClientDuplexStream, ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import type { ClusterConfig, NodeConfig } from '../config';
+import { defaults } from '../defaults';
+import { gprocV1, type AgentClient } from '../proto';
+import type { ExitStatus__Output } from '../proto/gen/gproc/v1/ExitStatus';
+import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
+import type { ProcessEvent__Output } from '../proto/gen/gproc/v1/ProcessEvent';
+import type { ProcessFileName } from '../proto/gen/gproc/v1/ProcessFileName';
+import type { ProcessRef } from '../proto/gen/gproc/v1/ProcessRef';
+import type { RunInput } from '../proto/gen/gproc/v1/RunInput';
+import type { RunOutput__Output } from '../proto/gen/gproc/v1/RunOutput';
+import type { SignalRequest } from '../proto/gen/gproc/v1/SignalRequest';
+import type { SignalResult__Output } from '../proto/gen/gproc/v1/SignalResult';
+import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
+import type { SpawnReply__Output } from '../proto/gen/gproc/v1/SpawnReply';
+import type { SpawnRequest } from '../proto/gen/gproc/v1/SpawnRequest';
+import type { Usage__Output } from '../proto/gen/gproc/v1/Usage';
+import { channelCredentials } from '../tls';
+
+type Callback<T> = (err: ServiceError | null, value?: T) => void;
+
+export class NodeClient {
+  readonly client: AgentClient;
+
+  constructor(
+    readonly node: NodeConfig,
+    config: ClusterConfig,
+  ) {
+    const Agent = gprocV1().Agent;
+    this.client = new Agent(node.address, channelCredentials(config, node.address), {
+      'grpc.max_receive_message_length': defaults.maxMessageBytes,
+      'grpc.max_send_message_length': defaults.maxMessageBytes,
+      'grpc.keepalive_time_ms': defaults.keepaliveTimeMs,
+      'grpc.keepalive_timeout_ms': defaults.keepaliveTimeoutMs,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.initial_reconnect_backoff_ms': defaults.reprobeIntervalMs / 2,
+      'grpc.max_reconnect_backoff_ms': defaults.reprobeIntervalMs,
+    });
+  }
+
+  private unary<T>(call: (deadline: { deadline: number }, cb: Callback<T>) => unknown, deadlineMs?: number): Promise<T> {
+    return new Promise((resolve, reject) => {
+      call({ deadline: Date.now() + (deadlineMs ?? defaults.rpcDeadlineMs) }, (err, value) => (err ? reject(err) : resolve(value as T)));
+    });
+  }
+
+  /** Every process of the node at one moment, with the node files. */
+  snapshot(deadlineMs?: number): Promise<Snapshot__Output> {
+    return this.unary((o, cb) => this.client.GetSnapshot({}, o, cb), deadlineMs);
+  }
+
+  nodeInfo(deadlineMs?: number): Promise<NodeInfo__Output> {
+    return this.unary((o, cb) => this.client.GetNodeInfo({}, o, cb), deadlineMs);
+  }
+
+  /** One whitelisted file of a process (tid 0) or of one of its threads. */
+  async readFile(ref: ProcessRef, file: ProcessFileName, tid = 0): Promise<Buffer> {
+    const reply = await this.unary<{ content: Buffer }>((o, cb) => this.client.ReadProcessFile({ process: ref, file, tid }, o, cb));
+    return reply.content;
+  }
+
+  usage(ref: ProcessRef): Promise<Usage__Output> {
+    return this.unary((o, cb) => this.client.GetUsage(ref, o, cb));
+  }
+
+  async signal(req: SignalRequest): Promise<SignalResult__Output[]> {
+    const reply = await this.unary<{ results: SignalResult__Output[] }>((o, cb) => this.client.Signal(req, o, cb));
+    return reply.results;
+  }
+
+  spawn(req: SpawnRequest): Promise<SpawnReply__Output> {
+    return this.unary((o, cb) => this.client.Spawn(req, o, cb));
+  }
+
+  /** Blocks until the process ends; no deadline (keepalive ends it if the node goes silent). */
+  wait(ref: ProcessRef): { result: Promise<ExitStatus__Output>; cancel(): void } {
+    let call: { cancel(): void } | undefined;
+    const result = new Promise<ExitStatus__Output>((resolve, reject) => {
+      call = this.client.Wait(ref, (err, value) => (err ? reject(err) : resolve(value!)));
+    });
+    return { result, cancel: () => call?.cancel() };
+  }
+
+  /** A gproc run stream. */
+  run(): ClientDuplexStream<RunInput, RunOutput__Output> {
+    return this.client.Run();
+  }
+
+  events(): ClientReadableStream<ProcessEvent__Output> {
+    return this.client.Events({});
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

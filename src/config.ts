@@ -1,0 +1,177 @@
+/**
+ * The cluster file (spec section 2):
+ * `{"nodes":[{"id":1,"name":"n1","address":"127.0.0.1:7101"}, ...], "tls": {...}}`.
+ * Unknown keys, duplicate ids, names or addresses and ids outside 1..511 are refused with
+ * a message that names the key.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { defaults } from './defaults';
+import { MAX_NODE_ID, isNodeId } from './gpid';
+
+/** One node of the cluster file. */
+export interface NodeConfig {
+  /** Node id, 1..511: the top bits of every gpid of this node. */
+  id: number;
+  /** Human name, unique in the cluster ("n1"). */
+  name: string;
+  /** host:port the node's agent listens on. */
+  address: string;
+}
+
+/** TLS material for the agents (spec section 7): paths of PEM files. */
+export interface TlsConfig {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** A validated cluster file. */
+export interface ClusterConfig {
+  nodes: NodeConfig[];
+  tls?: TlsConfig;
+  /** The file it was read from, for messages. */
+  source: string;
+}
+
+/** A cluster file that cannot be used; `message` names the file and the bad key. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Picks the cluster file: --config, else $GPROC_CONFIG, else /etc/gproc/cluster.json. */
+export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag || env.GPROC_CONFIG || defaults.configPath;
+}
+
+/**
+ * Reads and validates a cluster file.
+ * @throws ConfigError when the file is missing, is not JSON or breaks a rule of spec section 2.
+ */
+export function loadConfig(path: string): ClusterConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read cluster file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`cluster file ${path} is not JSON: ${(err as Error).message}`);
+  }
+  return parseConfig(json, path);
+}
+
+/**
+ * Validates the parsed JSON of a cluster file.
+ * @param source the file name used in messages.
+ * @throws ConfigError naming the offending key ("nodes[2].id: ...").
+ */
+export function parseConfig(json: unknown, source = 'cluster file'): ClusterConfig {
+  const fail = (key: string, why: string): never => {
+    throw new ConfigError(`${source}: ${key}: ${why}`);
+  };
+  if (!isObject(json)) fail('(top level)', 'must be an object');
+  const top = json as Record<string, unknown>;
+  checkKeys(top, ['nodes', 'tls'], '', fail);
+  if (!Array.isArray(top.nodes)) fail('nodes', 'must be an array of nodes');
+  const rawNodes = top.nodes as unknown[];
+  if (rawNodes.length === 0) fail('nodes', 'must name at least one node');
+
+  const ids = new Set<number>();
+  const names = new Set<string>();
+  const addresses = new Set<string>();
+  const nodes = rawNodes.map((raw, i): NodeConfig => {
+    const at = `nodes[${i}]`;
+    if (!isObject(raw)) fail(at, 'must be an object');
+    const n = raw as Record<string, unknown>;
+    checkKeys(n, ['id', 'name', 'address'], `${at}.`, fail);
+    if (typeof n.id !== 'number' || !isNodeId(n.id)) fail(`${at}.id`, `must be an integer in 1..${MAX_NODE_ID}`);
+    if (typeof n.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(n.name)) {
+      fail(`${at}.name`, 'must be a name of letters, digits, ".", "_" or "-"');
+    }
+    if (typeof n.address !== 'string') fail(`${at}.address`, 'must be "host:port"');
+    const id = n.id as number;
+    const name = n.name as string;
+    const address = n.address as string;
+    checkAddress(address, `${at}.address`, fail);
+    if (ids.has(id)) fail(`${at}.id`, `duplicate node id ${id}`);
+    if (names.has(name)) fail(`${at}.name`, `duplicate node name "${name}"`);
+    if (addresses.has(address)) fail(`${at}.address`, `duplicate address ${address}`);
+    ids.add(id);
+    names.add(name);
+    addresses.add(address);
+    return { id, name, address };
+  });
+
+  let tls: TlsConfig | undefined;
+  if (top.tls !== undefined) {
+    if (!isObject(top.tls)) fail('tls', 'must be an object');
+    const t = top.tls as Record<string, unknown>;
+    checkKeys(t, ['ca', 'cert', 'key'], 'tls.', fail);
+    for (const k of ['ca', 'cert', 'key'] as const) {
+      if (typeof t[k] !== 'string' || t[k] === '') fail(`tls.${k}`, 'must be the path of a PEM file');
+    }
+    tls = { ca: t.ca as string, cert: t.cert as string, key: t.key as string };
+  }
+  return { nodes, tls, source };
+}
+
+/**
+ * Finds a node by id ("3") or by name ("n3").
+ * @throws ConfigError when no node matches.
+ */
+export function findNode(config: ClusterConfig, idOrName: string | number): NodeConfig {
+  const text = String(idOrName);
+  const byId = /^\d+$/.test(text) ? config.nodes.find((n) => n.id === Number(text)) : undefined;
+  const node = byId ?? config.nodes.find((n) => n.name === text);
+  if (!node) {
+    const known = config.nodes.map((n) => `${n.id} (${n.name})`).join(', ');
+    throw new ConfigError(`unknown node "${text}"; ${config.source} has ${known}`);
+  }
+  return node;
+}
+
+/** Splits "host:port" (IPv6 as "[::1]:7101"). */
+export function splitAddress(address: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
+  if (!m) throw new ConfigError(`"${address}" is not host:port`);
+  return { host: m[1], port: Number(m[2]) };
+}
+
+/** True when the address is on the loopback interface (where --insecure is allowed). */
+export function isLoopback(address: string): boolean {
+  const { host } = splitAddress(address);
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+function checkAddress(address: string, key: string, fail: (key: string, why: string) => never): void {
+  let parts: { host: string; port: number };
+  try {
+    parts = splitAddress(address);
+  } catch {
+    return fail(key, `"${address}" is not host:port`);
+  }
+  if (!Number.isInteger(parts.port) || parts.port < 1 || parts.port > 65535) {
+    fail(key, `port ${parts.port} is outside 1..65535`);
+  }
+}
+
+function checkKeys(
+  obj: Record<string, unknown>,
+  allowed: string[],
+  prefix: string,
+  fail: (key: string, why: string) => never,
+): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) fail(`${prefix}${key}`, `unknown key (allowed: ${allowed.join(', ')})`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,42 @@
+/**
+ * Every default of gproc in one place: paths, deadlines, lifetimes and sizes.
+ * Other modules import from here rather than writing numbers of their own.
+ */
+export const defaults = {
+  /** Cluster file used when neither --config nor $GPROC_CONFIG is given (spec section 2). */
+  configPath: '/etc/gproc/cluster.json',
+  /** Default mount point of the cluster view (spec section 3). */
+  mountPoint: '/cluster/proc',
+  /** Runtime directory for the control mounts and the real-procfs bind (see native-notes/). */
+  runDir: '/run/gproc',
+  /** First port `gproc up` gives its agents on loopback; node N listens on basePort + N - 1. */
+  basePort: 7101,
+
+  /** How long one refresh of the merged process table serves readers, in ms. */
+  snapshotLifetimeMs: 1000,
+  /** Kernel entry, attribute and negative-lookup timeouts of the cluster view, in seconds. */
+  kernelCacheSeconds: 1,
+  /** Deadline of every short remote call (snapshot, file, usage, signal, spawn), in ms. */
+  rpcDeadlineMs: 1500,
+  /** How often a node marked down is asked again, in ms. */
+  reprobeIntervalMs: 1000,
+  /** gRPC keepalive for long calls (wait, run, events): ping interval and ack timeout, in ms. */
+  keepaliveTimeMs: 1000,
+  keepaliveTimeoutMs: 1000,
+  /** Largest gRPC message either side accepts, in bytes (a snapshot of 10k processes is ~40 MB). */
+  maxMessageBytes: 256 * 1024 * 1024,
+
+  /** How long an agent keeps the exit status of a process it started, in ms. */
+  exitStatusRetentionMs: 10 * 60 * 1000,
+  /** How long an exit status stays after it was first read (re-reads of `wait`), in ms. */
+  exitStatusAfterReadMs: 60 * 1000,
+  /** Most exit statuses one agent holds; the oldest go first. */
+  maxHeldExitStatuses: 4096,
+  /** How often an agent looks for started and ended processes for `events` and `wait`, in ms. */
+  processPollMs: 200,
+
+  /** PATH given to commands started through nodes/<id>/spawn. */
+  spawnPath: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  /** Chunk size of streamed stdin/stdout/stderr in `gproc run`, in bytes. */
+  streamChunkBytes: 64 * 1024,
+} as const;

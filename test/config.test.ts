@@ -1,0 +1,63 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, configPath, findNode, isLoopback, loadConfig, parseConfig } from '../src/config';
+
+const good = {
+  nodes: [
+    { id: 1, name: 'n1', address: '127.0.0.1:7101' },
+    { id: 3, name: 'n3', address: '[::1]:7103' },
+  ],
+};
+
+t.test('a valid cluster file', async (t) => {
+  const c = parseConfig(good, 'c.json');
+  t.same(c.nodes.map((n) => n.id), [1, 3]);
+  t.equal(findNode(c, '3').name, 'n3');
+  t.equal(findNode(c, 'n1').id, 1);
+  t.equal(findNode(c, 1).name, 'n1');
+  t.throws(() => findNode(c, 'n9'), /unknown node "n9"; c.json has 1 \(n1\), 3 \(n3\)/);
+});
+
+t.test('refusals name the bad key', async (t) => {
+  const table: [unknown, RegExp][] = [
+    [[], /\(top level\): must be an object/],
+    [{ nodes: [] }, /nodes: must name at least one node/],
+    [{ nodes: good.nodes, extra: 1 }, /: extra: unknown key/],
+    [{ nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:1', port: 2 }] }, /nodes\[0\]\.port: unknown key/],
+    [{ nodes: [{ id: 0, name: 'n', address: '127.0.0.1:1' }] }, /nodes\[0\]\.id: must be an integer in 1\.\.511/],
+    [{ nodes: [{ id: 512, name: 'n', address: '127.0.0.1:1' }] }, /nodes\[0\]\.id/],
+    [{ nodes: [{ id: 1.5, name: 'n', address: '127.0.0.1:1' }] }, /nodes\[0\]\.id/],
+    [{ nodes: [{ id: '1', name: 'n', address: '127.0.0.1:1' }] }, /nodes\[0\]\.id/],
+    [{ nodes: [good.nodes[0], { id: 1, name: 'x', address: '127.0.0.1:2' }] }, /nodes\[1\]\.id: duplicate node id 1/],
+    [{ nodes: [good.nodes[0], { id: 2, name: 'x', address: '127.0.0.1:7101' }] }, /nodes\[1\]\.address: duplicate address/],
+    [{ nodes: [good.nodes[0], { id: 2, name: 'n1', address: '127.0.0.1:2' }] }, /nodes\[1\]\.name: duplicate node name/],
+    [{ nodes: [{ id: 1, name: 'n1', address: 'nohost' }] }, /nodes\[0\]\.address: "nohost" is not host:port/],
+    [{ nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:70000' }] }, /nodes\[0\]\.address: port 70000/],
+    [{ nodes: [{ id: 1, name: 'bad name', address: '127.0.0.1:1' }] }, /nodes\[0\]\.name/],
+    [{ nodes: good.nodes, tls: { ca: 'a', cert: 'b' } }, /tls\.key: must be the path/],
+    [{ nodes: good.nodes, tls: { ca: 'a', cert: 'b', key: 'c', pass: 'd' } }, /tls\.pass: unknown key/],
+  ];
+  for (const [json, re] of table) t.throws(() => parseConfig(json, 'c.json'), re, JSON.stringify(json));
+});
+
+t.test('loading from a file and choosing the file', async (t) => {
+  const dir = t.testdir({ 'ok.json': JSON.stringify(good), 'bad.json': '{"nodes": [' });
+  t.equal(loadConfig(join(dir, 'ok.json')).nodes.length, 2);
+  t.throws(() => loadConfig(join(dir, 'bad.json')), /is not JSON/);
+  t.throws(() => loadConfig(join(dir, 'missing.json')), ConfigError);
+  t.equal(configPath('x.json', { GPROC_CONFIG: 'y.json' }), 'x.json');
+  t.equal(configPath(undefined, { GPROC_CONFIG: 'y.json' }), 'y.json');
+  t.equal(configPath(undefined, {}), '/etc/gproc/cluster.json');
+  writeFileSync(join(dir, 'ok.json'), '[]');
+  t.throws(() => loadConfig(join(dir, 'ok.json')), /top level/);
+});
+
+t.test('loopback addresses (where --insecure is allowed)', async (t) => {
+  t.ok(isLoopback('127.0.0.1:1'));
+  t.ok(isLoopback('127.9.9.9:1'));
+  t.ok(isLoopback('localhost:1'));
+  t.ok(isLoopback('[::1]:1'));
+  t.notOk(isLoopback('10.0.0.1:1'));
+  t.notOk(isLoopback('example.com:1'));
+});
