@@ -1,0 +1,225 @@
+/**
+ * Test clusters made of real parts: every node is a real `gproc agent` (the built CLI)
+ * running in its own PID namespace (`unshare --pid --fork --mount-proc`, plus a time
+ * namespace so that nodes have different boot times), with a /bin/sh as the namespace's
+ * init that reaps orphans. Local PIDs collide across nodes as on real machines.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Test } from 'tap';
+import { NodeClient } from '../../src/cluster/client';
+import { loadConfig, type ClusterConfig } from '../../src/config';
+
+export const REPO = resolve(__dirname, '..', '..');
+export const CLI = join(REPO, 'dist', 'cli', 'main.js');
+const FIXTURES_PY = join(__dirname, 'fixtures.py');
+
+/** PIDs (in the node's namespace) of the hostile processes fixtures.py starts. */
+export interface FixturePids {
+  hostile: number;
+  zombie: number;
+  zombie_parent: number;
+  bigcmd: number;
+  threads: number;
+}
+
+export interface TestNode {
+  id: number;
+  name: string;
+  address: string;
+  /** Host PID of the namespace's init; killing it ends the whole node. */
+  initPid: number;
+  /** The node's own /proc as the host sees it (through its init's root). */
+  procRoot: string;
+  /** Seconds added to this node's boot clock (its btime is that much earlier). */
+  bootOffset: number;
+  fixtures?: FixturePids;
+  client: NodeClient;
+  /** Host PID of the running agent, if any. */
+  agentPid(): number | undefined;
+  /** Starts an agent inside the node's namespaces again (after it was killed). */
+  startAgent(): void;
+}
+
+export interface TestCluster {
+  dir: string;
+  configPath: string;
+  config: ClusterConfig;
+  nodes: TestNode[];
+  node(id: number): TestNode;
+  stop(): void;
+}
+
+/** Fails loudly when the environment cannot run real-part tests (nothing is skipped silently). */
+export function requireRealParts(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "make build" before the tests`);
+  if (process.getuid?.() !== 0) throw new Error('these tests need root (PID namespaces, FUSE mounts)');
+}
+
+/** n TCP ports that were free a moment ago on 127.0.0.1. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((res) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => res(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((res) => s.close(res))));
+  return ports;
+}
+
+/** The children of a host process (from /proc/<pid>/task/<pid>/children). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Host PIDs of the processes in the PID namespace of host process `pid`. */
+export function hostPidsIn(pid: number): number[] {
+  const ns = readlinkSync(`/proc/${pid}/ns/pid`);
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/ns/pid`) === ns) out.push(Number(name));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 15000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Starts `count` nodes, each with an agent in its own PID and time namespace.
+ * @param fixtures also start the hostile processes of fixtures.py on every node.
+ */
+export async function startCluster(t: Test, opts: { nodes: number; fixtures?: boolean }): Promise<TestCluster> {
+  requireRealParts();
+  const dir = mkdtempSync(join(tmpdir(), 'gproc-test-'));
+  const ports = await freePorts(opts.nodes);
+  const nodesJson = ports.map((port, i) => ({ id: i + 1, name: `n${i + 1}`, address: `127.0.0.1:${port}` }));
+  const configPath = join(dir, 'cluster.json');
+  writeFileSync(configPath, JSON.stringify({ nodes: nodesJson }, null, 2));
+  const config = loadConfig(configPath);
+  const launchers: ChildProcess[] = [];
+  const nodes: TestNode[] = [];
+  const cluster: TestCluster = {
+    dir,
+    configPath,
+    config,
+    nodes,
+    node: (id) => nodes.find((n) => n.id === id)!,
+    stop: () => {
+      for (const n of nodes) {
+        n.client.close();
+        spawnSync('kill', ['-KILL', String(n.initPid)]);
+      }
+      for (const l of launchers) if (l.pid) spawnSync('kill', ['-KILL', String(l.pid)]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  t.teardown(() => cluster.stop());
+
+  for (const [i, n] of nodesJson.entries()) {
+    const bootOffset = (i + 1) * 1000;
+    const fixturesOut = join(dir, `fixtures-${n.id}.json`);
+    const logFile = join(dir, `agent-${n.id}.log`);
+    const agentCmd = `node ${CLI} agent --config ${configPath} --node ${n.id} --insecure 2>>${logFile}`;
+    const script = [
+      opts.fixtures ? `python3 ${FIXTURES_PY} ${fixturesOut} &` : '',
+      `${agentCmd} &`,
+      // The namespace's init: wait reaps every child, orphans included.
+      'while :; do wait; sleep 3600; done',
+    ].join('\n');
+    const launcher = spawn(
+      'unshare',
+      ['--pid', '--fork', '--mount-proc', '--time', '--boottime', String(bootOffset), '--', '/bin/sh', '-c', script],
+      { stdio: 'ignore', detached: true },
+    );
+    launchers.push(launcher);
+    const initPid = await waitFor(`init of node ${n.id}`, () => childrenOf(launcher.pid!)[0]);
+    nodes.push({
+      ...n,
+      initPid,
+      procRoot: `/proc/${initPid}/root/proc`,
+      bootOffset,
+      client: new NodeClient(n, config),
+      agentPid: () => hostPidsIn(initPid).find((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('\0agent\0');
+        } catch {
+          return false;
+        }
+      }),
+      startAgent: () => {
+        spawn('nsenter', ['-t', String(initPid), '-p', '-m', '-T', '--', '/bin/sh', '-c', agentCmd], {
+          stdio: 'ignore',
+          detached: true,
+        }).unref();
+      },
+    });
+  }
+
+  await Promise.all(nodes.map((n) => waitFor(`agent of node ${n.id}`, () => n.client.nodeInfo().then(() => true))));
+  if (opts.fixtures) {
+    for (const n of nodes) {
+      const file = join(dir, `fixtures-${n.id}.json`);
+      n.fixtures = await waitFor(`fixtures of node ${n.id}`, () => (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined));
+    }
+  }
+  return cluster;
+}
+
+/**
+ * Reads files of a node's /proc as a process inside that node sees them: in its PID, mount
+ * and time namespaces (start times and btime are shifted by the reader's time namespace).
+ * @returns path -> bytes, or null when the file could not be read (gone, ESRCH, EACCES).
+ */
+export function readInNode(node: TestNode, paths: string[]): Map<string, Buffer | null> {
+  const py = [
+    'import base64, json, sys',
+    'out = {}',
+    'for p in json.loads(sys.argv[1]):',
+    '    try:',
+    '        with open("/proc/" + p, "rb") as f: out[p] = base64.b64encode(f.read()).decode()',
+    '    except OSError:',
+    '        out[p] = None',
+    'print(json.dumps(out))',
+  ].join('\n');
+  const r = spawnSync('nsenter', ['-t', String(node.initPid), '-p', '-m', '-T', '--', 'python3', '-c', py, JSON.stringify(paths)], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`reading in node ${node.id} failed: ${r.stderr}`);
+  const json: Record<string, string | null> = JSON.parse(r.stdout);
+  return new Map(Object.entries(json).map(([k, v]) => [k, v === null ? null : Buffer.from(v, 'base64')]));
+}
+
+/** A scratch directory under the test's own temp dir. */
+export function scratch(t: Test, name: string): string {
+  const d = join(t.testdir(), name);
+  mkdirSync(d, { recursive: true });
+  return d;
+}
