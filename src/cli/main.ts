@@ -6,6 +6,8 @@
 import { Command } from 'commander';
 import { VERSION } from '../version';
 import * as agent from './agent';
+import * as exec from './exec';
+import * as mount from './mount';
 
 const program = new Command('gproc')
   .description('a global /proc for a cluster of Linux machines')
@@ -13,7 +15,7 @@ const program = new Command('gproc')
   .showHelpAfterError()
   .enablePositionalOptions();
 
-for (const cmd of [agent]) cmd.register(program);
+for (const cmd of [agent, mount, exec]) cmd.register(program);
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`gproc: ${err instanceof Error ? err.message : err}\n`);

@@ -1,0 +1,52 @@
+/**
+ * `gproc exec [--mount DIR] -- CMD ARGS` and `gproc ps [PS ARGS]` (spec section 3): run an
+ * unmodified tool in a private mount namespace whose /proc is the cluster view.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { defaults } from '../defaults';
+import { signalNumber } from '../signals';
+import { action, CliError } from './common';
+
+/**
+ * Runs `argv` with the cluster view at DIR bound over /proc, and exits as it exits
+ * (128 + signal when it is killed).
+ * @throws CliError when DIR holds no cluster view.
+ */
+export async function execInView(dir: string, argv: string[]): Promise<never> {
+  if (!existsSync(`${dir}/sys/kernel/pid_max`) || !existsSync(`${dir}/nodes`)) {
+    throw new CliError(`no cluster view at ${dir} (is "gproc mount" or "gproc up" running?)`);
+  }
+  const child = spawn(
+    'unshare',
+    ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$0" /proc && exec "$@"', dir, ...argv],
+    { stdio: 'inherit' },
+  );
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.once('error', (err) => reject(new CliError(`cannot run unshare: ${err.message}`)));
+    child.once('exit', (c, s) => resolve([c, s]));
+  });
+  process.exit(code ?? 128 + (signalNumber(signal ?? '') ?? 0));
+}
+
+export function register(program: Command): void {
+  program
+    .command('exec')
+    .description('run CMD with the cluster view as its /proc: gproc exec -- top -b -n1')
+    .option('--mount <dir>', 'the cluster view to use', defaults.mountPoint)
+    .argument('<cmd...>', 'command and arguments (after --)')
+    .passThroughOptions()
+    .action(action((cmd: string[], opts: { mount: string }) => execInView(opts.mount, cmd)));
+
+  program
+    .command('ps')
+    .description('ps over the cluster view: gproc ps -eo pid,ppid,comm (default: -ef)')
+    .option('--mount <dir>', 'the cluster view to use', defaults.mountPoint)
+    .argument('[args...]', 'arguments for ps')
+    .passThroughOptions()
+    .allowUnknownOption()
+    .helpOption('--gproc-help', 'display help for gproc ps')
+    .action(action((args: string[], opts: { mount: string }) => execInView(opts.mount, ['ps', ...(args.length ? args : ['-ef'])])));
+}

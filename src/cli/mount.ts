@@ -1,0 +1,33 @@
+/** `gproc mount --config FILE [--node N] MOUNTPOINT`: mount the cluster view (spec section 2). */
+import type { Command } from 'commander';
+import { findNode } from '../config';
+import { defaults } from '../defaults';
+import { action, clusterConfig, withConfig } from './common';
+
+export function register(program: Command): void {
+  withConfig(program.command('mount'))
+    .description('mount the cluster view (one /proc for every node) and stay in the foreground; Ctrl-C unmounts')
+    .argument('[mountpoint]', 'where to mount', defaults.mountPoint)
+    .option('--node <id|name>', 'the node this machine is (default: $GPROC_NODE, else none)')
+    .option('--insecure', 'accepted for symmetry with agent: plaintext gRPC on loopback when the cluster has no TLS', false)
+    .action(
+      action(async (mountPoint: string, opts: { config?: string; node?: string }) => {
+        const config = clusterConfig(opts);
+        const nodeArg = opts.node ?? process.env.GPROC_NODE;
+        const localNode = nodeArg ? findNode(config, nodeArg).id : 0;
+        const { createLogger } = await import('../log');
+        const { mountClusterView } = await import('../fs/mount');
+        const log = createLogger('mount', { node: localNode });
+        const mounted = await mountClusterView({ config, mountPoint, localNode, log });
+        await untilSignalled();
+        await mounted.close();
+      }),
+    );
+}
+
+/** Resolves on the first SIGINT, SIGTERM or SIGHUP. */
+export function untilSignalled(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => resolve(sig));
+  });
+}

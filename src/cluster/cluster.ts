@@ -1,0 +1,126 @@
+/**
+ * The cluster as a client sees it: one NodeClient per node and the merged table, refreshed
+ * on demand. A refresh asks every up node for one snapshot, all in parallel, each with its
+ * own deadline; a node that fails is marked down, left out of the table, and from then on
+ * probed in the background (every `defaults.reprobeIntervalMs`) instead of being waited
+ * for, so a dead node costs one deadline once, never a hang. It is back as soon as it
+ * answers a probe. Concurrent callers share one refresh.
+ */
+import type { ClusterConfig } from '../config';
+import { decodeGpid } from '../gpid';
+import { defaults } from '../defaults';
+import type { Logger } from '../log';
+import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
+import { NodeClient } from './client';
+import { buildTable, type ClusterTable, type NodeResult } from './table';
+
+interface DownState {
+  error: string;
+  lastProbeMs: number;
+  probing: boolean;
+}
+
+export class Cluster {
+  readonly clients = new Map<number, NodeClient>();
+  private table: ClusterTable | undefined;
+  private refreshing: Promise<ClusterTable> | undefined;
+  private generation = 0;
+  private readonly down = new Map<number, DownState>();
+  private readonly lastInfo = new Map<number, NodeInfo__Output>();
+
+  constructor(
+    readonly config: ClusterConfig,
+    private readonly log: Logger,
+    /** How long one table serves readers, ms. */
+    readonly lifetimeMs: number = defaults.snapshotLifetimeMs,
+  ) {
+    for (const node of config.nodes) this.clients.set(node.id, new NodeClient(node, config));
+  }
+
+  /** The table if it is younger than its lifetime, else undefined (the fast path). */
+  fresh(): ClusterTable | undefined {
+    const t = this.table;
+    return t && Date.now() - t.builtAtMs < this.lifetimeMs ? t : undefined;
+  }
+
+  /** A table younger than `maxAgeMs` (default: the lifetime), refreshing if needed. */
+  async current(maxAgeMs = this.lifetimeMs): Promise<ClusterTable> {
+    const t = this.table;
+    if (t && Date.now() - t.builtAtMs < maxAgeMs) return t;
+    return this.refresh();
+  }
+
+  /** The last table built, however old (for metadata that may be stale). */
+  last(): ClusterTable | undefined {
+    return this.table;
+  }
+
+  /** Builds a new table now (or joins the refresh under way). */
+  refresh(): Promise<ClusterTable> {
+    this.refreshing ??= this.build().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  /** The client of the node that owns `gpid`. @throws GpidError for a malformed gpid. */
+  clientFor(gpid: number): NodeClient | undefined {
+    return this.clients.get(decodeGpid(gpid).node);
+  }
+
+  isDown(node: number): boolean {
+    return this.down.has(node);
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+  }
+
+  private async build(): Promise<ClusterTable> {
+    const results = await Promise.all(
+      this.config.nodes.map(async (config): Promise<NodeResult> => {
+        const down = this.down.get(config.id);
+        if (down) {
+          this.probe(config.id, down);
+          return { config, error: down.error, info: this.lastInfo.get(config.id) };
+        }
+        try {
+          const snapshot = await this.clients.get(config.id)!.snapshot();
+          if (snapshot.node) this.lastInfo.set(config.id, snapshot.node);
+          return { config, snapshot };
+        } catch (err) {
+          const error = (err as Error).message;
+          this.markDown(config.id, error);
+          return { config, error, info: this.lastInfo.get(config.id) };
+        }
+      }),
+    );
+    const table = buildTable(results, this.table?.btime, ++this.generation, (node, pid, err) =>
+      this.log.warn({ node, pid, err: err.message }, 'process left out of the cluster view'),
+    );
+    this.table = table;
+    return table;
+  }
+
+  private markDown(node: number, error: string): void {
+    if (!this.down.has(node)) this.log.warn({ node, error }, 'node down');
+    this.down.set(node, { error, lastProbeMs: Date.now(), probing: false });
+  }
+
+  /** Asks a down node again (at most every reprobe interval, one probe at a time). */
+  private probe(node: number, state: DownState): void {
+    if (state.probing || Date.now() - state.lastProbeMs < defaults.reprobeIntervalMs) return;
+    state.probing = true;
+    state.lastProbeMs = Date.now();
+    this.clients
+      .get(node)!
+      .nodeInfo()
+      .then(
+        (info) => {
+          this.lastInfo.set(node, info);
+          this.down.delete(node);
+          this.log.info({ node }, 'node up again');
+          this.table = undefined; // the next reader builds a table with it
+        },
+        () => (state.probing = false),
+      );
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * The merged process table: every up node's snapshot, keyed by global PID, with the
+ * translations the cluster view needs (spec sections 1 and 3):
+ * - pid/ppid/pgrp/session/tpgid of every process as gpids;
+ * - global parents, groups and sessions of processes an agent started for a cluster
+ *   request (the requester's gpid is the parent; the requester's group and session are
+ *   the process's, and its descendants' that stayed in them);
+ * - one cluster boot time (`btime`, the earliest boot of any node seen) and, per node,
+ *   the shift in clock ticks that keeps every process's wall-clock start true.
+ * Building a table is pure: no I/O, so it is tested directly.
+ */
+import type { NodeConfig } from '../config';
+import { encodeGpid, translatePid } from '../gpid';
+import { parsePidStat, type PidStat } from '../procfs/stat';
+import type { ExitStatus__Output } from '../proto/gen/gproc/v1/ExitStatus';
+import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
+import type { Process__Output } from '../proto/gen/gproc/v1/Process';
+import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
+
+/** What the table knows about one node. */
+export interface NodeEntry {
+  config: NodeConfig;
+  state: 'up' | 'down';
+  /** The node's info from its last good snapshot (kept while it is down). */
+  info?: NodeInfo__Output;
+  /** Clock ticks added to the starttime of this node's processes. */
+  startShift: number;
+  /** Wall-clock ms of the last good snapshot. */
+  takenAtMs: number;
+  /** Why the node is down (gRPC message), for logs. */
+  error?: string;
+}
+
+/** One process of the cluster view. */
+export interface ProcessEntry {
+  gpid: number;
+  node: number;
+  /** As the agent sent it: raw files and identity in the node's own PIDs. */
+  proc: Process__Output;
+  /** Parsed stat of the process. */
+  stat: PidStat;
+  /** Global ids as the view shows them. */
+  ppid: number;
+  pgrp: number;
+  session: number;
+  tpgid: number;
+  /** starttime shifted to the cluster btime, clock ticks. */
+  starttime: number;
+}
+
+/** An ended process whose exit status an agent holds (`<gpid>/wait` still answers). */
+export interface EndedEntry {
+  gpid: number;
+  node: number;
+  starttime: number;
+  status: ExitStatus__Output;
+}
+
+/** Origin of a started process in the requester's node: node, pid, pgrp, session. */
+interface OriginIds {
+  node: number;
+  pid: number;
+  pgrp: number;
+  session: number;
+}
+
+const MAX_ORIGIN_HOPS = 8;
+
+export class ClusterTable {
+  /** Processes in listing order (by gpid). */
+  readonly processes = new Map<number, ProcessEntry>();
+  readonly ended = new Map<number, EndedEntry>();
+  readonly nodes = new Map<number, NodeEntry>();
+  /** Per node: local pid -> origin, for processes started for a cluster request. */
+  private readonly origins = new Map<number, Map<number, OriginIds>>();
+
+  /**
+   * @param btime the cluster's reference boot time, seconds since the epoch.
+   * @param generation increases with every refresh.
+   */
+  constructor(
+    readonly btime: number,
+    readonly generation: number,
+    readonly builtAtMs: number,
+  ) {}
+
+  /** The global id of local process group `pgrp` of `node`, following origins. */
+  globalGroup(node: number, pgrp: number): number {
+    return this.followOrigin(node, pgrp, 'pgrp');
+  }
+
+  /** The global id of local session `session` of `node`, following origins. */
+  globalSession(node: number, session: number): number {
+    return this.followOrigin(node, session, 'session');
+  }
+
+  /** The global parent of local pid `pid` whose local parent is `ppid`. */
+  globalParent(node: number, pid: number, ppid: number): number {
+    const origin = this.origins.get(node)?.get(pid);
+    return origin ? encodeGpid(origin.node, origin.pid) : translatePid(node, ppid);
+  }
+
+  /** Every process whose global process group is `gpgrp` (for signal-group). */
+  groupMembers(gpgrp: number): ProcessEntry[] {
+    return [...this.processes.values()].filter((p) => p.pgrp === gpgrp);
+  }
+
+  /** Nodes that are up, by id. */
+  upNodes(): NodeEntry[] {
+    return [...this.nodes.values()].filter((n) => n.state === 'up');
+  }
+
+  /**
+   * A group or session id leads to the requester's when the group (session) was created by
+   * a process an agent started: such a process runs in a new session whose id is its pid.
+   */
+  private followOrigin(node: number, id: number, kind: 'pgrp' | 'session'): number {
+    let n = node;
+    let local = id;
+    for (let hop = 0; hop < MAX_ORIGIN_HOPS && local > 0; hop++) {
+      const origin = this.origins.get(n)?.get(local);
+      if (!origin) break;
+      n = origin.node;
+      local = origin[kind];
+    }
+    return translatePid(n, local);
+  }
+
+  /** Adds one node's snapshot; called once per up node, before `index`. */
+  addOrigins(node: number, snap: Snapshot__Output): void {
+    const map = new Map<number, OriginIds>();
+    for (const s of snap.started) {
+      const o = s.origin;
+      if (o && o.node !== 0 && o.pid !== 0) map.set(s.pid, { node: o.node, pid: o.pid, pgrp: o.pgrp, session: o.session });
+    }
+    this.origins.set(node, map);
+  }
+}
+
+/** The snapshot of one node, or why there is none. */
+export type NodeResult = { config: NodeConfig; snapshot: Snapshot__Output } | { config: NodeConfig; error: string; info?: NodeInfo__Output };
+
+/**
+ * Builds the merged table from the results of one refresh.
+ * @param previousBtime the reference boot time so far (it only moves earlier, so the
+ *   rendered start times do not jump when a node goes down).
+ * @param onBadProcess told of a process whose stat cannot be parsed (it is left out).
+ */
+export function buildTable(
+  results: readonly NodeResult[],
+  previousBtime: number | undefined,
+  generation: number,
+  onBadProcess: (node: number, pid: number, err: Error) => void = () => {},
+): ClusterTable {
+  let btime = previousBtime ?? Infinity;
+  for (const r of results) {
+    const info = 'snapshot' in r ? r.snapshot.node : r.info;
+    if (info && info.bootTime > 0) btime = Math.min(btime, info.bootTime);
+  }
+  if (!Number.isFinite(btime)) btime = Math.floor(Date.now() / 1000);
+  const table = new ClusterTable(btime, generation, Date.now());
+
+  for (const r of results) {
+    const id = r.config.id;
+    if (!('snapshot' in r)) {
+      table.nodes.set(id, { config: r.config, state: 'down', info: r.info, startShift: 0, takenAtMs: 0, error: r.error });
+      continue;
+    }
+    const info = r.snapshot.node!;
+    const startShift = (info.bootTime - btime) * info.clockTicks;
+    table.nodes.set(id, { config: r.config, state: 'up', info, startShift, takenAtMs: r.snapshot.takenAtMs });
+    table.addOrigins(id, r.snapshot);
+  }
+
+  const entries: ProcessEntry[] = [];
+  for (const r of results) {
+    if (!('snapshot' in r)) continue;
+    const id = r.config.id;
+    const shift = table.nodes.get(id)!.startShift;
+    for (const proc of r.snapshot.processes) {
+      let stat: PidStat;
+      try {
+        stat = parsePidStat(proc.stat);
+      } catch (err) {
+        onBadProcess(id, proc.pid, err as Error);
+        continue;
+      }
+      entries.push({
+        gpid: encodeGpid(id, proc.pid),
+        node: id,
+        proc,
+        stat,
+        ppid: table.globalParent(id, proc.pid, stat.ppid),
+        pgrp: table.globalGroup(id, stat.pgrp),
+        session: table.globalSession(id, stat.session),
+        tpgid: table.globalGroup(id, stat.tpgid),
+        starttime: stat.starttime + shift,
+      });
+    }
+    for (const e of r.snapshot.ended) {
+      if (e.status) table.ended.set(encodeGpid(id, e.pid), { gpid: encodeGpid(id, e.pid), node: id, starttime: e.starttime, status: e.status });
+    }
+  }
+  entries.sort((a, b) => a.gpid - b.gpid);
+  for (const e of entries) table.processes.set(e.gpid, e);
+  return table;
+}

@@ -1,0 +1,27 @@
+/**
+ * How a process ended, as the wire carries it (a oneof of code, signal, gone), in the words
+ * of spec section 5 and as a shell exit status.
+ */
+import { signalNumber } from './signals';
+
+/** An exit status as decoded from the wire (proto-loader sets `outcome` to the field present). */
+export interface WireExit {
+  outcome?: 'code' | 'signal' | 'gone';
+  code?: number;
+  signal?: string;
+  gone?: boolean;
+}
+
+/** "exited N", "killed SIGNAME" or "gone". */
+export function describeExit(st: WireExit): string {
+  if (st.outcome === 'code') return `exited ${st.code}`;
+  if (st.outcome === 'signal') return `killed ${st.signal}`;
+  return 'gone';
+}
+
+/** The status a shell would report: N, 128 + signal number when killed, 127 when gone. */
+export function shellStatus(st: WireExit): number {
+  if (st.outcome === 'code') return st.code ?? 0;
+  if (st.outcome === 'signal') return 128 + (signalNumber(st.signal ?? '') ?? 0);
+  return 127;
+}

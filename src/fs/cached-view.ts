@@ -1,0 +1,201 @@
+/**
+ * The cluster view at the mount point (/cluster/proc): the FUSE operations over the
+ * routing table, built for few requests per process (see native-notes/caching.md).
+ *
+ * - open answers ENOSYS once, which puts the kernel in "no open" mode: opens and releases
+ *   no longer reach the daemon and file pages stay cached between opens;
+ * - getattr renders a file and pins it (PinnedContent), reporting the size that keeps the
+ *   kernel's pages right; read serves the pinned bytes at any offset;
+ * - entries, attributes and failed lookups are cached by the kernel for
+ *   `defaults.kernelCacheSeconds`, the lifetime of one merged table.
+ * So `ps` reading a process whose files did not change since the last refresh costs no
+ * request at all, and one getattr per file after a refresh.
+ *
+ * The files that need an open handle (nodes/<id>/spawn, events) are links into the
+ * control view.
+ */
+import type { Cluster } from '../cluster/cluster';
+import type { ClusterTable } from '../cluster/table';
+import { PID_LIMIT } from '../gpid';
+import type { Logger } from '../log';
+import { E, FsError, toErrno } from './errno';
+import type { FuseOps } from './fuse';
+import { PinnedContent } from './pinned';
+import { resolvePath, type Attr, type Resolved, type TreeContext } from './tree';
+
+/** Size reported for a file whose content is not known until its read returns (wait). */
+const UNKNOWN_SIZE = 4096;
+const S_IFLNK = 0o120000;
+
+type Cb = (...args: unknown[]) => void;
+
+export interface ViewDeps {
+  cluster: Cluster;
+  hostProc: string;
+  controlMount: string;
+  localNode: number;
+  log: Logger;
+}
+
+/** FUSE requests served, by operation (reported by `make bench`). */
+export type RequestCounts = Record<string, number>;
+
+export class CachedView {
+  readonly counts: RequestCounts = {};
+  private readonly pins = new PinnedContent();
+  private generation = -1;
+
+  constructor(private readonly deps: ViewDeps) {}
+
+  /** The fuse-native operations. */
+  ops(): FuseOps {
+    return {
+      getattr: (path: string, cb: Cb) => this.serve('getattr', cb, (ctx) => this.getattr(path, ctx), (st) => cb(0, st)),
+      readdir: (path: string, cb: Cb) =>
+        this.serve('readdir', cb, (ctx) => this.resolve(path, ctx, 'dir').entries(), (names) => cb(0, names)),
+      readlink: (path: string, cb: Cb) =>
+        this.serve('readlink', cb, (ctx) => this.resolve(path, ctx, 'link').target, (target) => cb(0, target)),
+      open: (_path: string, _flags: number, cb: Cb) => {
+        this.count('open');
+        cb(-E.ENOSYS); // "no open" from now on: see the module comment
+      },
+      read: (path: string, _fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
+        this.serve('read', cb, (ctx) => this.content(path, ctx), (data) => cb(copyOut(data, buf, len, pos))),
+      write: (path: string, _fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
+        const data = Buffer.from(buf.subarray(0, len)); // the kernel's buffer is gone after this call
+        this.serve('write', cb, (ctx) => this.write(path, ctx, data, pos), () => cb(len), 'ESRCH');
+      },
+      truncate: (path: string, _size: number, cb: Cb) =>
+        this.serve('truncate', cb, (ctx) => {
+          // `echo X > ctl` opens with O_TRUNC; only ctl may be written, and truncating it means nothing.
+          if (!this.resolve(path, ctx, 'file').file.write) throw new FsError(E.EACCES, `${path} is read-only`);
+        }, () => cb(0)),
+    };
+  }
+
+  /** Runs an operation against a table fresh enough to serve it, mapping errors to errno. */
+  private serve<T>(op: string, cb: Cb, fn: (ctx: TreeContext) => T | Promise<T>, ok: (v: T) => void, notFound: 'ENOENT' | 'ESRCH' = 'ENOENT'): void {
+    this.count(op);
+    const fail = (err: unknown) => {
+      const errno = toErrno(err, notFound);
+      if (errno === -E.EIO) this.deps.log.warn({ op, err: (err as Error)?.message }, 'request failed');
+      cb(errno);
+    };
+    const run = (table: ClusterTable) => {
+      try {
+        const v = fn(this.context(table));
+        if (v instanceof Promise) v.then(ok, fail);
+        else ok(v);
+      } catch (err) {
+        fail(err);
+      }
+    };
+    const table = this.deps.cluster.fresh();
+    if (table) run(table);
+    else this.deps.cluster.current().then(run, fail);
+  }
+
+  private count(op: string): void {
+    this.counts[op] = (this.counts[op] ?? 0) + 1;
+  }
+
+  private context(table: ClusterTable): TreeContext {
+    if (table.generation !== this.generation) {
+      this.generation = table.generation;
+      this.pins.prune((path) => keepPin(path, table));
+    }
+    const { cluster, hostProc, controlMount, localNode, log } = this.deps;
+    return { cluster, table, hostProc, controlMount, localNode, log };
+  }
+
+  /** Resolves a path, showing control files as links into the control view. */
+  private resolve<T extends Resolved['type']>(path: string, ctx: TreeContext, want?: T): Extract<Resolved, { type: T }> {
+    let r = resolvePath(path, ctx);
+    if (r.type === 'file' && r.control) {
+      r = { type: 'link', attr: { ...r.attr, mode: S_IFLNK | 0o777 }, target: `${this.deps.controlMount}${path}` };
+    }
+    if (want && r.type !== want) {
+      throw new FsError(want === 'dir' ? E.ENOTDIR : E.EINVAL, `${path} is not a ${want}`);
+    }
+    return r as Extract<Resolved, { type: T }>;
+  }
+
+  private getattr(path: string, ctx: TreeContext): StatLike | Promise<StatLike> {
+    const r = this.resolve(path, ctx);
+    if (r.type === 'dir') return stat(r.attr, 0, 2);
+    if (r.type === 'link') return stat(r.attr, Buffer.byteLength(r.target), 1);
+    const { read, blocking } = r.file;
+    if (!read) return stat(r.attr, 0, 1);
+    if (blocking) return stat(r.attr, this.pins.reported(path) ?? UNKNOWN_SIZE, 1);
+    // A file that cannot be rendered now (io of a process the agent may not trace) still
+    // exists, as in /proc: its read reports the error.
+    const unrenderable = (err: unknown) => {
+      const errno = toErrno(err);
+      if (errno === -E.ENOENT || errno === -E.EHOSTDOWN) throw err;
+      return stat(r.attr, UNKNOWN_SIZE, 1);
+    };
+    try {
+      const content = read();
+      if (content instanceof Promise) return content.then((c) => stat(r.attr, this.pins.pin(path, c), 1), unrenderable);
+      return stat(r.attr, this.pins.pin(path, content), 1);
+    } catch (err) {
+      return unrenderable(err);
+    }
+  }
+
+  /** What a read of `path` returns: the pinned content, else rendered (or waited for) now. */
+  private content(path: string, ctx: TreeContext): Buffer | Promise<Buffer> {
+    const pinned = this.pins.read(path);
+    if (pinned) return pinned;
+    const r = this.resolve(path, ctx, 'file');
+    if (!r.file.read) throw new FsError(E.EACCES, `${path} is write-only`);
+    const pinRead = (c: Buffer) => {
+      this.pins.pin(path, c);
+      return this.pins.read(path)!;
+    };
+    const c = r.file.read();
+    return c instanceof Promise ? c.then(pinRead) : pinRead(c);
+  }
+
+  private write(path: string, ctx: TreeContext, data: Buffer, offset: number): Promise<void> {
+    let r: Extract<Resolved, { type: 'file' }>;
+    try {
+      r = this.resolve(path, ctx, 'file');
+    } catch (err) {
+      // The kernel still had the entry, but the process has ended: a signal finds no process.
+      if (err instanceof FsError && err.errno === E.ENOENT) throw new FsError(E.ESRCH, `${path}: process gone`);
+      throw err;
+    }
+    if (!r.file.write) throw new FsError(E.EACCES, `${path} is read-only`);
+    return r.file.write(data, offset);
+  }
+}
+
+/** A pinned path stays while its process is in the table (or its exit status is held). */
+function keepPin(path: string, table: ClusterTable): boolean {
+  const first = path.split('/')[1];
+  if (!/^\d+$/.test(first) || Number(first) < PID_LIMIT) return true;
+  const gpid = Number(first);
+  return table.processes.has(gpid) || table.ended.has(gpid);
+}
+
+interface StatLike {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  nlink: number;
+  mtime: number;
+  atime: number;
+  ctime: number;
+}
+
+function stat(attr: Attr, size: number, nlink: number): StatLike {
+  return { mode: attr.mode, uid: attr.uid, gid: attr.gid, size, nlink, mtime: attr.mtimeMs, atime: attr.mtimeMs, ctime: attr.mtimeMs };
+}
+
+/** Copies `data[pos, pos+len)` into the kernel's buffer; the count copied (0 at EOF). */
+function copyOut(data: Buffer, buf: Buffer, len: number, pos: number): number {
+  if (pos >= data.length) return 0;
+  return data.copy(buf, 0, pos, Math.min(data.length, pos + len));
+}

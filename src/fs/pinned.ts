@@ -1,0 +1,66 @@
+/**
+ * Content pinning for the kernel-cached view (see native-notes/caching.md).
+ *
+ * The cached view lets the kernel keep file pages between opens (FUSE "no open" mode), so
+ * a page cache hit costs no request at all. The kernel drops a file's pages only when a
+ * getattr reply changes the file's size; it does not compare times. So for every path
+ * this store remembers the content it last rendered (pinned: what reads serve), the content
+ * the kernel last read (cached: what its pages hold) and the size it last reported, and
+ * picks the size to report:
+ * - content unchanged since the kernel read it: its exact length (the pages stay valid);
+ * - content changed: its length plus 1, 2 or 3, whichever differs from both the cached
+ *   length and the last reported size, so the kernel must drop its pages. The read then
+ *   returns fewer bytes than that size, and the kernel sets the size to the exact length.
+ * Readers therefore always get the content of one rendering, whole, with EOF at its end.
+ */
+
+interface Pin {
+  pinned: Buffer;
+  cached?: Buffer;
+  reported?: number;
+}
+
+export class PinnedContent {
+  private readonly pins = new Map<string, Pin>();
+
+  /**
+   * Pins freshly rendered content for `path`.
+   * @returns the size (bytes) getattr must report.
+   */
+  pin(path: string, content: Buffer): number {
+    let pin = this.pins.get(path);
+    if (!pin) {
+      pin = { pinned: content };
+      this.pins.set(path, pin);
+    }
+    pin.pinned = content;
+    let size = content.length;
+    if (pin.cached && !pin.cached.equals(content)) {
+      size = content.length + 1;
+      while (size === pin.cached.length || size === pin.reported) size++;
+    }
+    pin.reported = size;
+    return size;
+  }
+
+  /** The size last reported for `path`, if any (for files whose content comes later). */
+  reported(path: string): number | undefined {
+    return this.pins.get(path)?.reported;
+  }
+
+  /** Content for a read of `path` (and notes that the kernel now caches it). */
+  read(path: string): Buffer | undefined {
+    const pin = this.pins.get(path);
+    if (pin) pin.cached = pin.pinned;
+    return pin?.pinned;
+  }
+
+  /** Forgets the paths for which `keep` is false (processes that left the table). */
+  prune(keep: (path: string) => boolean): void {
+    for (const path of this.pins.keys()) if (!keep(path)) this.pins.delete(path);
+  }
+
+  get size(): number {
+    return this.pins.size;
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Renders the files of the cluster view from the merged table (spec section 3), byte for
+ * byte in proc(5) format with every PID-valued field translated (spec section 1).
+ * Pure functions: the table in, bytes out.
+ */
+import type { ClusterTable, NodeEntry, ProcessEntry } from '../cluster/table';
+import { describeExit, type WireExit } from '../exit-status';
+import { encodeGpid, translatePid } from '../gpid';
+import { renumberCpuBlock, splitCpuinfo } from '../procfs/cpuinfo';
+import { formatLoadAvg, parseLoadAvg, type LoadAvg } from '../procfs/loadavg';
+import { formatMeminfo, parseMeminfo, type MeminfoLine } from '../procfs/meminfo';
+import { formatPidStat, parsePidStat, StatField } from '../procfs/stat';
+import { formatStatusLines, parseStatusLines } from '../procfs/status';
+import { formatSystemStat, parseSystemStat, type SystemStat, type SystemStatLine } from '../procfs/system-stat';
+import { formatUptime, parseUptime } from '../procfs/uptime';
+
+/** pid_max of the view: 2^31-1, so that procps sizes its PID columns for gpids. */
+export const PID_MAX = '2147483647\n';
+
+const latin1 = (s: string) => Buffer.from(s, 'latin1');
+
+/**
+ * stat of a process, or of one of its threads (`tid`): pid, ppid, pgrp, session and tpgid
+ * as gpids, starttime shifted to the cluster btime.
+ */
+export function renderStat(p: ProcessEntry, table: ClusterTable, tid?: number): Buffer {
+  const thread = tid !== undefined ? p.proc.threads.find((t) => t.tid === tid) : undefined;
+  const stat = thread ? parsePidStat(thread.stat) : p.stat;
+  const shift = table.nodes.get(p.node)!.startShift;
+  const replace = new Map<number, number>([
+    [StatField.pid, encodeGpid(p.node, stat.pid)],
+    [StatField.ppid, p.ppid],
+    [StatField.pgrp, p.pgrp],
+    [StatField.session, p.session],
+    [StatField.tpgid, p.tpgid],
+    [StatField.starttime, stat.starttime + shift],
+  ]);
+  return latin1(formatPidStat(stat, replace));
+}
+
+/**
+ * status of a process or thread: Tgid, Pid, PPid, TracerPid as gpids; in the NS* lines the
+ * first value (the PID in the node's namespace) is translated, deeper ones are kept.
+ */
+export function renderStatus(p: ProcessEntry, table: ClusterTable, tid?: number): Buffer {
+  const raw = tid !== undefined ? (p.proc.threads.find((t) => t.tid === tid)?.status ?? p.proc.status) : p.proc.status;
+  const lines = parseStatusLines(raw);
+  const node = p.node;
+  for (const line of lines) {
+    switch (line.key) {
+      case 'Tgid':
+        line.value = String(p.gpid);
+        break;
+      case 'Pid':
+        line.value = String(encodeGpid(node, tid ?? p.proc.pid));
+        break;
+      case 'PPid':
+        line.value = String(p.ppid);
+        break;
+      case 'TracerPid':
+        line.value = String(translatePid(node, Number(line.value)));
+        break;
+      case 'NStgid':
+      case 'NSpid':
+      case 'NSpgid':
+      case 'NSsid': {
+        const values = line.value.split('\t');
+        const first = Number(values[0]);
+        values[0] = String(
+          line.key === 'NSpgid' ? table.globalGroup(node, first) : line.key === 'NSsid' ? table.globalSession(node, first) : translatePid(node, first),
+        );
+        line.value = values.join('\t');
+        break;
+      }
+    }
+  }
+  return latin1(formatStatusLines(lines));
+}
+
+/** comm of a process or thread: the name from stat and a newline. */
+export function renderComm(p: ProcessEntry, tid?: number): Buffer {
+  const thread = tid !== undefined ? p.proc.threads.find((t) => t.tid === tid) : undefined;
+  return latin1(`${thread ? parsePidStat(thread.stat).comm : p.stat.comm}\n`);
+}
+
+/** `<gpid>/node`: "<id> <name>\n". */
+export function renderNodeOf(p: ProcessEntry, table: ClusterTable): Buffer {
+  return Buffer.from(`${p.node} ${table.nodes.get(p.node)!.config.name}\n`);
+}
+
+/** `<gpid>/usage` from pidusage figures: cpu percent, memory bytes, elapsed ms. */
+export function renderUsage(u: { cpuPercent: number; memoryBytes: number; elapsedMs: number }): Buffer {
+  return Buffer.from(`cpu ${Number(u.cpuPercent.toFixed(2))}\nmemory ${u.memoryBytes}\nelapsed ${u.elapsedMs}\n`);
+}
+
+/** `<gpid>/wait`: "exited N\n", "killed SIGNAME\n" or "gone\n". */
+export function renderExit(status: WireExit): Buffer {
+  return Buffer.from(`${describeExit(status)}\n`);
+}
+
+function upInfos(table: ClusterTable): NodeEntry[] {
+  return table.upNodes().filter((n) => n.info?.files);
+}
+
+/**
+ * Top-level stat: `cpu` summed over nodes, `cpuN` renumbered across nodes, btime the
+ * cluster's, and the counters (intr, ctxt, processes, procs_running, procs_blocked,
+ * softirq) summed column by column.
+ */
+export function renderSystemStat(table: ClusterTable): Buffer {
+  const stats = upInfos(table).map((n) => parseSystemStat(n.info!.files!.stat));
+  const merged: SystemStat = { cpu: [], cpus: [], btime: table.btime, other: [] };
+  for (const s of stats) {
+    merged.cpu = addColumns(merged.cpu, s.cpu);
+    merged.cpus.push(...s.cpus);
+    for (const line of s.other) {
+      const into = merged.other.find((l) => l.key === line.key);
+      if (into) into.values = addColumns(into.values, line.values);
+      else merged.other.push({ key: line.key, values: line.values.slice() } satisfies SystemStatLine);
+    }
+  }
+  return Buffer.from(formatSystemStat(merged));
+}
+
+/**
+ * Top-level uptime: seconds from the cluster btime to the moment the snapshots were taken
+ * (not to now: top divides CPU-time deltas by uptime deltas, and both must come from the
+ * same moments), and idle seconds summed over nodes.
+ */
+export function renderUptime(table: ClusterTable): Buffer {
+  const nodes = upInfos(table);
+  const idle = nodes.reduce((sum, n) => sum + parseUptime(n.info!.files!.uptime).idle, 0);
+  const takenAtMs = Math.max(0, ...nodes.map((n) => n.takenAtMs)) || table.builtAtMs;
+  return Buffer.from(formatUptime({ uptime: Math.max(0, takenAtMs / 1000 - table.btime), idle }));
+}
+
+/** Top-level meminfo: every line summed over nodes (Hugepagesize is a size, not summed). */
+export function renderMeminfo(table: ClusterTable): Buffer {
+  const merged: MeminfoLine[] = [];
+  for (const n of upInfos(table)) {
+    for (const line of parseMeminfo(n.info!.files!.meminfo)) {
+      const into = merged.find((l) => l.key === line.key);
+      if (!into) merged.push({ ...line });
+      else if (line.key !== 'Hugepagesize') into.value += line.value;
+    }
+  }
+  return Buffer.from(formatMeminfo(merged));
+}
+
+/** Top-level loadavg: the three averages and running/total summed; the first node's last pid, as a gpid. */
+export function renderLoadAvg(table: ClusterTable): Buffer {
+  const nodes = upInfos(table);
+  const merged: LoadAvg = { load: [0, 0, 0], running: 0, total: 0, lastPid: 0 };
+  for (const n of nodes) {
+    const l = parseLoadAvg(n.info!.files!.loadavg);
+    merged.load = [merged.load[0] + l.load[0], merged.load[1] + l.load[1], merged.load[2] + l.load[2]];
+    merged.running += l.running;
+    merged.total += l.total;
+    if (!merged.lastPid) merged.lastPid = translatePid(n.config.id, l.lastPid);
+  }
+  return Buffer.from(formatLoadAvg(merged));
+}
+
+/** Top-level cpuinfo: every node's CPUs, numbered 0.. across the cluster. */
+export function renderCpuinfo(table: ClusterTable): Buffer {
+  const blocks = upInfos(table).flatMap((n) => splitCpuinfo(n.info!.files!.cpuinfo));
+  return latin1(blocks.map((b, i) => `${renumberCpuBlock(b, i)}\n\n`).join(''));
+}
+
+/** sys/kernel/osrelease: the given node's, else the first up node's. */
+export function renderOsRelease(table: ClusterTable, preferNode?: number): Buffer {
+  const nodes = upInfos(table);
+  const n = nodes.find((x) => x.config.id === preferNode) ?? nodes[0];
+  return n ? Buffer.from(n.info!.files!.osrelease) : Buffer.alloc(0);
+}
+
+function addColumns(a: number[], b: number[]): number[] {
+  const out = a.slice();
+  b.forEach((v, i) => (out[i] = (out[i] ?? 0) + v));
+  return out;
+}
