@@ -8,6 +8,7 @@ import { VERSION } from '../version';
 import * as agent from './agent';
 import * as exec from './exec';
 import * as mount from './mount';
+import * as up from './up';
 
 const program = new Command('gproc')
   .description('a global /proc for a cluster of Linux machines')
@@ -15,7 +16,7 @@ const program = new Command('gproc')
   .showHelpAfterError()
   .enablePositionalOptions();
 
-for (const cmd of [agent, mount, exec]) cmd.register(program);
+for (const cmd of [agent, mount, exec, up]) cmd.register(program);
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`gproc: ${err instanceof Error ? err.message : err}\n`);

@@ -1,10 +1,9 @@
 /**
  * Test clusters made of real parts: every node is a real `gproc agent` (the built CLI)
- * running in its own PID namespace (`unshare --pid --fork --mount-proc`, plus a time
- * namespace so that nodes have different boot times), with a /bin/sh as the namespace's
- * init that reaps orphans. Local PIDs collide across nodes as on real machines.
+ * started as `gproc up --simulate` starts it, in its own PID, mount and time namespaces,
+ * so local PIDs collide across nodes and boot times differ, as on real machines.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { join, resolve } from 'node:path';
 import type { Test } from 'tap';
 import { NodeClient } from '../../src/cluster/client';
 import { loadConfig, type ClusterConfig } from '../../src/config';
+import { agentCommand, childrenOf, launchNode, type LaunchedNode } from '../../src/up/nodes';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const CLI = join(REPO, 'dist', 'cli', 'main.js');
@@ -72,15 +72,6 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-/** The children of a host process (from /proc/<pid>/task/<pid>/children). */
-export function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** Host PIDs of the processes in the PID namespace of host process `pid`. */
 export function hostPidsIn(pid: number): number[] {
   const ns = readlinkSync(`/proc/${pid}/ns/pid`);
@@ -123,7 +114,7 @@ export async function startCluster(t: Test, opts: { nodes: number; fixtures?: bo
   const configPath = join(dir, 'cluster.json');
   writeFileSync(configPath, JSON.stringify({ nodes: nodesJson }, null, 2));
   const config = loadConfig(configPath);
-  const launchers: ChildProcess[] = [];
+  const launchers: LaunchedNode[] = [];
   const nodes: TestNode[] = [];
   const cluster: TestCluster = {
     dir,
@@ -132,11 +123,8 @@ export async function startCluster(t: Test, opts: { nodes: number; fixtures?: bo
     nodes,
     node: (id) => nodes.find((n) => n.id === id)!,
     stop: () => {
-      for (const n of nodes) {
-        n.client.close();
-        spawnSync('kill', ['-KILL', String(n.initPid)]);
-      }
-      for (const l of launchers) if (l.pid) spawnSync('kill', ['-KILL', String(l.pid)]);
+      for (const n of nodes) n.client.close();
+      for (const l of launchers) l.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -144,37 +132,31 @@ export async function startCluster(t: Test, opts: { nodes: number; fixtures?: bo
 
   for (const [i, n] of nodesJson.entries()) {
     const bootOffset = (i + 1) * 1000;
-    const fixturesOut = join(dir, `fixtures-${n.id}.json`);
-    const logFile = join(dir, `agent-${n.id}.log`);
-    const agentCmd = `node ${CLI} agent --config ${configPath} --node ${n.id} --insecure 2>>${logFile}`;
-    const script = [
-      opts.fixtures ? `python3 ${FIXTURES_PY} ${fixturesOut} &` : '',
-      `${agentCmd} &`,
-      // The namespace's init: wait reaps every child, orphans included.
-      'while :; do wait; sleep 3600; done',
-    ].join('\n');
-    const launcher = spawn(
-      'unshare',
-      ['--pid', '--fork', '--mount-proc', '--time', '--boottime', String(bootOffset), '--', '/bin/sh', '-c', script],
-      { stdio: 'ignore', detached: true },
-    );
-    launchers.push(launcher);
-    const initPid = await waitFor(`init of node ${n.id}`, () => childrenOf(launcher.pid!)[0]);
+    const launchOpts = { id: n.id, configPath, logFile: join(dir, `agent-${n.id}.log`), gproc: ['node', CLI] };
+    const launched = await launchNode({
+      ...launchOpts,
+      simulate: true,
+      bootOffset,
+      preamble: opts.fixtures ? `python3 ${FIXTURES_PY} ${join(dir, `fixtures-${n.id}.json`)} &` : '',
+    });
+    launchers.push(launched);
+    const initPid = launched.initPid;
     nodes.push({
       ...n,
       initPid,
       procRoot: `/proc/${initPid}/root/proc`,
       bootOffset,
       client: new NodeClient(n, config),
-      agentPid: () => hostPidsIn(initPid).find((pid) => {
-        try {
-          return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('\0agent\0');
-        } catch {
-          return false;
-        }
-      }),
+      agentPid: () =>
+        hostPidsIn(initPid).find((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('\0agent\0');
+          } catch {
+            return false;
+          }
+        }),
       startAgent: () => {
-        spawn('nsenter', ['-t', String(initPid), '-p', '-m', '-T', '--', '/bin/sh', '-c', agentCmd], {
+        spawn('nsenter', ['-t', String(initPid), '-p', '-m', '-T', '--', '/bin/sh', '-c', agentCommand(launchOpts)], {
           stdio: 'ignore',
           detached: true,
         }).unref();

@@ -1,0 +1,123 @@
+/**
+ * `gproc up [--simulate K] [--mount DIR]`: the embedded default (spec section 2). Without
+ * options this machine is a one-node cluster, mounted at /cluster/proc; with --simulate K,
+ * K nodes each in its own PID and time namespace with a few demo processes. Ctrl-C
+ * unmounts and stops everything it started; leftovers of an `up` that was killed are
+ * stopped on the next start.
+ */
+import type { Command } from 'commander';
+import { hostname } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { defaults } from '../defaults';
+import { action, CliError } from './common';
+import { untilSignalled } from './mount';
+
+const UP_DIR = `${defaults.runDir}/up`;
+const PIDS = `${UP_DIR}/pids`;
+
+/** Demo processes of a simulated node: a named sleeper, a busy-ish shell loop, a pipeline. */
+function demoProcesses(id: number): string {
+  return [
+    `sleep ${100000 + id} &`,
+    `sh -c 'while :; do sleep 7; done' &`,
+    `sh -c 'sleep 99999 | cat' &`,
+  ].join('\n');
+}
+
+/** Stops processes an earlier `gproc up` left behind (it was killed before it could). */
+function stopLeftovers(): void {
+  let pids: number[] = [];
+  try {
+    pids = readFileSync(PIDS, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+      if (cmd.includes('gproc') || cmd.includes('unshare') || cmd.includes('main.js')) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('up')
+    .description('run this machine as a one-node cluster (or simulate K nodes) and mount the cluster view')
+    .option('--simulate <k>', 'simulate K nodes, each in its own PID namespace', (v) => Number(v))
+    .option('--mount <dir>', 'where to mount the cluster view', defaults.mountPoint)
+    .action(
+      action(async (opts: { simulate?: number; mount: string }) => {
+        const k = opts.simulate ?? 1;
+        if (!Number.isInteger(k) || k < 1 || k > 64) throw new CliError('--simulate takes a number of nodes from 1 to 64');
+        const simulate = opts.simulate !== undefined;
+        const [{ launchNode }, { loadConfig }, { mountClusterView }, { createLogger }, { NodeClient }] = await Promise.all([
+          import('../up/nodes'),
+          import('../config'),
+          import('../fs/mount'),
+          import('../log'),
+          import('../cluster/client'),
+        ]);
+        const log = createLogger('up');
+        mkdirSync(UP_DIR, { recursive: true });
+        stopLeftovers();
+
+        const name = simulate ? (i: number) => `sim${i}` : () => hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60) || 'local';
+        const nodes = Array.from({ length: k }, (_, i) => ({ id: i + 1, name: name(i + 1), address: `127.0.0.1:${defaults.basePort + i}` }));
+        const configPath = `${UP_DIR}/cluster.json`;
+        writeFileSync(configPath, `${JSON.stringify({ nodes }, null, 2)}\n`);
+        const config = loadConfig(configPath);
+
+        const launched = await Promise.all(
+          nodes.map((n) =>
+            launchNode({
+              id: n.id,
+              configPath,
+              logFile: `${UP_DIR}/agent-${n.id}.log`,
+              simulate,
+              bootOffset: n.id * 3600,
+              preamble: simulate ? demoProcesses(n.id) : undefined,
+            }),
+          ),
+        );
+        writeFileSync(PIDS, launched.flatMap((l) => [l.pid, l.initPid]).join('\n'));
+        const stopAll = () => launched.forEach((l) => l.stop());
+
+        try {
+          // Wait until every agent answers (or say which does not).
+          await Promise.all(
+            nodes.map(async (n) => {
+              const client = new NodeClient(n, config);
+              const deadline = Date.now() + 15000;
+              for (;;) {
+                try {
+                  await client.nodeInfo();
+                  break;
+                } catch (err) {
+                  if (Date.now() > deadline) throw new CliError(`node ${n.id}'s agent did not start: see ${UP_DIR}/agent-${n.id}.log`);
+                  await new Promise((r) => setTimeout(r, 100));
+                }
+              }
+              client.close();
+            }),
+          );
+          const mounted = await mountClusterView({ config, mountPoint: opts.mount, localNode: simulate ? 0 : 1, log });
+          process.stdout.write(
+            [
+              `gproc: ${k} node${k > 1 ? 's' : ''} up; the cluster view is mounted at ${mounted.mountPoint}`,
+              `  ls ${mounted.mountPoint}     cat ${mounted.mountPoint}/<gpid>/status     gproc ps`,
+              `  for gproc run/kill/wait: export GPROC_CONFIG=${configPath}`,
+              'Ctrl-C stops everything.',
+              '',
+            ].join('\n'),
+          );
+          await untilSignalled();
+          await mounted.close();
+        } finally {
+          stopAll();
+        }
+      }),
+    );
+}
