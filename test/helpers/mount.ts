@@ -4,7 +4,7 @@
  * mount and time namespaces) to compare with.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -25,7 +25,8 @@ export async function startMount(t: Test, cluster: TestCluster, opts: { node?: n
   const log = openSync(logFile, 'a');
   const args = [CLI, 'mount', '--config', cluster.configPath, ...(opts.node ? ['--node', String(opts.node)] : []), mountPoint];
   const child = spawn('node', args, { stdio: ['ignore', log, log] });
-  await waitFor(`mount at ${mountPoint}`, () => existsSync(`${mountPoint}/nodes`) || undefined);
+  // readdir always reaches the daemon (a stale mount's cached entries could still stat).
+  await waitFor(`mount at ${mountPoint}`, () => readdirSync(mountPoint).includes('nodes') || undefined);
   const mount: TestMount = {
     mountPoint,
     process: child,
