@@ -3,6 +3,7 @@
  * error and exit status convention of spec section 6.
  */
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { configPath, loadConfig, type ClusterConfig } from '../config';
 
 /** Adds `--config FILE` (default: $GPROC_CONFIG, else /etc/gproc/cluster.json). */
@@ -42,4 +43,21 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
       fail(err);
     }
   };
+}
+
+/**
+ * This process as a cluster requester: its node ($GPROC_NODE, which agents set for every
+ * process they start), pid, process group and session (from /proc/self/stat).
+ * @returns undefined when this machine is not a node of the cluster.
+ */
+export function requesterOrigin(): { node: number; pid: number; pgrp: number; session: number } | undefined {
+  const node = Number(process.env.GPROC_NODE);
+  if (!Number.isInteger(node) || node < 1) return undefined;
+  try {
+    const text = readFileSync('/proc/self/stat', 'latin1');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { node, pid: process.pid, pgrp: Number(fields[2]), session: Number(fields[3]) };
+  } catch {
+    return undefined;
+  }
 }

@@ -8,7 +8,10 @@ import { VERSION } from '../version';
 import * as agent from './agent';
 import * as exec from './exec';
 import * as mount from './mount';
+import * as kill from './kill';
+import * as run from './run';
 import * as up from './up';
+import * as wait from './wait';
 
 const program = new Command('gproc')
   .description('a global /proc for a cluster of Linux machines')
@@ -16,7 +19,7 @@ const program = new Command('gproc')
   .showHelpAfterError()
   .enablePositionalOptions();
 
-for (const cmd of [agent, mount, exec, up]) cmd.register(program);
+for (const cmd of [agent, mount, exec, up, run, wait, kill]) cmd.register(program);
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`gproc: ${err instanceof Error ? err.message : err}\n`);

@@ -1,0 +1,91 @@
+/**
+ * `gproc kill [-SIG] GPID...` and `gproc kill -g [-SIG] GPID` (spec section 4): signal
+ * processes of any node through their agents, or a whole global process group. SIG is a
+ * name with or without SIG, or a number; `-s SIG` works too. One line per failure on
+ * stderr; exit 0 only if every signal was delivered.
+ */
+import type { Command } from 'commander';
+import { action, CliError, clusterConfig } from './common';
+
+/** Parses kill's own argument syntax (`-TERM`, `-9`, `-s TERM`, `-g`, `--config FILE`). */
+export function parseKillArgs(args: string[]): { signal: string; group: boolean; config?: string; targets: string[] } {
+  let signal = 'TERM';
+  let group = false;
+  let config: string | undefined;
+  const targets: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      targets.push(...args.slice(i + 1));
+      break;
+    } else if (a === '-g' || a === '--group') group = true;
+    else if (a === '-s' || a === '--signal') signal = args[++i] ?? '';
+    else if (a === '--config') config = args[++i];
+    else if (a.startsWith('--config=')) config = a.slice('--config='.length);
+    else if (/^-[A-Za-z0-9+]+$/.test(a)) signal = a.slice(1);
+    else targets.push(a);
+  }
+  if (targets.length === 0) throw new CliError('usage: gproc kill [-SIG] GPID... | gproc kill -g [-SIG] GPID');
+  if (group && targets.length !== 1) throw new CliError('kill -g takes one GPID (a member of the group)');
+  return { signal, group, config, targets };
+}
+
+export function register(program: Command): void {
+  program
+    .command('kill')
+    .description('send a signal to processes of any node (-g: to a global process group)')
+    .usage('[-SIG | -s SIG] [-g] [--config FILE] GPID...')
+    .argument('<args...>', 'signal, options and global pids (numbers or NODE:PID)')
+    .allowUnknownOption()
+    .helpOption('--help', 'display help for kill')
+    .action(
+      action(async (args: string[]) => {
+        const opts = parseKillArgs(args);
+        const [{ parseSignal }, { parseGpid, formatGpid, decodeGpid }, { Cluster }, { createLogger }, { signalGroup }] = await Promise.all([
+          import('../signals'),
+          import('../gpid'),
+          import('../cluster/cluster'),
+          import('../log'),
+          import('../cluster/signal'),
+        ]);
+        const signal = parseSignal(opts.signal);
+        const gpids = opts.targets.map(parseGpid);
+        const cluster = new Cluster(clusterConfig(opts), createLogger('kill'));
+        const who = { uid: process.getuid!(), node: Number(process.env.GPROC_NODE) || 0 };
+        let failures = 0;
+        const report = (gpid: number, why: string) => {
+          failures++;
+          process.stderr.write(`gproc: kill ${gpid} (${formatGpid(gpid)}): ${why}\n`);
+        };
+        if (opts.group) {
+          const table = await cluster.refresh();
+          const target = table.processes.get(gpids[0]);
+          if (!target) report(gpids[0], table.nodes.get(decodeGpid(gpids[0]).node)?.state === 'down' ? 'its node is down' : 'no such process');
+          else {
+            const r = await signalGroup(cluster, table, target.pgrp, signal, who);
+            for (const f of r.failed) report(f.gpid, f.outcome === 'NOT_PERMITTED' ? 'operation not permitted' : 'no such process');
+            for (const n of r.unreachable) {
+              failures++;
+              process.stderr.write(`gproc: kill -g: node ${n} did not answer; its members of group ${target.pgrp} were not signalled\n`);
+            }
+          }
+        } else {
+          await Promise.all(
+            gpids.map(async (gpid) => {
+              const client = cluster.clientFor(gpid);
+              if (!client) return report(gpid, 'its node is not in the cluster file');
+              try {
+                const [r] = await client.signal({ targets: [{ pid: decodeGpid(gpid).pid, starttime: 0 }], signal, uid: who.uid, requesterNode: who.node });
+                if (r.outcome === 'NO_SUCH_PROCESS') report(gpid, 'no such process');
+                else if (r.outcome === 'NOT_PERMITTED') report(gpid, 'operation not permitted');
+              } catch (err) {
+                report(gpid, `node does not answer (${(err as { details?: string }).details ?? (err as Error).message})`);
+              }
+            }),
+          );
+        }
+        cluster.close();
+        process.exit(failures ? 1 : 0);
+      }),
+    );
+}

@@ -1,0 +1,37 @@
+/**
+ * `gproc wait GPID` (spec section 5): blocks until the process ends, prints
+ * `exited N` / `killed SIGNAME` / `gone`, and exits as `gproc run` would (N, 128 + signal,
+ * 127 for gone). Interruptible, unlike a read of `<gpid>/wait` that FUSE cannot cancel.
+ */
+import type { Command } from 'commander';
+import { action, CliError, clusterConfig, withConfig } from './common';
+
+export function register(program: Command): void {
+  withConfig(program.command('wait'))
+    .description('wait for a process of any node to end; print and exit with its status')
+    .argument('<gpid>', 'global pid, as a number or NODE:PID')
+    .action(
+      action(async (gpidText: string, opts: { config?: string }) => {
+        const [{ parseGpid, decodeGpid }, { NodeClient }, { describeExit, shellStatus }] = await Promise.all([
+          import('../gpid'),
+          import('../cluster/client'),
+          import('../exit-status'),
+        ]);
+        const config = clusterConfig(opts);
+        const { node, pid } = decodeGpid(parseGpid(gpidText));
+        const nodeConfig = config.nodes.find((n) => n.id === node);
+        if (!nodeConfig) throw new CliError(`${gpidText}: node ${node} is not in ${config.source}`);
+        const client = new NodeClient(nodeConfig, config);
+        const { result, cancel } = client.wait({ pid, starttime: 0 });
+        process.once('SIGINT', () => {
+          cancel();
+          process.exit(130);
+        });
+        const st = await result.catch((err: Error) => {
+          throw new CliError(`node ${node} does not answer: ${(err as { details?: string }).details ?? err.message}`, 255);
+        });
+        process.stdout.write(`${describeExit(st)}\n`);
+        process.exit(shellStatus(st));
+      }),
+    );
+}
