@@ -34,7 +34,6 @@ export function deliverSignal(procRoot: string, target: Target, signal: number, 
   log.info(
     {
       audit: 'signal',
-      time: new Date().toISOString(),
       target: target.pid,
       starttime: target.starttime,
       signal: signalName(signal),

@@ -3,6 +3,7 @@
  * allowed.
  *
  *   signal SIG          SIG by name, with or without "SIG", or by number
+ *   SIG                 the same, shorter (`echo TERM > ctl`, as issue 4 writes it)
  *   kill | stop | cont  SIGKILL | SIGSTOP | SIGCONT
  *   signal-group SIG    SIG to every process of the global process group
  */
@@ -46,6 +47,11 @@ export function parseCtl(data: Buffer, offset: number): CtlCommand {
         return bad((err as Error).message);
       }
     default:
-      return bad(`unknown command ${JSON.stringify(verb)}`);
+      if (arg !== undefined) return bad(`unknown command ${JSON.stringify(verb)}`);
+      try {
+        return { verb: 'signal', signal: parseSignal(verb) };
+      } catch {
+        return bad(`unknown command ${JSON.stringify(verb)}`);
+      }
   }
 }

@@ -1,0 +1,206 @@
+// Issue 4: control files. Signals forwarded to any node through <gpid>/ctl, stop/cont,
+// process groups across three nodes, EINVAL for garbage (and daemons that live on), a PID
+// reused on purpose is never signalled, the kernel enforces ctl's owner, gproc kill, and
+// every forwarded signal leaves an audit line on the agent that delivered it.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { encodeGpid } from '../src/gpid';
+import { CLI, startCluster, waitFor, type TestNode } from './helpers/cluster';
+import { inNode, inView, startMount } from './helpers/mount';
+
+const NOBODY = 65534;
+
+/** Starts `sh -c CMD` in a node, detached from the test's pipes; its pid in the node. */
+function startIn(node: TestNode, cmd: string, asUid?: number): number {
+  const pre = asUid === undefined ? '' : `setpriv --reuid=${asUid} --regid=${asUid} --clear-groups `;
+  const r = inNode(node, ['sh', '-c', `${pre}sh -c '${cmd}' </dev/null >/dev/null 2>&1 & echo $!`]);
+  return Number(r.stdout.trim());
+}
+
+/** The state letter ps shows for a process of the view. */
+function stateOf(mount: { mountPoint: string }, gpid: number): string {
+  return readFileSync(`${mount.mountPoint}/${gpid}/stat`, 'latin1').split(') ')[1][0];
+}
+
+/** pwrite()s each case to a file and reports "ok" or the errno name. */
+function writeCases(path: string, cases: Record<string, { hex: string; offset?: number }>, uid?: number): Record<string, string> {
+  const py = [
+    'import errno, json, os, sys',
+    'path, cases = sys.argv[1], json.load(sys.stdin)',
+    'out = {}',
+    'for name, c in cases.items():',
+    '    try:',
+    '        fd = os.open(path, os.O_WRONLY)',
+    '        try:',
+    '            os.pwrite(fd, bytes.fromhex(c["hex"]), c.get("offset", 0))',
+    '            out[name] = "ok"',
+    '        finally:',
+    '            os.close(fd)',
+    '    except OSError as e:',
+    '        out[name] = errno.errorcode[e.errno]',
+    'print(json.dumps(out))',
+  ].join('\n');
+  const argv = ['/usr/bin/python3', '-c', py, path];
+  const input = JSON.stringify(cases);
+  const r = uid === undefined
+    ? spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input })
+    : spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv], { encoding: 'utf8', input });
+  if (r.status !== 0) throw new Error(`python: ${r.error ?? r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+const hex = (s: string) => Buffer.from(s, 'latin1').toString('hex');
+
+t.test('control files', async (t) => {
+  const cluster = await startCluster(t, { nodes: 3 });
+  const mount = await startMount(t, cluster, { node: 1 });
+  const ctl = (gpid: number) => `${mount.mountPoint}/${gpid}/ctl`;
+  const gone = (gpid: number) => waitFor(`${gpid} to end`, () => !existsSync(`${mount.mountPoint}/${gpid}/stat`) || undefined, 5000);
+
+  t.test('echo TERM > ctl ends a sleep on another node', async (t) => {
+    const gpid = encodeGpid(3, startIn(cluster.node(3), 'exec sleep 1000'));
+    await waitFor('listed', () => existsSync(ctl(gpid)) || undefined);
+    const r = spawnSync('sh', ['-c', `echo TERM > ${ctl(gpid)}`], { encoding: 'utf8' });
+    t.equal(r.status, 0, 'the write succeeds once the agent delivered it');
+    t.equal(r.stderr, '');
+    await gone(gpid);
+    t.pass('the sleep on node 3 ended');
+  });
+
+  t.test('stop and cont show T, then S', async (t) => {
+    const gpid = encodeGpid(2, startIn(cluster.node(2), 'exec sleep 1000'));
+    await waitFor('listed', () => existsSync(ctl(gpid)) || undefined);
+    writeFileSync(ctl(gpid), 'stop\n');
+    await waitFor('state T', () => stateOf(mount, gpid) === 'T' || undefined, 4000);
+    const ps = inView(mount, ['ps', '-o', 'stat=', '-p', String(gpid)]);
+    t.equal(ps.stdout.trim()[0], 'T', 'ps shows T');
+    writeFileSync(ctl(gpid), 'cont');
+    await waitFor('state S', () => stateOf(mount, gpid) === 'S' || undefined, 4000);
+    t.equal(inView(mount, ['ps', '-o', 'stat=', '-p', String(gpid)]).stdout.trim()[0], 'S', 'then S');
+    writeFileSync(ctl(gpid), 'signal SIGKILL');
+    await gone(gpid);
+  });
+
+  t.test('signal-group INT ends a process group spread over three nodes', async (t) => {
+    const env = `GPROC_NODE=1 GPROC_CONFIG=${cluster.configPath}`;
+    // Background jobs of a shell ignore SIGINT; env --default-signal gives it back to them.
+    const dflt = 'env --default-signal=INT';
+    const run = (n: number) => `env ${env} node ${CLI} run --node ${n} -- sleep 1000`;
+    const leader = startIn(cluster.node(1), `exec ${dflt} setsid sh -c "${dflt} sleep 1000 & ${run(2)} & ${run(3)} & wait"`);
+    const leaderGpid = encodeGpid(1, leader);
+    const members = await waitFor('the group on three nodes', () => {
+      const ps = inView(mount, ['ps', '-eo', 'pid=,pgid=,comm=']).stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
+      const group = ps.filter((r) => r[1] === String(leaderGpid));
+      const nodes = new Set(group.map((r) => Math.floor(Number(r[0]) / 2 ** 22)));
+      return nodes.size === 3 && group.filter((r) => r[2] === 'sleep').length === 3 ? group : undefined;
+    });
+    t.ok(members.length >= 6, `${members.length} members: sh, sleep and two gproc run on node 1, a sleep on nodes 2 and 3`);
+    const remote = members.filter((r) => r[2] === 'sleep' && !r[0].startsWith('4')).map((r) => Number(r[0]));
+    t.equal(remote.length, 2, 'remote members keep the requester\'s process group');
+    const localSleep = Number(members.find((r) => r[2] === 'sleep' && Math.floor(Number(r[0]) / 2 ** 22) === 1)![0]);
+    writeFileSync(ctl(localSleep), 'signal-group INT\n');
+    for (const gpid of members.map((r) => Number(r[0]))) await gone(gpid);
+    t.pass('every member on every node ended');
+  });
+
+  t.test('garbage writes are EINVAL and every daemon keeps running', async (t) => {
+    const gpid = encodeGpid(2, startIn(cluster.node(2), 'exec sleep 1000'));
+    await waitFor('listed', () => existsSync(ctl(gpid)) || undefined);
+    const result = writeCases(ctl(gpid), {
+      empty: { hex: hex('\n') },
+      spaces: { hex: hex('   ') },
+      junk64k: { hex: Buffer.alloc(64 * 1024, 'z').toString('hex') },
+      random: { hex: Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 37) % 256)).toString('hex') },
+      verb: { hex: hex('explode\n') },
+      signal999: { hex: hex('signal 999\n') },
+      signalName: { hex: hex('signal SIGFOO\n') },
+      noSignal: { hex: hex('signal\n') },
+      extraArg: { hex: hex('kill now\n') },
+      twoLines: { hex: hex('stop\ncont\n') },
+      nul: { hex: hex('kill\0') },
+      offset100: { hex: hex('kill'), offset: 100 },
+    });
+    for (const [name, got] of Object.entries(result)) t.equal(got, 'EINVAL', `${name}: EINVAL`);
+    t.equal(mount.process.exitCode, null, 'the mount daemon is running');
+    for (const n of cluster.nodes) t.ok(await n.client.nodeInfo(), `agent ${n.id} answers`);
+    t.equal(stateOf(mount, gpid), 'S', 'the target was not touched');
+    t.same(writeCases(ctl(gpid), { ok: { hex: hex('signal 9') } }), { ok: 'ok' }, 'and a good command still works');
+    await gone(gpid);
+    const gpidGone = gpid;
+    t.same(writeCases(`${mount.mountPoint}/${encodeGpid(2, 1)}/ctl`, { zero: { hex: hex('signal 0\n') } }), { zero: 'ok' }, 'signal 0 checks a live process');
+    t.throws(() => writeFileSync(ctl(gpidGone), 'kill'), /ENOENT|ESRCH/, 'a gone process: ESRCH (or ENOENT once the entry is gone)');
+  });
+
+  t.test('a reused PID is not signalled (ns_last_pid)', async (t) => {
+    const node = cluster.node(2);
+    const old = startIn(node, 'exec sleep 1001');
+    const gpid = encodeGpid(2, old);
+    await waitFor('listed', () => existsSync(ctl(gpid)) || undefined);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const before = readFileSync(`${mount.mountPoint}/${gpid}/stat`, 'latin1'); // the view lists the old one now
+      const t0 = Date.now();
+      // Kill the old process and start a new one with the same PID, in one go inside the node.
+      const r = inNode(node, ['sh', '-c', `kill -9 ${old}; while [ -e /proc/${old} ]; do :; done; echo ${old - 1} > /proc/sys/kernel/ns_last_pid; sleep 1002 </dev/null >/dev/null 2>&1 & echo $!`]);
+      const reused = Number(r.stdout.trim());
+      t.equal(reused, old, 'the new process got the same PID');
+      const got = writeCases(ctl(gpid), { kill: { hex: hex('kill\n') } }).kill;
+      const elapsed = Date.now() - t0;
+      if (elapsed > 800) continue; // the view may have refreshed meanwhile: try again
+      t.equal(got, 'ESRCH', `the write fails with ESRCH (${elapsed} ms after the view listed ${before.split(' ')[0]})`);
+      const cmd = readFileSync(`${node.procRoot}/${old}/cmdline`, 'latin1');
+      t.equal(cmd, 'sleep\u00001002\u0000', 'the new process is untouched');
+      inNode(node, ['kill', '-9', String(old)]);
+      return;
+    }
+    t.fail('could not reuse the PID within one refresh of the view');
+  });
+
+  t.test('the kernel enforces ctl: 0200, owned by the process uid', async (t) => {
+    const mine = encodeGpid(3, startIn(cluster.node(3), 'exec sleep 1000', NOBODY));
+    const roots = encodeGpid(3, startIn(cluster.node(3), 'exec sleep 1000'));
+    await waitFor('listed', () => (existsSync(ctl(mine)) && existsSync(ctl(roots))) || undefined);
+    t.same(writeCases(ctl(roots), { kill: { hex: hex('kill') } }, NOBODY), { kill: 'EACCES' }, "nobody may not signal root's process");
+    t.equal(stateOf(mount, roots), 'S', 'it is untouched');
+    t.same(writeCases(ctl(mine), { term: { hex: hex('signal TERM') } }, NOBODY), { term: 'ok' }, 'nobody signals its own process');
+    await gone(mine);
+    writeFileSync(ctl(roots), 'kill');
+    await gone(roots);
+  });
+
+  t.test('gproc kill', async (t) => {
+    const a = encodeGpid(2, startIn(cluster.node(2), 'exec sleep 1000'));
+    const b = startIn(cluster.node(3), 'exec sleep 1000');
+    await waitFor('listed', () => existsSync(ctl(a)) || undefined);
+    const kill = (...args: string[]) => spawnSync('node', [CLI, 'kill', '--config', cluster.configPath, ...args], { encoding: 'utf8' });
+    let r = kill('-STOP', String(a), `3:${b}`);
+    t.equal(r.status, 0, 'all delivered: exit 0');
+    await waitFor('stopped', () => stateOf(mount, a) === 'T' || undefined);
+    r = kill('-s', 'KILL', String(a), '3:4000000', 'nonsense');
+    t.equal(r.status, 1);
+    t.match(r.stderr, /"nonsense" is not a global pid/);
+    r = kill('-KILL', String(a), '3:4000000');
+    t.equal(r.status, 1, 'exit 1 when one failed');
+    t.match(r.stderr, new RegExp(`^gproc: kill ${encodeGpid(3, 4000000)} \\(3:4000000\\): no such process$`, 'm'));
+    t.equal(r.stderr.trim().split('\n').length, 1, 'one line per failure');
+    r = kill('-9', `3:${b}`);
+    t.equal(r.status, 0);
+    r = kill('-BOGUS', `3:${b}`);
+    t.match(r.stderr, /unknown signal "BOGUS"/);
+    t.equal(r.status, 1);
+    await gone(a);
+  });
+
+  t.test('every forwarded signal is in the audit log of the agent that delivered it', async (t) => {
+    const log = readFileSync(`${cluster.dir}/agent-2.log`, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"audit":"signal"'))
+      .map((l) => JSON.parse(l));
+    t.ok(log.length >= 3, `${log.length} audit lines on node 2`);
+    const stop = log.find((e) => e.signal === 'SIGSTOP')!;
+    t.ok(stop, 'the stop is there');
+    t.match(stop, { audit: 'signal', result: 'DELIVERED', requesterNode: 1, uid: 0 });
+    t.ok(stop.target > 0 && stop.starttime > 0 && stop.time, 'with target pid, start time and time');
+    t.ok(log.some((e) => e.result === 'NO_SUCH_PROCESS'), 'refusals too');
+  });
+});
