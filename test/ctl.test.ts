@@ -6,8 +6,8 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { encodeGpid } from '../src/gpid';
-import { CLI, startCluster, waitFor, type TestNode } from './helpers/cluster';
-import { inNode, inView, startMount } from './helpers/mount';
+import { GPROC, GPROC_SH, startCluster, waitFor, type TestNode } from './helpers/cluster';
+import { hex, inNode, inView, startMount, writeCases } from './helpers/mount';
 
 const NOBODY = 65534;
 
@@ -23,34 +23,6 @@ function stateOf(mount: { mountPoint: string }, gpid: number): string {
   return readFileSync(`${mount.mountPoint}/${gpid}/stat`, 'latin1').split(') ')[1][0];
 }
 
-/** pwrite()s each case to a file and reports "ok" or the errno name. */
-function writeCases(path: string, cases: Record<string, { hex: string; offset?: number }>, uid?: number): Record<string, string> {
-  const py = [
-    'import errno, json, os, sys',
-    'path, cases = sys.argv[1], json.load(sys.stdin)',
-    'out = {}',
-    'for name, c in cases.items():',
-    '    try:',
-    '        fd = os.open(path, os.O_WRONLY)',
-    '        try:',
-    '            os.pwrite(fd, bytes.fromhex(c["hex"]), c.get("offset", 0))',
-    '            out[name] = "ok"',
-    '        finally:',
-    '            os.close(fd)',
-    '    except OSError as e:',
-    '        out[name] = errno.errorcode[e.errno]',
-    'print(json.dumps(out))',
-  ].join('\n');
-  const argv = ['/usr/bin/python3', '-c', py, path];
-  const input = JSON.stringify(cases);
-  const r = uid === undefined
-    ? spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input })
-    : spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv], { encoding: 'utf8', input });
-  if (r.status !== 0) throw new Error(`python: ${r.error ?? r.stderr}`);
-  return JSON.parse(r.stdout);
-}
-
-const hex = (s: string) => Buffer.from(s, 'latin1').toString('hex');
 
 t.test('control files', async (t) => {
   const cluster = await startCluster(t, { nodes: 3 });
@@ -86,7 +58,7 @@ t.test('control files', async (t) => {
     const env = `GPROC_NODE=1 GPROC_CONFIG=${cluster.configPath}`;
     // Background jobs of a shell ignore SIGINT; env --default-signal gives it back to them.
     const dflt = 'env --default-signal=INT';
-    const run = (n: number) => `env ${env} node ${CLI} run --node ${n} -- sleep 1000`;
+    const run = (n: number) => `env ${env} ${GPROC_SH} run --node ${n} -- sleep 1000`;
     const leader = startIn(cluster.node(1), `exec ${dflt} setsid sh -c "${dflt} sleep 1000 & ${run(2)} & ${run(3)} & wait"`);
     const leaderGpid = encodeGpid(1, leader);
     const members = await waitFor('the group on three nodes', () => {
@@ -172,7 +144,7 @@ t.test('control files', async (t) => {
     const a = encodeGpid(2, startIn(cluster.node(2), 'exec sleep 1000'));
     const b = startIn(cluster.node(3), 'exec sleep 1000');
     await waitFor('listed', () => existsSync(ctl(a)) || undefined);
-    const kill = (...args: string[]) => spawnSync('node', [CLI, 'kill', '--config', cluster.configPath, ...args], { encoding: 'utf8' });
+    const kill = (...args: string[]) => spawnSync(GPROC[0], [...GPROC.slice(1), 'kill', '--config', cluster.configPath, ...args], { encoding: 'utf8' });
     let r = kill('-STOP', String(a), `3:${b}`);
     t.equal(r.status, 0, 'all delivered: exit 0');
     await waitFor('stopped', () => stateOf(mount, a) === 'T' || undefined);

@@ -29,12 +29,22 @@ export function register(program: Command): void {
           import('../exit-status'),
         ]);
         const node = findNode(config, opts.node);
+        if (cmd.length === 0 || cmd[0] === '') throw new CliError('empty command', 127);
         const client = new NodeClient(node, config);
         const status = await runRemote(client, cmd, signalNumber, shellStatus);
         client.close();
         process.exit(status);
       }),
     );
+}
+
+/** The directory to run in: ours (or what the shell says it was, if ours is gone: the node decides). */
+function workingDirectory(): string {
+  try {
+    return process.cwd();
+  } catch {
+    return process.env.PWD ?? '/';
+  }
 }
 
 type Client = InstanceType<typeof import('../cluster/client').NodeClient>;
@@ -47,9 +57,7 @@ async function runRemote(
 ): Promise<number> {
   const call = client.run();
   const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
-  call.write({
-    start: { argv, env, cwd: process.cwd(), uid: process.getuid!(), gid: process.getgid!(), origin: requesterOrigin() },
-  });
+  call.write({ start: { argv, env, cwd: workingDirectory(), uid: process.getuid!(), gid: process.getgid!(), origin: requesterOrigin() } });
 
   // Our stdin to theirs, pausing while the stream is full.
   const stdin = process.stdin;

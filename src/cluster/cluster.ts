@@ -61,6 +61,11 @@ export class Cluster {
     return this.refreshing;
   }
 
+  /** Forgets the table: the next reader builds a new one (after this mount started a process). */
+  invalidate(): void {
+    this.table = undefined;
+  }
+
   /** The client of the node that owns `gpid`. @throws GpidError for a malformed gpid. */
   clientFor(gpid: number): NodeClient | undefined {
     return this.clients.get(decodeGpid(gpid).node);
@@ -118,7 +123,7 @@ export class Cluster {
           this.lastInfo.set(node, info);
           this.down.delete(node);
           this.log.info({ node }, 'node up again');
-          this.table = undefined; // the next reader builds a table with it
+          this.invalidate(); // the next reader builds a table with it
         },
         () => (state.probing = false),
       );

@@ -25,6 +25,10 @@ import { resolvePath, type Attr, type Resolved, type TreeContext } from './tree'
 
 /** Size reported for a file whose content is not known until its read returns (wait). */
 const UNKNOWN_SIZE = 4096;
+/** A table at least this old is rebuilt when a lookup misses a gpid, ms... */
+const MISS_REFRESH_MS = 20;
+/** ...at most once per this long, so a run over vanishing processes costs few refreshes, ms. */
+const MISS_REFRESH_EVERY_MS = 250;
 const S_IFLNK = 0o120000;
 
 type Cb = (...args: unknown[]) => void;
@@ -44,29 +48,30 @@ export class CachedView {
   readonly counts: RequestCounts = {};
   private readonly pins = new PinnedContent();
   private generation = -1;
+  private lastMissRefreshMs = 0;
 
   constructor(private readonly deps: ViewDeps) {}
 
   /** The fuse-native operations. */
   ops(): FuseOps {
     return {
-      getattr: (path: string, cb: Cb) => this.serve('getattr', cb, (ctx) => this.getattr(path, ctx), (st) => cb(0, st)),
+      getattr: (path: string, cb: Cb) => this.serve('getattr', path, cb, (ctx) => this.getattr(path, ctx), (st) => cb(0, st)),
       readdir: (path: string, cb: Cb) =>
-        this.serve('readdir', cb, (ctx) => this.resolve(path, ctx, 'dir').entries(), (names) => cb(0, names)),
+        this.serve('readdir', path, cb, (ctx) => this.resolve(path, ctx, 'dir').entries(), (names) => cb(0, names)),
       readlink: (path: string, cb: Cb) =>
-        this.serve('readlink', cb, (ctx) => this.resolve(path, ctx, 'link').target, (target) => cb(0, target)),
+        this.serve('readlink', path, cb, (ctx) => this.resolve(path, ctx, 'link').target, (target) => cb(0, target)),
       open: (_path: string, _flags: number, cb: Cb) => {
         this.count('open');
         cb(-E.ENOSYS); // "no open" from now on: see the module comment
       },
       read: (path: string, _fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-        this.serve('read', cb, (ctx) => this.content(path, ctx), (data) => cb(copyOut(data, buf, len, pos))),
+        this.serve('read', path, cb, (ctx) => this.content(path, ctx), (data) => cb(copyOut(data, buf, len, pos))),
       write: (path: string, _fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
         const data = Buffer.from(buf.subarray(0, len)); // the kernel's buffer is gone after this call
-        this.serve('write', cb, (ctx) => this.write(path, ctx, data, pos), () => cb(len), 'ESRCH');
+        this.serve('write', path, cb, (ctx) => this.write(path, ctx, data, pos), () => cb(len), 'ESRCH');
       },
       truncate: (path: string, _size: number, cb: Cb) =>
-        this.serve('truncate', cb, (ctx) => {
+        this.serve('truncate', path, cb, (ctx) => {
           // `echo X > ctl` opens with O_TRUNC; only ctl may be written, and truncating it means nothing.
           if (!this.resolve(path, ctx, 'file').file.write) throw new FsError(E.EACCES, `${path} is read-only`);
         }, () => cb(0)),
@@ -74,25 +79,51 @@ export class CachedView {
   }
 
   /** Runs an operation against a table fresh enough to serve it, mapping errors to errno. */
-  private serve<T>(op: string, cb: Cb, fn: (ctx: TreeContext) => T | Promise<T>, ok: (v: T) => void, notFound: 'ENOENT' | 'ESRCH' = 'ENOENT'): void {
+  private serve<T>(
+    op: string,
+    path: string,
+    cb: Cb,
+    fn: (ctx: TreeContext) => T | Promise<T>,
+    ok: (v: T) => void,
+    notFound: 'ENOENT' | 'ESRCH' = 'ENOENT',
+  ): void {
     this.count(op);
     const fail = (err: unknown) => {
       const errno = toErrno(err, notFound);
       if (errno === -E.EIO) this.deps.log.warn({ op, err: (err as Error)?.message }, 'request failed');
       cb(errno);
     };
-    const run = (table: ClusterTable) => {
+    const run = (table: ClusterTable, retried = false) => {
+      const failOrRetry = (err: unknown) => {
+        if (!retried && err instanceof FsError && err.errno === E.ENOENT && this.retryOnMiss(path, table)) {
+          this.deps.cluster.refresh().then((t) => run(t, true), fail);
+        } else fail(err);
+      };
       try {
         const v = fn(this.context(table));
-        if (v instanceof Promise) v.then(ok, fail);
+        if (v instanceof Promise) v.then(ok, failOrRetry);
         else ok(v);
       } catch (err) {
-        fail(err);
+        failOrRetry(err);
       }
     };
     const table = this.deps.cluster.fresh();
     if (table) run(table);
     else this.deps.cluster.current().then(run, fail);
+  }
+
+  /**
+   * A lookup of a gpid the table does not know may name a process that started (or ended,
+   * with its status held) after the table was built: look again in a new table, at most
+   * once per `MISS_REFRESH_MS` (the kernel caches the answer for a second either way).
+   */
+  private retryOnMiss(path: string, table: ClusterTable): boolean {
+    const first = path.split('/')[1];
+    const now = Date.now();
+    if (!/^\d+$/.test(first) || Number(first) < PID_LIMIT || table.processes.has(Number(first))) return false;
+    if (now - table.builtAtMs < MISS_REFRESH_MS || now - this.lastMissRefreshMs < MISS_REFRESH_EVERY_MS) return false;
+    this.lastMissRefreshMs = now;
+    return true;
   }
 
   private count(op: string): void {

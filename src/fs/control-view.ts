@@ -134,6 +134,7 @@ export class ControlView {
         gid: 0,
       });
       this.log.info({ node: h.node, pid: reply.pid, command: line }, 'spawned through the spawn file');
+      this.cluster.invalidate(); // so that this mount lists the new process at once
       h.answers = Buffer.concat([h.answers, Buffer.from(`${encodeGpid(h.node, reply.pid)}\n`)]);
     }
   }

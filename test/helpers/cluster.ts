@@ -4,7 +4,7 @@
  * so local PIDs collide across nodes and boot times differ, as on real machines.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +15,13 @@ import { agentCommand, childrenOf, launchNode, type LaunchedNode } from '../../s
 
 export const REPO = resolve(__dirname, '..', '..');
 export const CLI = join(REPO, 'dist', 'cli', 'main.js');
+/**
+ * The gproc command as tests run it. tap injects its loader into NODE_OPTIONS of every
+ * child it spawns; the CLI must run as users run it, so `env -u NODE_OPTIONS` takes it out.
+ */
+export const GPROC = ['env', '-u', 'NODE_OPTIONS', 'node', CLI];
+/** The same, for shell command lines. */
+export const GPROC_SH = GPROC.join(' ');
 const FIXTURES_PY = join(__dirname, 'fixtures.py');
 
 /** PIDs (in the node's namespace) of the hostile processes fixtures.py starts. */
@@ -109,6 +116,7 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | Promise
 export async function startCluster(t: Test, opts: { nodes: number; fixtures?: boolean }): Promise<TestCluster> {
   requireRealParts();
   const dir = mkdtempSync(join(tmpdir(), 'gproc-test-'));
+  chmodSync(dir, 0o755); // the cluster file is read by tests that run as nobody
   const ports = await freePorts(opts.nodes);
   const nodesJson = ports.map((port, i) => ({ id: i + 1, name: `n${i + 1}`, address: `127.0.0.1:${port}` }));
   const configPath = join(dir, 'cluster.json');
@@ -132,7 +140,7 @@ export async function startCluster(t: Test, opts: { nodes: number; fixtures?: bo
 
   for (const [i, n] of nodesJson.entries()) {
     const bootOffset = (i + 1) * 1000;
-    const launchOpts = { id: n.id, configPath, logFile: join(dir, `agent-${n.id}.log`), gproc: ['node', CLI] };
+    const launchOpts = { id: n.id, configPath, logFile: join(dir, `agent-${n.id}.log`), gproc: GPROC };
     const launched = await launchNode({
       ...launchOpts,
       simulate: true,

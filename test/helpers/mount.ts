@@ -8,7 +8,7 @@ import { mkdtempSync, openSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { CLI, waitFor, type TestCluster, type TestNode } from './cluster';
+import { GPROC, waitFor, type TestCluster, type TestNode } from './cluster';
 
 export interface TestMount {
   mountPoint: string;
@@ -23,8 +23,8 @@ export async function startMount(t: Test, cluster: TestCluster, opts: { node?: n
   const mountPoint = opts.mountPoint ?? mkdtempSync(join(tmpdir(), 'gproc-mnt-'));
   const logFile = join(cluster.dir, `mount-${opts.node ?? 0}-${Date.now()}.log`);
   const log = openSync(logFile, 'a');
-  const args = [CLI, 'mount', '--config', cluster.configPath, ...(opts.node ? ['--node', String(opts.node)] : []), mountPoint];
-  const child = spawn('node', args, { stdio: ['ignore', log, log] });
+  const args = [...GPROC, 'mount', '--config', cluster.configPath, ...(opts.node ? ['--node', String(opts.node)] : []), mountPoint];
+  const child = spawn(args[0], args.slice(1), { stdio: ['ignore', log, log] });
   // readdir always reaches the daemon (a stale mount's cached entries could still stat).
   await waitFor(`mount at ${mountPoint}`, () => readdirSync(mountPoint).includes('nodes') || undefined);
   const mount: TestMount = {
@@ -43,7 +43,7 @@ export async function startMount(t: Test, cluster: TestCluster, opts: { node?: n
 
 /** Runs a command with the mount as /proc (`gproc exec --mount DIR -- argv`). */
 export function inView(mount: TestMount, argv: string[], input?: string): SpawnSyncReturns<string> {
-  return spawnSync('node', [CLI, 'exec', '--mount', mount.mountPoint, '--', ...argv], {
+  return spawnSync(GPROC[0], [...GPROC.slice(1), 'exec', '--mount', mount.mountPoint, '--', ...argv], {
     encoding: 'utf8',
     input,
     maxBuffer: 256 * 1024 * 1024,
@@ -58,3 +58,33 @@ export function inNode(node: TestNode, argv: string[], env: NodeJS.ProcessEnv = 
     maxBuffer: 256 * 1024 * 1024,
   });
 }
+
+/** pwrite()s each case to a file and reports "ok" or the errno name. */
+export function writeCases(path: string, cases: Record<string, { hex: string; offset?: number }>, uid?: number): Record<string, string> {
+  const py = [
+    'import errno, json, os, sys',
+    'path, cases = sys.argv[1], json.load(sys.stdin)',
+    'out = {}',
+    'for name, c in cases.items():',
+    '    try:',
+    '        fd = os.open(path, os.O_WRONLY)',
+    '        try:',
+    '            os.pwrite(fd, bytes.fromhex(c["hex"]), c.get("offset", 0))',
+    '            out[name] = "ok"',
+    '        finally:',
+    '            os.close(fd)',
+    '    except OSError as e:',
+    '        out[name] = errno.errorcode[e.errno]',
+    'print(json.dumps(out))',
+  ].join('\n');
+  const argv = ['/usr/bin/python3', '-c', py, path];
+  const input = JSON.stringify(cases);
+  const r = uid === undefined
+    ? spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input })
+    : spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv], { encoding: 'utf8', input });
+  if (r.status !== 0) throw new Error(`python: ${r.error ?? r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Hex of a latin1 string, for writeCases. */
+export const hex = (s: string) => Buffer.from(s, 'latin1').toString('hex');

@@ -1,0 +1,152 @@
+// Issue 5: process operations across nodes. gproc run with streamed I/O, signals and exit
+// statuses; spawn through nodes/<id>/spawn and wait through <gpid>/wait from another
+// node's mount, restarted in between; global parents in pstree and psutil; validation.
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { encodeGpid, PID_LIMIT } from '../src/gpid';
+import { GPROC, GPROC_SH, startCluster, waitFor } from './helpers/cluster';
+import { hex, inNode, inView, startMount, writeCases } from './helpers/mount';
+
+const NOBODY = 65534;
+
+t.test('process operations across nodes', async (t) => {
+  const cluster = await startCluster(t, { nodes: 3 });
+  const env = { ...process.env, GPROC_CONFIG: cluster.configPath };
+  const gproc = (args: string[], opts: { input?: string | Buffer; uid?: number } = {}) => {
+    const argv = [...GPROC, ...args];
+    const cmd = opts.uid === undefined ? argv : ['setpriv', `--reuid=${opts.uid}`, `--regid=${opts.uid}`, '--clear-groups', ...argv];
+    return spawnSync(cmd[0], cmd.slice(1), { env, input: opts.input, cwd: '/tmp', maxBuffer: 64 * 1024 * 1024 });
+  };
+
+  t.test('gproc run: both streams, the exit status, binary-safe stdin', async (t) => {
+    const r = gproc(['run', '--node', '2', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    t.equal(r.stdout.toString(), 'out\n');
+    t.equal(r.stderr.toString(), 'err\n');
+    t.equal(r.status, 3, 'exits 3');
+    const bytes = Buffer.from([0x61, 0, 0x62, 0xff, 0x0a, 0x00]);
+    const cat = gproc(['run', '--node', '3', '--', 'cat'], { input: bytes });
+    t.ok(cat.stdout.equals(bytes), 'a\\0b round-trips byte for byte');
+    t.equal(cat.status, 0);
+    const name = gproc(['run', '--node', 'n2', '--', 'sh', '-c', 'echo $GPROC_NODE $(pwd)']);
+    t.equal(name.stdout.toString(), '2 /tmp\n', '--node takes a name; the working directory goes along');
+    const killed = gproc(['run', '--node', '2', '--', 'sh', '-c', 'kill -TERM $$']);
+    t.equal(killed.status, 143, 'killed by SIGTERM: 128 + 15');
+    const big = Buffer.alloc(8 * 1024 * 1024, 7);
+    t.equal(gproc(['run', '--node', '3', '--', 'wc', '-c'], { input: big }).stdout.toString().trim(), String(big.length), '8 MiB of stdin');
+  });
+
+  t.test('gproc run runs as the caller', async (t) => {
+    const r = gproc(['run', '--node', '2', '--', 'id', '-u'], { uid: NOBODY });
+    t.equal(r.stdout.toString(), `${NOBODY}\n`);
+  });
+
+  t.test('gproc run: validation errors exit as a shell does', async (t) => {
+    const table: [string[], number, RegExp][] = [
+      [['run', '--node', '2', '--', 'no-such-command'], 127, /no-such-command: command not found/],
+      [['run', '--node', '2', '--', '/etc/passwd'], 126, /cannot execute/],
+      [['run', '--node', '2', '--', ''], 127, /empty command|command not found/],
+      [['run', '--node', '9', '--', 'true'], 1, /unknown node "9"/],
+      [['run', '--node', 'nowhere', '--', 'true'], 1, /unknown node "nowhere"/],
+    ];
+    for (const [args, status, message] of table) {
+      const r = gproc(args);
+      t.equal(r.status, status, `${args.slice(3).join(' ') || '(empty)'}: exit ${status}`);
+      t.match(r.stderr.toString(), message);
+      t.equal(r.stderr.toString().trim().split('\n').length, 1, 'one line');
+    }
+    const cwd = spawnSync(GPROC[0], [...GPROC.slice(1), 'run', '--node', '2', '--', 'true'], { env, cwd: cluster.dir });
+    t.equal(cwd.status, 0, 'a directory that exists on the node is fine');
+    const missing = spawnSync('sh', ['-c', `mkdir -p /tmp/gone-$$ && cd /tmp/gone-$$ && rmdir /tmp/gone-$$ && ${GPROC_SH} run --node 2 -- true`], { env });
+    t.equal(missing.status, 1);
+    t.match(missing.stderr.toString(), /working directory .* does not exist/);
+  });
+
+  t.test('Ctrl-C ends the remote process and exits 130', async (t) => {
+    const child = spawn(GPROC[0], [...GPROC.slice(1), 'run', '--node', '3', '--', 'sleep', '1000'], { env, stdio: 'ignore' });
+    const mount = await startMount(t, cluster, { node: 1 });
+    const remote = await waitFor('the remote sleep', () => {
+      const ps = inView(mount, ['ps', '-eo', 'pid=,comm=,args=']).stdout;
+      const line = ps.split('\n').find((l) => l.includes('sleep 1000') && l.trim().startsWith('1258'));
+      return line ? Number(line.trim().split(/\s+/)[0]) : undefined;
+    });
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.once('exit', r));
+    t.equal(code, 130);
+    await waitFor('the remote sleep gone', () => !existsSync(`${mount.mountPoint}/${remote}/stat`) || undefined, 4000);
+    t.pass('gone on node 3');
+  });
+
+  t.test('1 GiB through gproc run -- cat: no stall, bounded memory', async (t) => {
+    const r = spawnSync('sh', ['-c', `head -c 1073741824 /dev/zero | /usr/bin/time -f '%M' ${GPROC_SH} run --node 2 -- cat | wc -c`], { env, encoding: 'utf8', timeout: 120000 });
+    t.equal(r.stdout.trim(), '1073741824', 'every byte arrived');
+    const maxRssKb = Number(r.stderr.trim().split('\n').pop());
+    t.ok(maxRssKb < 300 * 1024, `gproc run's peak memory ${Math.round(maxRssKb / 1024)} MiB`);
+    const agent = cluster.node(2).agentPid()!;
+    const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${agent}/status`, 'utf8'))![1]);
+    t.ok(hwm < 400 * 1024, `the agent's peak memory ${Math.round(hwm / 1024)} MiB`);
+  });
+
+  t.test('spawn on node 3, wait from node 2\'s mount restarted in between', async (t) => {
+    const m1 = await startMount(t, cluster, { node: 1 });
+    const spawnFile = `${m1.mountPoint}/nodes/3/spawn`;
+    const r = spawnSync('bash', ['-c', `exec 3<>${spawnFile}; echo 'sleep 2; exit 7' >&3; read g <&3; echo $g`], { encoding: 'utf8' });
+    t.equal(r.stderr, '');
+    const gpid = Number(r.stdout.trim());
+    t.equal(Math.floor(gpid / PID_LIMIT), 3, `the answer is a gpid of node 3 (${gpid})`);
+    let m2 = await startMount(t, cluster, { node: 2 });
+    await m2.stop();
+    m1.process.kill('SIGINT');
+    m2 = await startMount(t, cluster, { node: 2, mountPoint: m2.mountPoint });
+    const started = Date.now();
+    const wait = readFileSync(`${m2.mountPoint}/${gpid}/wait`, 'utf8');
+    t.equal(wait, 'exited 7\n', 'the restarted mount reads its status');
+    t.ok(Date.now() - started > 500, 'the read blocked until it ended');
+    t.equal(readFileSync(`${m2.mountPoint}/${gpid}/wait`, 'utf8'), 'exited 7\n', 'and again');
+
+    const twice = spawnSync('bash', ['-c', `exec 3<>${m2.mountPoint}/nodes/1/spawn; echo 'exit 0' >&3; read a <&3; echo 'kill -KILL $$' >&3; read b <&3; echo $a $b`], { encoding: 'utf8' });
+    const [a, b] = twice.stdout.trim().split(' ').map(Number);
+    t.ok(a > PID_LIMIT && b > PID_LIMIT && a !== b, 'two commands on one handle, two gpids');
+    t.equal(readFileSync(`${m2.mountPoint}/${b}/wait`, 'utf8'), 'killed SIGKILL\n');
+    const w = spawnSync(GPROC[0], [...GPROC.slice(1), 'wait', String(b)], { env, encoding: 'utf8' });
+    t.equal(w.stdout, 'killed SIGKILL\n', 'gproc wait prints the same');
+    t.equal(w.status, 137, 'and exits 128 + 9');
+  });
+
+  t.test('a wait longer than the 15 s FUSE operation timeout', async (t) => {
+    const m = await startMount(t, cluster, { node: 1 });
+    const r = spawnSync('bash', ['-c', `exec 3<>${m.mountPoint}/nodes/2/spawn; echo 'sleep 17; exit 4' >&3; read g <&3; cat ${m.mountPoint}/$g/wait`], { encoding: 'utf8', timeout: 60000 });
+    t.equal(r.stdout, 'exited 4\n');
+    t.equal(r.stderr, '');
+  });
+
+  t.test('spawn file validation', async (t) => {
+    const m = await startMount(t, cluster, { node: 1 });
+    const write = (node: number, text: string) => writeCases(`${m.mountPoint}/nodes/${node}/spawn`, { w: { hex: hex(text) } }).w;
+    t.equal(write(2, '\n'), 'EINVAL', 'an empty line: EINVAL');
+    t.equal(write(2, '   \n'), 'EINVAL', 'blanks: EINVAL');
+    t.equal(write(2, 'a\0b\n'), 'EINVAL', 'a NUL byte: EINVAL');
+    t.equal(write(9, 'true\n'), 'ENOENT', 'an unknown node: ENOENT');
+    t.equal(write(2, 'true\n'), 'ok', 'a good line');
+    const nobody = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'sh', '-c', `echo true > ${m.mountPoint}/nodes/2/spawn`], { encoding: 'utf8' });
+    t.match(nobody.stderr, /Permission denied/, 'spawn runs commands as root: root only');
+  });
+
+  t.test('global parents: pstree and psutil show the cross-node tree', async (t) => {
+    const m = await startMount(t, cluster, { node: 1 });
+    // A shell on node 1 runs a sleep on node 2 and one on node 3.
+    const run = (n: number) => `env GPROC_NODE=1 GPROC_CONFIG=${cluster.configPath} ${GPROC_SH} run --node ${n} -- sleep 1000`;
+    const r = inNode(cluster.node(1), ['sh', '-c', `setsid sh -c '${run(2)} & ${run(3)} & wait' </dev/null >/dev/null 2>&1 & echo $!`]);
+    const shell = encodeGpid(1, Number(r.stdout.trim()));
+    const tree = await waitFor('the cross-node tree', () => {
+      const out = inView(m, ['pstree', '-p', '-A', String(shell)]).stdout;
+      return /\(8\d{6}\)/.test(out) && /\(12\d{6}\)/.test(out) ? out : undefined;
+    });
+    t.match(tree, /node\(\d+\)-[+-]-sleep\(8\d{6}\)/, 'the sleep on node 2 under its gproc run on node 1');
+    t.match(tree, /node\(\d+\)-[+-]-sleep\(12\d{6}\)/, 'and the one on node 3');
+    const py = 'import psutil, sys; p = psutil.Process(int(sys.argv[1])); print(sorted(c.pid // 2**22 for c in p.children(recursive=True)))';
+    const kids = inView(m, ['/usr/bin/python3', '-c', py, String(shell)]);
+    t.equal(kids.stdout.trim(), '[1, 1, 2, 3]', 'psutil children(): two gproc run on node 1, a sleep on nodes 2 and 3');
+    inView(m, ['sh', '-c', `echo 'signal-group KILL' > /proc/${shell}/ctl`]);
+  });
+});
