@@ -6,7 +6,7 @@ import { Server } from '@grpc/grpc-js';
 import { findNode, type ClusterConfig } from '../config';
 import { defaults } from '../defaults';
 import { createLogger, type Logger } from '../log';
-import { gprocV1 } from '../proto';
+import { agentService } from '../proto';
 import { serverCredentials } from '../tls';
 import { defaultReaderThreads } from './reader-pool';
 import { createAgentService } from './service';
@@ -54,7 +54,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': defaults.keepaliveTimeMs / 2,
   });
-  server.addService(gprocV1().Agent.service, service.handlers);
+  server.addService(agentService().service, service.handlers);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(node.address, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );

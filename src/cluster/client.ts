@@ -8,7 +8,7 @@
 import type { ClientDuplexStream, ClientReadableStream, ServiceError } from '@grpc/grpc-js';
 import type { ClusterConfig, NodeConfig } from '../config';
 import { defaults } from '../defaults';
-import { gprocV1, type AgentClient } from '../proto';
+import { agentService, type AgentClient } from '../proto';
 import type { ExitStatus__Output } from '../proto/gen/gproc/v1/ExitStatus';
 import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
 import type { ProcessEvent__Output } from '../proto/gen/gproc/v1/ProcessEvent';
@@ -33,7 +33,7 @@ export class NodeClient {
     readonly node: NodeConfig,
     config: ClusterConfig,
   ) {
-    const Agent = gprocV1().Agent;
+    const Agent = agentService().Client;
     this.client = new Agent(node.address, channelCredentials(config, node.address), {
       'grpc.max_receive_message_length': defaults.maxMessageBytes,
       'grpc.max_send_message_length': defaults.maxMessageBytes,

@@ -14,6 +14,9 @@ import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
 import { NodeClient } from './client';
 import { buildTable, type ClusterTable, type NodeResult } from './table';
 
+/** Fraction of a table's lifetime after which use of it starts the next refresh. */
+const PREFETCH = 0.6;
+
 interface DownState {
   error: string;
   lastProbeMs: number;
@@ -37,10 +40,18 @@ export class Cluster {
     for (const node of config.nodes) this.clients.set(node.id, new NodeClient(node, config));
   }
 
-  /** The table if it is younger than its lifetime, else undefined (the fast path). */
+  /**
+   * The table if it is younger than its lifetime, else undefined (the fast path). A table
+   * past `PREFETCH` of its lifetime starts the next refresh in the background, so that
+   * readers who keep reading rarely wait for one.
+   */
   fresh(): ClusterTable | undefined {
     const t = this.table;
-    return t && Date.now() - t.builtAtMs < this.lifetimeMs ? t : undefined;
+    if (!t) return undefined;
+    const age = Date.now() - t.builtAtMs;
+    if (age >= this.lifetimeMs) return undefined;
+    if (age >= this.lifetimeMs * PREFETCH && !this.refreshing) this.refresh().catch(() => {});
+    return t;
   }
 
   /** A table younger than `maxAgeMs` (default: the lifetime), refreshing if needed. */

@@ -6,6 +6,7 @@
  * has its own deadline, and `wait`/`events` reads block on purpose.
  */
 import Fuse from 'fuse-native';
+import { performance } from 'node:perf_hooks';
 
 /** fuse-native operation callbacks (a subset of its API, typed loosely as it is untyped). */
 export type FuseOps = Record<string, (...args: any[]) => void>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -30,12 +31,19 @@ export interface FuseMount {
  */
 export function mountFuse(mountPoint: string, ops: FuseOps, opts: MountOptions): Promise<FuseMount> {
   const extra = opts.extra.concat(`negative_timeout=${opts.cacheSeconds}`);
+  const hotOps: FuseOps = {};
+  for (const [name, fn] of Object.entries(ops)) {
+    hotOps[name] = (...args) => {
+      keepHot();
+      fn(...args);
+    };
+  }
   class GprocFuse extends Fuse {
     override _fuseOptions(): string {
       return `${super._fuseOptions()},${extra.join(',')}`;
     }
   }
-  const fuse = new GprocFuse(mountPoint, ops, {
+  const fuse = new GprocFuse(mountPoint, hotOps, {
     timeout: false,
     force: true,
     mkdir: true,
@@ -57,5 +65,27 @@ export function mountFuse(mountPoint: string, ops: FuseOps, opts: MountOptions):
   });
 }
 
-/** errno constants as fuse-native wants them (negative). */
-export const FuseErrno = Fuse;
+/**
+ * How long the event loop keeps polling after a FUSE request, ms. fuse-native hands each
+ * request from a libfuse thread to the JavaScript thread with uv_async_send; when that
+ * thread sleeps, waking it costs tens of microseconds (a cross-CPU wake-up in a VM). While
+ * requests keep coming (a ps run), a loop of setImmediate keeps it polling instead: one
+ * request costs ~30 us instead of ~100 us here (native-notes/performance.md). It stops
+ * HOT_MS after the last request.
+ */
+const HOT_MS = 2;
+let lastRequest = 0;
+let hot = false;
+
+function keepHot(): void {
+  lastRequest = performance.now();
+  if (!hot) {
+    hot = true;
+    setImmediate(spin);
+  }
+}
+
+function spin(): void {
+  if (performance.now() - lastRequest < HOT_MS) setImmediate(spin);
+  else hot = false;
+}

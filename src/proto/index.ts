@@ -1,43 +1,56 @@
 /**
- * Loads the versioned wire contract (gproc.proto) for @grpc/grpc-js. The TypeScript types
- * under ./gen are generated from the .proto by `make proto` and never edited.
+ * The versioned wire contract (gproc.proto) for @grpc/grpc-js. `make proto` turns the
+ * .proto into gproc.json, its protobufjs descriptor, and into the TypeScript types under
+ * ./gen; neither is edited by hand. At run time the descriptor is loaded with protobufjs's
+ * light build and turned into a grpc-js service definition here: @grpc/proto-loader does the
+ * same but also builds descriptor.proto reflection data, which doubled `gproc run`'s
+ * start-up (native-notes/performance.md).
  */
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { join } from 'node:path';
-import type { ProtoGrpcType } from './gen/gproc';
+import { makeGenericClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
+import { Root, type IConversionOptions, type INamespace, type Type } from 'protobufjs/light';
+import descriptor from './gproc.json';
+import type { AgentClient } from './gen/gproc/v1/Agent';
 
 export type { AgentClient, AgentHandlers } from './gen/gproc/v1/Agent';
-export type { ExitStatus__Output as ExitStatus } from './gen/gproc/v1/ExitStatus';
-export type { NodeInfo__Output as NodeInfo } from './gen/gproc/v1/NodeInfo';
-export type { Origin__Output as Origin } from './gen/gproc/v1/Origin';
-export type { Process__Output as Process } from './gen/gproc/v1/Process';
-export type { ProcessEvent__Output as ProcessEvent } from './gen/gproc/v1/ProcessEvent';
-export type { ProcessFileName } from './gen/gproc/v1/ProcessFileName';
-export type { ProcessRef__Output as ProcessRef } from './gen/gproc/v1/ProcessRef';
-export type { RunInput__Output as RunInput } from './gen/gproc/v1/RunInput';
-export type { RunOutput__Output as RunOutput } from './gen/gproc/v1/RunOutput';
-export type { SignalResult__Output as SignalResult } from './gen/gproc/v1/SignalResult';
-export type { Snapshot__Output as Snapshot } from './gen/gproc/v1/Snapshot';
-export type { SpawnRequest__Output as SpawnRequest } from './gen/gproc/v1/SpawnRequest';
-export type { Usage__Output as Usage } from './gen/gproc/v1/Usage';
 
-/** Options shared by the loader and `make proto` (the generated types assume them). */
-export const LOADER_OPTIONS: protoLoader.Options = {
-  keepCase: false,
-  longs: Number,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-};
+/**
+ * How messages look in JavaScript, as the generated types assume (`make proto` passes the
+ * same to proto-loader-gen-types): 64-bit integers as numbers, enums as their names,
+ * absent fields as their defaults, and each oneof's name holding its present field.
+ */
+export const CONVERSION: IConversionOptions = { longs: Number, enums: String, defaults: true, oneofs: true };
 
-let loaded: ProtoGrpcType | undefined;
+let loaded: { service: ServiceDefinition; Client: new (...args: ConstructorParameters<ReturnType<typeof makeGenericClientConstructor>>) => AgentClient } | undefined;
 
-/** The gproc.v1 package: the Agent service and its message types. */
-export function gprocV1(): ProtoGrpcType['gproc']['v1'] {
+function codec(type: Type) {
+  return {
+    serialize: (value: object) => Buffer.from(type.encode(type.fromObject(value)).finish()),
+    deserialize: (bytes: Buffer) => type.toObject(type.decode(bytes), CONVERSION),
+  };
+}
+
+/** The gproc.v1.Agent service: its definition (for servers) and its client class. */
+export function agentService(): NonNullable<typeof loaded> {
   if (!loaded) {
-    const definition = protoLoader.loadSync(join(__dirname, 'gproc.proto'), LOADER_OPTIONS);
-    loaded = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
+    const root = Root.fromJSON(descriptor as INamespace);
+    const methods: Record<string, ServiceDefinition[string]> = {};
+    for (const method of root.lookupService('gproc.v1.Agent').methodsArray) {
+      method.resolve();
+      const req = codec(method.resolvedRequestType!);
+      const res = codec(method.resolvedResponseType!);
+      methods[method.name] = {
+        path: `/gproc.v1.Agent/${method.name}`,
+        requestStream: !!method.requestStream,
+        responseStream: !!method.responseStream,
+        requestSerialize: req.serialize,
+        requestDeserialize: req.deserialize,
+        responseSerialize: res.serialize,
+        responseDeserialize: res.deserialize,
+      };
+    }
+    const service: ServiceDefinition = methods;
+    const Client = makeGenericClientConstructor(service, 'gproc.v1.Agent') as unknown as NonNullable<typeof loaded>['Client'];
+    loaded = { service, Client };
   }
-  return loaded.gproc.v1;
+  return loaded;
 }

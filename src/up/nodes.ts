@@ -6,10 +6,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
-/** The gproc command line: this very script run by this very node binary. */
-const GPROC = [process.execPath, join(__dirname, '..', 'cli', 'main.js')];
+/** The gproc command line: the script this process runs, by this very node binary. */
+const GPROC = [process.execPath, process.argv[1]];
 
 export interface LaunchedNode {
   id: number;

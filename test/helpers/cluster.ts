@@ -14,7 +14,7 @@ import { loadConfig, type ClusterConfig } from '../../src/config';
 import { agentCommand, childrenOf, launchNode, type LaunchedNode } from '../../src/up/nodes';
 
 export const REPO = resolve(__dirname, '..', '..');
-export const CLI = join(REPO, 'dist', 'cli', 'main.js');
+export const CLI = join(REPO, 'dist', 'gproc.js');
 /**
  * The gproc command as tests run it. tap injects its loader into NODE_OPTIONS of every
  * child it spawns; the CLI must run as users run it, so `env -u NODE_OPTIONS` takes it out.

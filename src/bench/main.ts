@@ -1,0 +1,33 @@
+/**
+ * `make bench`: gproc measured side by side with the same tool on the real /proc, in one
+ * run, on this machine. Prints one block per measure with the ratio and its target.
+ *
+ *   snapshot   one agent snapshot of a node with 1,000 processes vs native `ps -ef` there
+ *   ps         unmodified `ps -ef` over the view vs native: 1 node x 1,000 processes, and
+ *              4 nodes x 1,000 vs the same single native ps; FUSE requests per process
+ *   ctl        stop+cont through <gpid>/ctl on a remote node vs local kill -STOP/-CONT
+ *   run        `gproc run -- true` vs ssh to a local sshd; 100 MiB through cat, MiB/s
+ */
+import { sections } from './sections';
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  for (const [name, run] of Object.entries(sections)) {
+    if (only.length && !only.includes(name)) continue;
+    process.stdout.write(`\n== ${name}\n`);
+    try {
+      await run();
+    } catch (err) {
+      process.stdout.write(`  FAILED: ${(err as Error).stack ?? err}\n`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+main().then(
+  () => process.exit(),
+  (err) => {
+    process.stderr.write(`${err}\n`);
+    process.exit(1);
+  },
+);

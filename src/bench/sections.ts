@@ -1,0 +1,177 @@
+/** The measures of `make bench`, each self-contained: it starts what it needs and stops it. */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeGpid } from '../gpid';
+import { CLI, inNode, median, mountView, overView, percentile, run, startNodes, startSshd, timeLoop } from './setup';
+
+const out = (line: string) => process.stdout.write(`  ${line}\n`);
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+
+/** A fresh mount point. */
+const mountPoint = () => mkdtempSync(join(tmpdir(), 'gproc-bench-mnt-'));
+
+export const sections: Record<string, () => Promise<void>> = {
+  async ctl() {
+    const cluster = await startNodes(2, 0, 7631);
+    const mnt = mountPoint();
+    const mount = spawn(process.execPath, [CLI, 'mount', '--config', cluster.configPath, '--node', '1', mnt], { stdio: 'ignore' });
+    try {
+      // A sleep on node 2, controlled from node 1's mount.
+      const { stdout } = await run('nsenter', [...inNode(cluster.nodes[1]).slice(1, -1), '--', 'sh', '-c', 'sleep 100000 </dev/null >/dev/null 2>&1 & echo $!']);
+      const pid = Number(stdout.trim());
+      const gpid = encodeGpid(2, pid);
+      const ctl = `${mnt}/${gpid}/ctl`;
+      for (const deadline = Date.now() + 15000; !existsSync(ctl); ) {
+        if (Date.now() > deadline) throw new Error('the view did not list the target');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const hostPid = hostPidOf(cluster.nodes[1].initPid, pid);
+      const viaCtl: number[] = [];
+      const viaKill: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        for (const cmd of ['stop', 'cont']) {
+          const t0 = process.hrtime.bigint();
+          await writeFile(ctl, cmd);
+          viaCtl.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+        for (const sig of ['SIGSTOP', 'SIGCONT'] as const) {
+          const t0 = process.hrtime.bigint();
+          process.kill(hostPid, sig);
+          viaKill.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+      }
+      const killCmd = await timeLoop(['env'], '', `kill -STOP ${hostPid}; kill -CONT ${hostPid}`, 50);
+      out(`stop or cont of a sleep on node 2, written to its ctl on node 1's mount (${viaCtl.length} writes)`);
+      out(`ctl write          p50 ${ms(percentile(viaCtl, 50))}   p99 ${ms(percentile(viaCtl, 99))}   (target p50 <= 2 ms)`);
+      const us = (x: number) => `${(x * 1000).toFixed(0)} us`;
+      out(`local kill(2)      p50 ${us(percentile(viaKill, 50))}   p99 ${us(percentile(viaKill, 99))}`);
+      out(`local kill(1) -STOP + -CONT, two commands: p50 ${ms(percentile(killCmd, 50))}   p99 ${ms(percentile(killCmd, 99))}`);
+      out(`ratio p50 ctl / kill(2): ${ratio(percentile(viaCtl, 50), percentile(viaKill, 50))}`);
+    } finally {
+      mount.kill('SIGINT');
+      await new Promise((r) => mount.once('exit', r));
+      cluster.stop();
+    }
+  },
+
+  async run() {
+    const cluster = await startNodes(2, 0, 7641);
+    const sshd = await startSshd();
+    try {
+      const gproc = `${process.execPath} ${CLI} run --config ${cluster.configPath} --node 2 --`;
+      const ssh = `ssh ${sshd.options} root@127.0.0.1`;
+      await timeLoop(['env'], '', `${ssh} true`, 1); // accept the host key, warm the caches
+      const g = await timeLoop(['env'], '', `${gproc} true`, 15);
+      const s = await timeLoop(['env'], '', `${ssh} true`, 15);
+      out(`remote true: gproc run median ${ms(median(g))}   ssh (local sshd, key auth) median ${ms(median(s))}`);
+      out(`ratio ${ratio(median(g), median(s))}   (target <= 0.5)`);
+      const mib = 100;
+      const feed = `head -c ${mib * 1024 * 1024} /dev/zero |`;
+      const gs = median(await timeLoop(['env'], '', `${feed} ${gproc} cat`, 3));
+      const ss = median(await timeLoop(['env'], '', `${feed} ${ssh} cat`, 3));
+      out(`${mib} MiB through cat: gproc run ${(mib / (gs / 1000)).toFixed(0)} MiB/s   ssh ${(mib / (ss / 1000)).toFixed(0)} MiB/s   (ratio ${ratio(ss, gs)} of ssh's time)`);
+    } finally {
+      sshd.stop();
+      cluster.stop();
+    }
+  },
+
+  async snapshot() {
+    const cluster = await startNodes(1, 1000, 7601);
+    try {
+      const client = cluster.clients[0];
+      const times: number[] = [];
+      let count = 0;
+      for (let i = 0; i < 15; i++) {
+        const t0 = process.hrtime.bigint();
+        const s = await client.snapshot(10000);
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        count = s.processes.length;
+      }
+      const ps = await timeLoop(inNode(cluster.nodes[0]), '', 'ps -ef', 15);
+      out(`node with ${count} processes`);
+      out(`one snapshot (gRPC, decoded)  median ${ms(median(times))}   native ps -ef there  median ${ms(median(ps))}`);
+      out(`ratio ${ratio(median(times), median(ps))}   (target <= 2)`);
+    } finally {
+      cluster.stop();
+    }
+  },
+
+  async ps() {
+    const one = await startNodes(1, 1000, 7611);
+    let nativeMedian = 0;
+    let oneNodeRatio = 0;
+    try {
+      const native = await timeLoop(inNode(one.nodes[0]), '', 'ps -ef', 9);
+      nativeMedian = median(native);
+      oneNodeRatio = await psOverView(one, nativeMedian, '1 node x 1,000 processes');
+    } finally {
+      one.stop();
+    }
+    const four = await startNodes(4, 1000, 7621);
+    try {
+      const r = await psOverView(four, nativeMedian, '4 nodes x 1,000 processes (vs the same single native ps -ef)');
+      out(`4-node ratio / 1-node ratio: ${(r / oneNodeRatio).toFixed(2)}   (target <= 4)`);
+    } finally {
+      four.stop();
+    }
+  },
+};
+
+/** Times ps -ef over a view of `cluster`, warm and cold, with FUSE request counts. @returns the warm ratio. */
+async function psOverView(cluster: Awaited<ReturnType<typeof startNodes>>, nativeMedian: number, what: string): Promise<number> {
+  const mnt = mountPoint();
+  const view = await mountView(cluster, mnt);
+  try {
+    const [prefix, setup] = overView(mnt);
+    await timeLoop(prefix, setup, 'ps -ef', 2); // first contact: lookups of every entry
+    const processes = view.cluster.last()!.processes.size;
+    const before = { ...view.view.counts };
+    const warm = await timeLoop(prefix, setup, 'ps -ef', 9);
+    const warmCounts = diff(view.view.counts, before);
+    const beforeCold = { ...view.view.counts };
+    const cold = await timeLoop(prefix, setup, 'ps -ef', 5, 1.3);
+    const coldCounts = diff(view.view.counts, beforeCold);
+    out(`${what}: ${processes} processes in the view`);
+    out(`native ps -ef            median ${ms(nativeMedian)}`);
+    out(`ps -ef over the view     warm median ${ms(median(warm))} (${ratio(median(warm), nativeMedian)}),  cold median ${ms(median(cold))} (${ratio(median(cold), nativeMedian)})   (target <= 10x)`);
+    const per = (c: Record<string, number>, runs: number) =>
+      Object.entries(c)
+        .map(([op, n]) => `${op} ${(n / runs / processes).toFixed(2)}`)
+        .join(', ');
+    const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+    out(`FUSE requests per process, warm: ${total(warmCounts) / 9 / processes < 0.005 ? '0' : per(warmCounts, 9)} (served by the kernel's caches)`);
+    out(`FUSE requests per process, cold: ${per(coldCounts, 5)}; ${(total(coldCounts) / 5 / processes).toFixed(2)} in all,` +
+      ` ${((median(cold) * 1000 * 5) / Math.max(1, total(coldCounts))).toFixed(0)} us of ps time per request`);
+    out('(warm: back-to-back runs within the 1 s lifetime of a refresh; cold: runs 1.3 s apart, after the kernel caches expired)');
+    return median(warm) / nativeMedian;
+  } finally {
+    await view.close();
+  }
+}
+
+function diff(now: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const d: Record<string, number> = {};
+  for (const [k, v] of Object.entries(now)) if (v - (before[k] ?? 0) > 0) d[k] = v - (before[k] ?? 0);
+  return d;
+}
+
+/** The host PID of a process a node knows as `pid` (through NSpid in the host's /proc). */
+function hostPidOf(initPid: number, pid: number): number {
+  const ns = readlinkSync(`/proc/${initPid}/ns/pid`);
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/ns/pid`) !== ns) continue;
+      const nspid = /^NSpid:\t(.*)$/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))![1].split('\t');
+      if (Number(nspid[nspid.length - 1]) === pid) return Number(name);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  throw new Error(`no host pid for ${pid}`);
+}

@@ -1,0 +1,168 @@
+/**
+ * Benchmark fixtures: simulated nodes (as `gproc up --simulate` starts them) with many
+ * sleeping processes each, a mount of their view in this process (so its FUSE request
+ * counts can be read), and shell loops that time one command per iteration from inside a
+ * namespace, so that process start-up of the timing harness is not measured.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NodeClient } from '../cluster/client';
+import { loadConfig, type ClusterConfig } from '../config';
+import { mountClusterView, type MountedView } from '../fs/mount';
+import { createLogger } from '../log';
+import { launchNode, type LaunchedNode } from '../up/nodes';
+
+/** The gproc command (the bundle next to this one), for benchmarks that run it as users do. */
+export const CLI = join(__dirname, 'gproc.js');
+
+export interface BenchCluster {
+  dir: string;
+  configPath: string;
+  config: ClusterConfig;
+  nodes: LaunchedNode[];
+  clients: NodeClient[];
+  stop(): void;
+}
+
+/** Starts `count` simulated nodes with `perNode` sleeping processes each (besides init and agent). */
+export async function startNodes(count: number, perNode: number, firstPort: number): Promise<BenchCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'gproc-bench-'));
+  const configPath = join(dir, 'cluster.json');
+  const nodes = Array.from({ length: count }, (_, i) => ({ id: i + 1, name: `b${i + 1}`, address: `127.0.0.1:${firstPort + i}` }));
+  writeFileSync(configPath, JSON.stringify({ nodes }));
+  const config = loadConfig(configPath);
+  const preamble = `i=0; while [ $i -lt ${perNode} ]; do sleep 100000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done`;
+  const launched = await Promise.all(
+    nodes.map((n) => launchNode({ id: n.id, configPath, logFile: join(dir, `agent-${n.id}.log`), simulate: true, bootOffset: n.id * 100, preamble, gproc: [process.execPath, CLI] })),
+  );
+  const clients = nodes.map((n) => new NodeClient(n, config));
+  await Promise.all(
+    clients.map(async (c) => {
+      for (const deadline = Date.now() + 30000; ; ) {
+        if (Date.now() > deadline) throw new Error(`bench node ${c.node.id} did not start`);
+        try {
+          const s = await c.snapshot(5000);
+          if (s.processes.length >= perNode) break;
+        } catch {
+          if (Date.now() > deadline) throw new Error(`bench node ${c.node.id} did not start`);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }),
+  );
+  return {
+    dir,
+    configPath,
+    config,
+    nodes: launched,
+    clients,
+    stop: () => {
+      clients.forEach((c) => c.close());
+      launched.forEach((n) => n.stop());
+    },
+  };
+}
+
+/** Mounts the cluster's view in this process. */
+export function mountView(cluster: BenchCluster, mountPoint: string): Promise<MountedView> {
+  return mountClusterView({ config: cluster.config, mountPoint, localNode: 0, log: createLogger('bench', {}) });
+}
+
+/**
+ * Runs `command` `runs` times in one shell and returns each run's wall time, ms.
+ * Asynchronous: the view may be served by this very process.
+ * @param prefix how to enter the place the shell runs in (nsenter ..., unshare ...).
+ * @param setup shell commands run once before the loop (a bind mount over /proc).
+ * @param pauseS seconds to sleep between runs (0: back to back).
+ */
+export async function timeLoop(prefix: string[], setup: string, command: string, runs: number, pauseS = 0): Promise<number[]> {
+  const script = `${setup}
+i=0; while [ $i -lt ${runs} ]; do
+  ${pauseS ? `sleep ${pauseS}` : ':'}
+  s=$(date +%s%N); ${command} >/dev/null 2>&1; e=$(date +%s%N)
+  echo $((e - s)); i=$((i+1))
+done`;
+  const { stdout } = await run(prefix[0], [...prefix.slice(1), '/bin/sh', '-c', script]);
+  return stdout.trim().split('\n').map((ns) => Number(ns) / 1e6);
+}
+
+/**
+ * Runs a command to its end without blocking the event loop.
+ * @throws when it exits with a non-zero status.
+ */
+export function run(cmd: string, args: string[], input?: Buffer): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`${cmd} exited ${code}: ${stderr}`))));
+    child.stdin.end(input);
+  });
+}
+
+/** Enters a simulated node's PID, mount and time namespaces. */
+export function inNode(node: LaunchedNode): string[] {
+  return ['nsenter', '-t', String(node.initPid), '-p', '-m', '-T', '--'];
+}
+
+/** A private mount namespace whose /proc is the view at `mountPoint`. */
+export function overView(mountPoint: string): [string[], string] {
+  return [['unshare', '--mount', '--propagation', 'private', '--'], `mount --bind ${mountPoint} /proc`];
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+/**
+ * An OpenSSH server on 127.0.0.1 with a key of its own, for comparison with gproc run.
+ * @returns the ssh options that reach it, and how to stop it.
+ */
+export async function startSshd(): Promise<{ options: string; stop(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'gproc-bench-ssh-'));
+  mkdirSync('/run/sshd', { recursive: true });
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', `${dir}/host_key`]);
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', `${dir}/client_key`]);
+  copyFileSync(`${dir}/client_key.pub`, `${dir}/authorized_keys`);
+  const port = 7699;
+  writeFileSync(
+    `${dir}/sshd_config`,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${dir}/host_key`,
+      `AuthorizedKeysFile ${dir}/authorized_keys`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      `PidFile ${dir}/sshd.pid`,
+      'LogLevel ERROR',
+      '',
+    ].join('\n'),
+  );
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', `${dir}/sshd_config`], { stdio: 'ignore' });
+  const options = `-i ${dir}/client_key -p ${port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes`;
+  for (const deadline = Date.now() + 10000; ; ) {
+    try {
+      await run('ssh', [...options.split(' '), 'root@127.0.0.1', 'true']);
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`sshd did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { options, stop: () => sshd.kill() };
+}

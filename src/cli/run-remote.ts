@@ -1,0 +1,76 @@
+/**
+ * The streaming half of `gproc run` (loaded only when it runs): one bidirectional gRPC call
+ * carries stdin one way and stdout, stderr and the exit status the other, each side pausing
+ * its source while the other is full.
+ */
+import { status as grpcStatus } from '@grpc/grpc-js';
+import type { NodeClient } from '../cluster/client';
+import { shellStatus } from '../exit-status';
+import { signalNumber } from '../signals';
+import { CliError, requesterOrigin } from './common';
+
+/**
+ * Runs `argv` on the node of `client` with our stdio, forwarding signals.
+ * @returns the exit status to leave with (the remote one, or 126/127/255/1 for errors).
+ * @throws CliError when the process cannot be started.
+ */
+export async function runRemote(client: NodeClient, argv: string[]): Promise<number> {
+  const call = client.run();
+  const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+  call.write({ start: { argv, env, cwd: workingDirectory(), uid: process.getuid!(), gid: process.getgid!(), origin: requesterOrigin() } });
+
+  // Our stdin to theirs, pausing while the stream is full.
+  const stdin = process.stdin;
+  stdin.on('data', (chunk: Buffer) => {
+    if (!call.write({ stdin: chunk })) {
+      stdin.pause();
+      call.once('drain', () => stdin.resume());
+    }
+  });
+  stdin.on('end', () => call.write({ stdinEof: true }));
+  stdin.on('error', () => call.write({ stdinEof: true }));
+
+  // Signals to the remote process group; the exit status it then sends is ours.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => call.write({ signal: signalNumber(sig) }));
+  }
+
+  return new Promise<number>((resolve, reject) => {
+    let exit: number | undefined;
+    call.on('data', (msg) => {
+      if (msg.kind === 'stdout' || msg.kind === 'stderr') {
+        const out = msg.kind === 'stdout' ? process.stdout : process.stderr;
+        if (!out.write(msg[msg.kind]!)) {
+          call.pause();
+          out.once('drain', () => call.resume());
+        }
+      } else if (msg.kind === 'exit') {
+        exit = shellStatus(msg.exit!);
+      }
+    });
+    call.on('error', (err: { code?: number; details?: string; message: string }) => {
+      const why = err.details || err.message;
+      if (err.code === grpcStatus.NOT_FOUND) return reject(new CliError(why, 127));
+      if (err.code === grpcStatus.PERMISSION_DENIED) return reject(new CliError(why, 126));
+      if (err.code === grpcStatus.UNAVAILABLE || err.code === grpcStatus.DEADLINE_EXCEEDED) {
+        return reject(new CliError(`node ${client.node.id} (${client.node.address}) does not answer: ${why}`, 255));
+      }
+      reject(new CliError(why, 1));
+    });
+    call.on('end', () => {
+      stdin.destroy();
+      // Let stdout and stderr drain before leaving.
+      const done = () => resolve(exit ?? 255);
+      process.stdout.write('', () => process.stderr.write('', done));
+    });
+  });
+}
+
+/** The directory to run in: ours (or what the shell says it was, if ours is gone: the node decides). */
+function workingDirectory(): string {
+  try {
+    return process.cwd();
+  } catch {
+    return process.env.PWD ?? '/';
+  }
+}
