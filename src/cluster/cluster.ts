@@ -15,7 +15,7 @@ import { NodeClient } from './client';
 import { buildTable, type ClusterTable, type NodeResult } from './table';
 
 /** Fraction of a table's lifetime after which use of it starts the next refresh. */
-const PREFETCH = 0.6;
+const PREFETCH = 0.85;
 
 interface DownState {
   error: string;
@@ -26,6 +26,8 @@ interface DownState {
 export class Cluster {
   readonly clients = new Map<number, NodeClient>();
   private table: ClusterTable | undefined;
+  /** The last table built, kept when `table` is dropped (its btime and parsed stats carry over). */
+  private previous: ClusterTable | undefined;
   private refreshing: Promise<ClusterTable> | undefined;
   private generation = 0;
   private readonly down = new Map<number, DownState>();
@@ -63,7 +65,7 @@ export class Cluster {
 
   /** The last table built, however old (for metadata that may be stale). */
   last(): ClusterTable | undefined {
-    return this.table;
+    return this.previous;
   }
 
   /** Builds a new table now (or joins the refresh under way). */
@@ -109,10 +111,11 @@ export class Cluster {
         }
       }),
     );
-    const table = buildTable(results, this.table?.btime, ++this.generation, (node, pid, err) =>
+    const table = buildTable(results, this.table ?? this.previous, ++this.generation, (node, pid, err) =>
       this.log.warn({ node, pid, err: err.message }, 'process left out of the cluster view'),
     );
     this.table = table;
+    this.previous = table;
     return table;
   }
 

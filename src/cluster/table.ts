@@ -142,17 +142,18 @@ export type NodeResult = { config: NodeConfig; snapshot: Snapshot__Output } | { 
 
 /**
  * Builds the merged table from the results of one refresh.
- * @param previousBtime the reference boot time so far (it only moves earlier, so the
- *   rendered start times do not jump when a node goes down).
+ * @param previous the table before: its reference boot time only moves earlier (so the
+ *   rendered start times do not jump when a node goes down), and its parsed stat lines
+ *   are reused for processes whose stat did not change.
  * @param onBadProcess told of a process whose stat cannot be parsed (it is left out).
  */
 export function buildTable(
   results: readonly NodeResult[],
-  previousBtime: number | undefined,
+  previous: ClusterTable | undefined,
   generation: number,
   onBadProcess: (node: number, pid: number, err: Error) => void = () => {},
 ): ClusterTable {
-  let btime = previousBtime ?? Infinity;
+  let btime = previous?.btime ?? Infinity;
   for (const r of results) {
     const info = 'snapshot' in r ? r.snapshot.node : r.info;
     if (info && info.bootTime > 0) btime = Math.min(btime, info.bootTime);
@@ -178,12 +179,17 @@ export function buildTable(
     const id = r.config.id;
     const shift = table.nodes.get(id)!.startShift;
     for (const proc of r.snapshot.processes) {
+      // Most processes did not change since the last refresh: reuse their parsed stat.
+      const before = previous?.processes.get(encodeGpid(id, proc.pid));
       let stat: PidStat;
-      try {
-        stat = parsePidStat(proc.stat);
-      } catch (err) {
-        onBadProcess(id, proc.pid, err as Error);
-        continue;
+      if (before && before.proc.stat.equals(proc.stat)) stat = before.stat;
+      else {
+        try {
+          stat = parsePidStat(proc.stat);
+        } catch (err) {
+          onBadProcess(id, proc.pid, err as Error);
+          continue;
+        }
       }
       entries.push({
         gpid: encodeGpid(id, proc.pid),
