@@ -6,10 +6,14 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-/** A logger for one component ("agent", "mount"), with fixed fields such as the node id. */
-export function createLogger(component: string, fields: Record<string, unknown> = {}): Logger {
+/**
+ * A logger for one component ("agent", "mount"), with fixed fields such as the node id.
+ * @param level default level; $GPROC_LOG_LEVEL wins. Commands pass "silent": they report
+ *   to the user in their own words.
+ */
+export function createLogger(component: string, fields: Record<string, unknown> = {}, level = 'info'): Logger {
   return pino(
-    { name: `gproc-${component}`, level: process.env.GPROC_LOG_LEVEL ?? 'info', base: { pid: process.pid, ...fields } },
+    { name: `gproc-${component}`, level: process.env.GPROC_LOG_LEVEL ?? level, base: { pid: process.pid, ...fields } },
     pino.destination({ fd: 2, sync: true }),
   );
 }

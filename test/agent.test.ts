@@ -115,5 +115,12 @@ t.test('three agents in their own PID namespaces', async (t) => {
     t.equal(await code(node.client.signal({ targets: [{ pid: 1 }], signal: 999 })), status.INVALID_ARGUMENT, 'signal 999');
     t.equal(await code(node.client.signal({ targets: [], signal: 0 })), status.INVALID_ARGUMENT, 'no targets');
     t.equal(await code(node.client.nodeInfo()), 'OK', 'the agent is still serving after bad requests');
+
+    // A thread id answers in /proc too, but is no process: kill(2) on it would hit the whole process.
+    const tid = listPids(`${node.procRoot}/${fx.threads}/task`).find((x) => x !== fx.threads)!;
+    const [r] = await node.client.signal({ targets: [{ pid: tid, starttime: 0 }], signal: 15 });
+    t.equal(r.outcome, 'NO_SUCH_PROCESS', 'a signal for a thread id is refused');
+    t.equal(await code(node.client.usage({ pid: tid, starttime: 0 })), status.NOT_FOUND, 'a thread id is no process');
+    t.ok(listPids(node.procRoot).includes(fx.threads), 'the threaded process lives on');
   });
 });

@@ -88,6 +88,7 @@ t.test('status: typed fields and byte-exact round trip', async (t) => {
   t.equal(s.name, 'x) (y\\nz w', 'the kernel escapes the newline of Name');
   t.same(s.uid, [1000, 1000, 1000, 1000]);
   t.equal(s.threads, 1);
+  t.equal(s.tgid, 6551);
   t.ok(s.vmRssKb > 0);
   t.equal(parseStatus(fixture('2/status')).vmRssKb, 0, 'kernel thread has no VmRSS');
   t.equal(parseStatus(fixture('800/status')).threads, 3);
@@ -96,7 +97,8 @@ t.test('status: typed fields and byte-exact round trip', async (t) => {
     t.equal(formatStatusLines(parseStatusLines(raw)), raw, `fixture ${pid}`);
   }
   t.throws(() => parseStatusLines('Name:\tx\nno colon here\n', 's'), /s:2: /);
-  t.throws(() => parseStatus('Name:\tx\nUid:\t1\t2\nThreads:\t1\n', 's'), /s:2: Uid needs 4 ids/);
+  t.throws(() => parseStatus('Name:\tx\nTgid:\t5\nUid:\t1\t2\nThreads:\t1\n', 's'), /s:3: Uid needs 4 ids/);
+  t.throws(() => parseStatus('Name:\tx\nTgid:\tfive\nUid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\nThreads:\t1\n', 's'), /s:2: Tgid is not an integer/);
   t.throws(() => parseStatus('Name:\tx\n', 's'), /no Threads line/);
 });
 

@@ -150,3 +150,35 @@ t.test('process operations across nodes', async (t) => {
     inView(m, ['sh', '-c', `echo 'signal-group KILL' > /proc/${shell}/ctl`]);
   });
 });
+
+t.test('events: one line per process start and exit, as they happen', async (t) => {
+  const cluster = await startCluster(t, { nodes: 2 });
+  const m = await startMount(t, cluster, { node: 1 });
+  // Read the events file until a spawned process's start and exit went by. Reads block
+  // until there is an event, so a ticker keeps starting short processes on node 1.
+  const reader = spawn('/usr/bin/python3', ['-c', [
+    'import sys, time',
+    'seen = []',
+    'with open(sys.argv[1], "r") as f:',
+    '    for line in f:',
+    '        seen.append(line)',
+    '        if " exit " in line and "exited 7" in line: break',
+    'sys.stdout.write("".join(seen))',
+  ].join('\n'), `${m.mountPoint}/events`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  reader.stdout.on('data', (d) => (output += d));
+  await new Promise((r) => setTimeout(r, 500));
+  const spawnRun = spawnSync('bash', ['-c', `exec 3<>${m.mountPoint}/nodes/2/spawn; echo 'sleep 0.5; exit 7' >&3; read g <&3; echo $g`], { encoding: 'utf8' });
+  const gpid = Number(spawnRun.stdout.trim());
+  const ticker = setInterval(() => inNode(cluster.node(1), ['true']), 300);
+  const code = await Promise.race([new Promise((r) => reader.once('exit', r)), new Promise((r) => setTimeout(() => r('timeout'), 15000))]);
+  clearInterval(ticker);
+  t.equal(code, 0, 'the reader saw the exit');
+  const lines = output.trim().split('\n');
+  const start = lines.find((l) => l.split(' ')[1] === 'start' && Number(l.split(' ')[2]) === gpid);
+  t.ok(start, `a start line for ${gpid}`);
+  t.match(start ?? '', new RegExp(`^\\d{13} start ${gpid} \\d+ (sh|sleep)$`), 'time, kind, gpid, parent gpid, comm');
+  const exit = lines.find((l) => l.split(' ')[1] === 'exit' && Number(l.split(' ')[2]) === gpid);
+  t.match(exit ?? '', new RegExp(`^\\d{13} exit ${gpid} exited 7$`), 'its exit, with the status its agent holds');
+  t.ok(lines.every((l) => /^\d{13} (start \d+ -?\d+ .*|exit \d+ (exited \d+|killed SIG\w+|gone))$/.test(l)), 'every line in the format');
+});

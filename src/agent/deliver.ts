@@ -55,9 +55,11 @@ function tryDeliver(procRoot: string, target: Target, signal: number, who: Reque
     const status = readWhole(`${procRoot}/${target.pid}/status`);
     if (!stat || !status) return 'NO_SUCH_PROCESS';
     starttime = parsePidStat(stat).starttime;
-    const uids = parseStatus(status).uid;
-    realUid = uids[0];
-    savedUid = uids[2];
+    const st = parseStatus(status);
+    // A thread id is not a process: kill(2) on it would signal the whole process.
+    if (st.tgid !== target.pid) return 'NO_SUCH_PROCESS';
+    realUid = st.uid[0];
+    savedUid = st.uid[2];
   } catch {
     return 'NO_SUCH_PROCESS';
   }

@@ -18,22 +18,32 @@ export function defaultReaderThreads(): number {
 }
 
 export class ReaderPool {
-  private readonly workers: Worker[] = [];
+  private workers: Worker[] = [];
   private inflight: Promise<Shard> | undefined;
 
   /**
    * @param threads worker threads to start (0: read on the main thread only). Workers run
-   *   the compiled read-worker.js, so they are only available from the built code.
+   *   the bundled read-worker.js next to the command; a worker that fails is dropped (and
+   *   logged), and its share is read on the main thread.
    */
   constructor(
     private readonly procRoot: string,
     threads: number,
+    private readonly onWorkerError: (err: Error) => void = () => {},
   ) {
     for (let i = 0; i < threads; i++) {
       const w = new Worker(join(__dirname, 'read-worker.js'), { workerData: { procRoot } });
       w.unref();
+      w.on('error', (err) => this.drop(w, err));
+      w.on('exit', (code) => this.drop(w, new Error(`reader thread exited with status ${code}`)));
       this.workers.push(w);
     }
+  }
+
+  private drop(w: Worker, err: Error): void {
+    if (!this.workers.includes(w)) return;
+    this.workers = this.workers.filter((x) => x !== w);
+    this.onWorkerError(err);
   }
 
   /** Every process of the tree, and the ones left out because their files did not parse. */
@@ -43,27 +53,37 @@ export class ReaderPool {
   }
 
   close(): Promise<unknown> {
-    return Promise.all(this.workers.map((w) => w.terminate()));
+    const workers = this.workers;
+    this.workers = [];
+    return Promise.all(workers.map((w) => w.terminate()));
   }
 
   private async read(): Promise<Shard> {
     const pids = listPids(this.procRoot);
     const size = Math.ceil(pids.length / (this.workers.length + 1));
-    const pending = this.workers.map((w, i) => ask(w, pids.slice((i + 1) * size, (i + 2) * size)));
+    const pending = this.workers.map((w, i) => this.ask(w, pids.slice((i + 1) * size, (i + 2) * size)));
     const shards = [readProcesses(this.procRoot, pids.slice(0, size)), ...(await Promise.all(pending))];
     return { processes: shards.flatMap((s) => s.processes), errors: shards.flatMap((s) => s.errors) };
   }
-}
 
-function ask(worker: Worker, pids: number[]): Promise<Shard> {
-  return new Promise((resolve, reject) => {
-    worker.once('error', reject);
-    worker.once('message', (shard: Shard) => {
-      worker.off('error', reject);
-      resolve({ processes: shard.processes.map(asBuffers), errors: shard.errors });
+  /** A worker's share, or (if it fails meanwhile) the same share read here. */
+  private ask(worker: Worker, pids: number[]): Promise<Shard> {
+    return new Promise((resolve) => {
+      const fallback = () => {
+        worker.off('message', onMessage);
+        resolve(readProcesses(this.procRoot, pids));
+      };
+      const onMessage = (shard: Shard) => {
+        worker.off('error', fallback);
+        worker.off('exit', fallback);
+        resolve({ processes: shard.processes.map(asBuffers), errors: shard.errors });
+      };
+      worker.once('message', onMessage);
+      worker.once('error', fallback);
+      worker.once('exit', fallback);
+      worker.postMessage(pids);
     });
-    worker.postMessage(pids);
-  });
+  }
 }
 
 /** Structured clone turns Buffers into Uint8Arrays; view them as Buffers again (no copy). */

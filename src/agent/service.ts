@@ -58,7 +58,7 @@ export function createAgentService(opts: AgentServiceOptions): {
   const { node, procRoot, log } = opts;
   const registry = new ProcessRegistry(procRoot, log, opts.childEnv);
   const watcher = new ProcessWatcher(procRoot);
-  const pool = new ReaderPool(procRoot, opts.readerThreads);
+  const pool = new ReaderPool(procRoot, opts.readerThreads, (err) => log.error({ err: err.message }, 'snapshot reader thread failed; reading on the main thread'));
 
   /** Wraps a unary handler: RpcErrors go out with their code, anything else as INTERNAL. */
   function unary<Req, Res>(name: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>) {

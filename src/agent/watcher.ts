@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { defaults } from '../defaults';
 import { listPids, readWhole } from '../procfs/read';
 import { parsePidStat } from '../procfs/stat';
+import { parseStatus } from '../procfs/status';
 
 /** A process seen starting: identity, parent and name. */
 export interface SeenProcess {
@@ -80,14 +81,17 @@ export class ProcessWatcher extends EventEmitter<WatcherEvents> {
 }
 
 /**
- * Identity, parent and name of one process, read now.
- * @returns undefined when it does not exist (or its stat cannot be parsed).
+ * Identity, parent and name of one process, read now. /proc answers for thread ids too
+ * (unlisted); a thread is not a process, and signalling its id would hit its whole
+ * process, so a thread id reads as no process.
+ * @returns undefined when no process has this pid (or its files cannot be parsed).
  */
 export function readIdentity(procRoot: string, pid: number): SeenProcess | undefined {
   try {
-    const raw = readWhole(`${procRoot}/${pid}/stat`);
-    if (!raw) return undefined;
-    const s = parsePidStat(raw);
+    const stat = readWhole(`${procRoot}/${pid}/stat`);
+    const status = readWhole(`${procRoot}/${pid}/status`);
+    if (!stat || !status || parseStatus(status).tgid !== pid) return undefined;
+    const s = parsePidStat(stat);
     return { pid, starttime: s.starttime, ppid: s.ppid, comm: s.comm };
   } catch {
     return undefined;

@@ -1,6 +1,6 @@
 /** `gproc agent --config FILE --node N [--insecure]`: serve this node's processes (spec section 2). */
 import type { Command } from 'commander';
-import { action, clusterConfig, withConfig } from './common';
+import { action, clusterConfig, surviveUncaught, withConfig } from './common';
 
 export function register(program: Command): void {
   withConfig(program.command('agent'))
@@ -9,8 +9,11 @@ export function register(program: Command): void {
     .option('--insecure', 'plaintext gRPC (allowed only on loopback)', false)
     .action(
       action(async (opts: { config?: string; node: string; insecure: boolean }) => {
-        const { startAgent } = await import('../agent/server');
-        const agent = await startAgent({ config: clusterConfig(opts), node: opts.node, insecure: opts.insecure });
+        const [{ startAgent }, { createLogger }, { findNode }] = await Promise.all([import('../agent/server'), import('../log'), import('../config')]);
+        const config = clusterConfig(opts);
+        const log = createLogger('agent', { node: findNode(config, opts.node).id });
+        surviveUncaught(log);
+        const agent = await startAgent({ config, node: opts.node, insecure: opts.insecure, log });
         const stop = () => void agent.close().then(() => process.exit(0));
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

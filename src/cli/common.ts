@@ -61,3 +61,13 @@ export function requesterOrigin(): { node: number; pid: number; pgrp: number; se
     return undefined;
   }
 }
+
+/**
+ * Keeps a daemon (agent, mount) running through a failure no handler caught: the error is
+ * logged and the daemon goes on serving, as a dead node or a bad request must never take
+ * it down.
+ */
+export function surviveUncaught(log: { error(obj: object, msg: string): void }): void {
+  process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (the daemon keeps running)'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (the daemon keeps running)'));
+}

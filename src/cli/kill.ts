@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { action, CliError, clusterConfig } from './common';
 
 /** Parses kill's own argument syntax (`-TERM`, `-9`, `-s TERM`, `-g`, `--config FILE`). */
-export function parseKillArgs(args: string[]): { signal: string; group: boolean; config?: string; targets: string[] } {
+export function parseKillArgs(args: string[]): { signal: string; group: boolean; config?: string; targets: string[]; help?: boolean } {
   let signal = 'TERM';
   let group = false;
   let config: string | undefined;
@@ -39,18 +39,20 @@ export function register(program: Command): void {
     .allowUnknownOption()
     .helpOption('--help', 'display help for kill')
     .action(
-      action(async (args: string[]) => {
+      action(async (args: string[], _opts: unknown, cmd: Command) => {
         const opts = parseKillArgs(args);
-        const [{ parseSignal }, { parseGpid, formatGpid, decodeGpid }, { Cluster }, { createLogger }, { signalGroup }] = await Promise.all([
+        if (opts.help) cmd.help();
+        const [{ parseSignal }, { parseGpid, formatGpid, decodeGpid }, { Cluster }, { createLogger }, { signalGroup }, { rpcReason }] = await Promise.all([
           import('../signals'),
           import('../gpid'),
           import('../cluster/cluster'),
           import('../log'),
           import('../cluster/signal'),
+          import('../cluster/client'),
         ]);
         const signal = parseSignal(opts.signal);
         const gpids = opts.targets.map(parseGpid);
-        const cluster = new Cluster(clusterConfig(opts), createLogger('kill'));
+        const cluster = new Cluster(clusterConfig(opts), createLogger('kill', {}, 'silent'));
         const who = { uid: process.getuid!(), node: Number(process.env.GPROC_NODE) || 0 };
         let failures = 0;
         const report = (gpid: number, why: string) => {
@@ -63,11 +65,13 @@ export function register(program: Command): void {
           if (!target) report(gpids[0], table.nodes.get(decodeGpid(gpids[0]).node)?.state === 'down' ? 'its node is down' : 'no such process');
           else {
             const r = await signalGroup(cluster, table, target.pgrp, signal, who);
-            for (const f of r.failed) report(f.gpid, f.outcome === 'NOT_PERMITTED' ? 'operation not permitted' : 'no such process');
+            for (const gpid of r.refused) report(gpid, 'operation not permitted');
             for (const n of r.unreachable) {
               failures++;
               process.stderr.write(`gproc: kill -g: node ${n} did not answer; its members of group ${target.pgrp} were not signalled\n`);
             }
+            for (const n of r.down) process.stderr.write(`gproc: kill -g: note: node ${n} is down; its processes (if any) were not signalled\n`);
+            if (r.delivered.length === 0 && r.refused.length === 0 && r.unreachable.length === 0) report(gpids[0], 'no process of its group is left');
           }
         } else {
           await Promise.all(
@@ -79,7 +83,7 @@ export function register(program: Command): void {
                 if (r.outcome === 'NO_SUCH_PROCESS') report(gpid, 'no such process');
                 else if (r.outcome === 'NOT_PERMITTED') report(gpid, 'operation not permitted');
               } catch (err) {
-                report(gpid, `node does not answer (${(err as { details?: string }).details ?? (err as Error).message})`);
+                report(gpid, `its node does not answer: ${rpcReason(err)}`);
               }
             }),
           );

@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { VERSION } from '../version';
 import * as agent from './agent';
+import * as certs from './certs';
 import * as exec from './exec';
 import * as mount from './mount';
 import * as kill from './kill';
@@ -13,13 +14,16 @@ import * as run from './run';
 import * as up from './up';
 import * as wait from './wait';
 
+// grpc-js names IP addresses as TLS server names, which Node flags as deprecated (DEP0123)
+// on every connection; that is not the user's business.
+process.noDeprecation = true;
+
 const program = new Command('gproc')
   .description('a global /proc for a cluster of Linux machines')
   .version(VERSION)
-  .showHelpAfterError()
   .enablePositionalOptions();
 
-for (const cmd of [agent, mount, exec, up, run, wait, kill]) cmd.register(program);
+for (const cmd of [agent, mount, exec, up, run, wait, kill, certs]) cmd.register(program);
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`gproc: ${err instanceof Error ? err.message : err}\n`);

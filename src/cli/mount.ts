@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { findNode } from '../config';
 import { defaults } from '../defaults';
-import { action, clusterConfig, withConfig } from './common';
+import { action, clusterConfig, surviveUncaught, withConfig } from './common';
 
 export function register(program: Command): void {
   withConfig(program.command('mount'))
@@ -18,6 +18,7 @@ export function register(program: Command): void {
         const { createLogger } = await import('../log');
         const { mountClusterView } = await import('../fs/mount');
         const log = createLogger('mount', { node: localNode });
+        surviveUncaught(log);
         const mounted = await mountClusterView({ config, mountPoint, localNode, log });
         await untilSignalled();
         await mounted.close();

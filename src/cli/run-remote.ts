@@ -4,7 +4,7 @@
  * its source while the other is full.
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
-import type { NodeClient } from '../cluster/client';
+import { rpcReason, type NodeClient } from '../cluster/client';
 import { shellStatus } from '../exit-status';
 import { signalNumber } from '../signals';
 import { CliError, requesterOrigin } from './common';
@@ -49,7 +49,7 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
       }
     });
     call.on('error', (err: { code?: number; details?: string; message: string }) => {
-      const why = err.details || err.message;
+      const why = rpcReason(err);
       if (err.code === grpcStatus.NOT_FOUND) return reject(new CliError(why, 127));
       if (err.code === grpcStatus.PERMISSION_DENIED) return reject(new CliError(why, 126));
       if (err.code === grpcStatus.UNAVAILABLE || err.code === grpcStatus.DEADLINE_EXCEEDED) {

@@ -7,13 +7,14 @@
  */
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { defaults } from '../defaults';
 import { action, CliError } from './common';
 import { untilSignalled } from './mount';
 
 const UP_DIR = `${defaults.runDir}/up`;
 const PIDS = `${UP_DIR}/pids`;
+const CONFIG = `${UP_DIR}/cluster.json`;
 
 /** Demo processes of a simulated node: a named sleeper, a busy-ish shell loop, a pipeline. */
 function demoProcesses(id: number): string {
@@ -24,22 +25,41 @@ function demoProcesses(id: number): string {
   ].join('\n');
 }
 
-/** Stops processes an earlier `gproc up` left behind (it was killed before it could). */
+/**
+ * Stops what an earlier `gproc up` left behind when it was killed before it could: the
+ * PIDs file lists that `up` first, then its agents and node inits. A live `up` is not
+ * touched (this one refuses to start instead); a listed process is killed only if its
+ * command line still names this `up`'s cluster file, so a reused PID is left alone.
+ * @throws CliError when another `gproc up` is running.
+ */
 function stopLeftovers(): void {
-  let pids: number[] = [];
+  let pids: number[];
   try {
     pids = readFileSync(PIDS, 'utf8').split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return;
   }
-  for (const pid of pids) {
+  const cmdline = (pid: number) => {
     try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-      if (cmd.includes('gproc') || cmd.includes('unshare') || cmd.includes('main.js')) process.kill(pid, 'SIGKILL');
+      return readFileSync(`/proc/${pid}/cmdline`, 'latin1');
     } catch {
-      // gone already
+      return '';
+    }
+  };
+  const [upPid, ...started] = pids;
+  if (upPid !== process.pid && /\0up(\0|$)/.test(cmdline(upPid))) {
+    throw new CliError(`another "gproc up" (pid ${upPid}) is running; stop it first (Ctrl-C, or kill -INT ${upPid})`);
+  }
+  for (const pid of started) {
+    if (cmdline(pid).includes(CONFIG)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
     }
   }
+  rmSync(PIDS, { force: true });
 }
 
 export function register(program: Command): void {
@@ -66,7 +86,7 @@ export function register(program: Command): void {
 
         const name = simulate ? (i: number) => `sim${i}` : () => hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60) || 'local';
         const nodes = Array.from({ length: k }, (_, i) => ({ id: i + 1, name: name(i + 1), address: `127.0.0.1:${defaults.basePort + i}` }));
-        const configPath = `${UP_DIR}/cluster.json`;
+        const configPath = CONFIG;
         writeFileSync(configPath, `${JSON.stringify({ nodes }, null, 2)}\n`);
         const config = loadConfig(configPath);
 
@@ -78,12 +98,16 @@ export function register(program: Command): void {
               logFile: `${UP_DIR}/agent-${n.id}.log`,
               simulate,
               bootOffset: n.id * 3600,
+              hostname: simulate ? n.name : undefined,
               preamble: simulate ? demoProcesses(n.id) : undefined,
             }),
           ),
         );
-        writeFileSync(PIDS, launched.flatMap((l) => [l.pid, l.initPid]).join('\n'));
-        const stopAll = () => launched.forEach((l) => l.stop());
+        writeFileSync(PIDS, [process.pid, ...launched.flatMap((l) => [l.pid, l.initPid])].join('\n'));
+        const stopAll = () => {
+          launched.forEach((l) => l.stop());
+          rmSync(PIDS, { force: true });
+        };
 
         try {
           // Wait until every agent answers (or say which does not).
@@ -104,11 +128,12 @@ export function register(program: Command): void {
             }),
           );
           const mounted = await mountClusterView({ config, mountPoint: opts.mount, localNode: simulate ? 0 : 1, log });
+          const gproc = `${process.argv0 === 'node' ? 'node' : process.execPath} ${process.argv[1]}`;
           process.stdout.write(
             [
               `gproc: ${k} node${k > 1 ? 's' : ''} up; the cluster view is mounted at ${mounted.mountPoint}`,
-              `  ls ${mounted.mountPoint}     cat ${mounted.mountPoint}/<gpid>/status     gproc ps`,
-              `  for gproc run/kill/wait: export GPROC_CONFIG=${configPath}`,
+              `  ls ${mounted.mountPoint}     cat ${mounted.mountPoint}/<gpid>/status     ${gproc} ps`,
+              `  for gproc run, kill and wait: export GPROC_CONFIG=${configPath}`,
               'Ctrl-C stops everything.',
               '',
             ].join('\n'),

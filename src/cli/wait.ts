@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .argument('<gpid>', 'global pid, as a number or NODE:PID')
     .action(
       action(async (gpidText: string, opts: { config?: string }) => {
-        const [{ parseGpid, decodeGpid }, { NodeClient }, { describeExit, shellStatus }] = await Promise.all([
+        const [{ parseGpid, decodeGpid }, { NodeClient, rpcReason }, { describeExit, shellStatus }] = await Promise.all([
           import('../gpid'),
           import('../cluster/client'),
           import('../exit-status'),
@@ -28,7 +28,7 @@ export function register(program: Command): void {
           process.exit(130);
         });
         const st = await result.catch((err: Error) => {
-          throw new CliError(`node ${node} does not answer: ${(err as { details?: string }).details ?? err.message}`, 255);
+          throw new CliError(`node ${node} does not answer: ${rpcReason(err)}`, 255);
         });
         process.stdout.write(`${describeExit(st)}\n`);
         process.exit(shellStatus(st));

@@ -5,7 +5,7 @@
  * them when the node stops answering. Reconnection backs off at most
  * `defaults.reprobeIntervalMs`, so a node that comes back is used again at once.
  */
-import type { ClientDuplexStream, ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { status, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import type { ClusterConfig, NodeConfig } from '../config';
 import { defaults } from '../defaults';
 import { agentService, type AgentClient } from '../proto';
@@ -100,4 +100,16 @@ export class NodeClient {
   close(): void {
     this.client.close();
   }
+}
+
+/**
+ * A short reason for a failed call, for one-line messages: "connect ECONNREFUSED
+ * 127.0.0.1:7102", "no answer within 1500 ms", or the agent's own message.
+ */
+export function rpcReason(err: unknown): string {
+  const e = err as { code?: number; details?: string; message?: string };
+  const details = e.details ?? e.message ?? String(err);
+  if (e.code === status.DEADLINE_EXCEEDED) return `no answer within its deadline (${details})`;
+  const last = /Last error: (?:Error: )?(.*?)(?:\. Resolution note:.*)?$/.exec(details);
+  return last ? last[1] : details;
 }

@@ -17,11 +17,18 @@ export interface Requester {
 
 export type SignalOutcome = SignalResult__Output['outcome'];
 
-/** The result of a group signal: per process, and the nodes that did not answer. */
+/**
+ * The result of a group signal. Members that ended meanwhile (`gone`) are no failure, as
+ * with kill(2) on a group; `refused` ones are (the uid may not signal them); `unreachable`
+ * nodes had members but did not answer; `down` nodes are left out of the table, so their
+ * members (if any) are unknown.
+ */
 export interface GroupResult {
   delivered: number[];
-  failed: { gpid: number; outcome: SignalOutcome }[];
+  gone: number[];
+  refused: number[];
   unreachable: number[];
+  down: number[];
 }
 
 /**
@@ -48,7 +55,7 @@ export async function signalGroup(cluster: Cluster, table: ClusterTable, gpgrp: 
     list.push(p);
     byNode.set(p.node, list);
   }
-  const result: GroupResult = { delivered: [], failed: [], unreachable: [] };
+  const result: GroupResult = { delivered: [], gone: [], refused: [], unreachable: [], down: [] };
   await Promise.all(
     [...byNode].map(async ([node, members]) => {
       try {
@@ -59,15 +66,15 @@ export async function signalGroup(cluster: Cluster, table: ClusterTable, gpgrp: 
           requesterNode: who.node,
         });
         results.forEach((r, i) => {
-          if (r.outcome === 'DELIVERED') result.delivered.push(members[i].gpid);
-          else result.failed.push({ gpid: members[i].gpid, outcome: r.outcome });
+          const list = r.outcome === 'DELIVERED' ? result.delivered : r.outcome === 'NOT_PERMITTED' ? result.refused : result.gone;
+          list.push(members[i].gpid);
         });
       } catch {
         result.unreachable.push(node);
       }
     }),
   );
-  for (const n of table.nodes.values()) if (n.state === 'down') result.unreachable.push(n.config.id);
-  result.unreachable = [...new Set(result.unreachable)].sort((a, b) => a - b);
+  result.down = [...table.nodes.values()].filter((n) => n.state === 'down').map((n) => n.config.id);
+  result.unreachable.sort((a, b) => a - b);
   return result;
 }

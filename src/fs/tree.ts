@@ -293,11 +293,9 @@ async function control(s: Scope, data: Buffer, offset: number): Promise<void> {
   const t = await cluster.refresh();
   const result = await signalGroup(cluster, t, p.pgrp, cmd.signal, requesterFor(s));
   log.info({ gpgrp: p.pgrp, signal: cmd.signal, ...result }, 'signal-group');
-  const memberNodes = new Set(t.groupMembers(p.pgrp).map((m) => m.node));
-  if (result.unreachable.some((n) => memberNodes.has(n))) throw new FsError(E.EHOSTDOWN, 'some nodes of the group did not answer');
-  if (result.delivered.length === 0) {
-    throw new FsError(result.failed.some((f) => f.outcome === 'NOT_PERMITTED') ? E.EPERM : E.ESRCH, `group ${p.pgrp}: nothing delivered`);
-  }
+  if (result.unreachable.length) throw new FsError(E.EHOSTDOWN, `nodes ${result.unreachable} of the group did not answer`);
+  if (result.refused.length) throw new FsError(E.EPERM, `group ${p.pgrp}: not permitted for ${result.refused}`);
+  if (result.delivered.length === 0) throw new FsError(E.ESRCH, `group ${p.pgrp}: no process left`);
 }
 
 async function remoteFile(s: Scope, name: 'IO'): Promise<Buffer> {

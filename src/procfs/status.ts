@@ -58,6 +58,8 @@ export function formatStatusLines(lines: readonly StatusLine[]): string {
 /** The ids of a status file that gproc needs, typed. */
 export interface ProcessStatus {
   name: string;
+  /** Thread group id: the process's pid (a thread's /proc/<tid>/status names its process). */
+  tgid: number;
   /** Uid line: real, effective, saved set, filesystem. */
   uid: [number, number, number, number];
   gid: [number, number, number, number];
@@ -84,9 +86,11 @@ export function parseStatus(content: Buffer | string, file = 'status'): ProcessS
     return parts.map((p) => parseIntField(p, file, line, key)) as [number, number, number, number];
   };
   const [threads, threadsLine] = get('Threads');
+  const [tgid, tgidLine] = get('Tgid');
   const rss = lines.findIndex((l) => l.key === 'VmRSS');
   return {
     name: get('Name')[0],
+    tgid: parseIntField(tgid, file, tgidLine, 'Tgid'),
     uid: ids('Uid'),
     gid: ids('Gid'),
     threads: parseIntField(threads, file, threadsLine, 'Threads'),

@@ -1,7 +1,8 @@
 /**
  * Launching agents for `gproc up`: on this machine as it is, or as simulated nodes, each in
  * its own PID namespace (its processes get PIDs of their own, as on a separate machine),
- * its own mount namespace (for its /proc) and its own time namespace (its own boot time).
+ * its own mount namespace (for its /proc), time namespace (its own boot time) and UTS
+ * namespace (its own host name).
  * A simulated node's init is /bin/sh, which reaps orphans; killing it ends the node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -30,6 +31,8 @@ export interface LaunchOptions {
   bootOffset?: number;
   /** Shell commands run in the node before its agent (demo or test processes). */
   preamble?: string;
+  /** A simulated node's host name (it gets a UTS namespace of its own). */
+  hostname?: string;
   /** The gproc command to run (default: the CLI this module belongs to). */
   gproc?: string[];
 }
@@ -76,12 +79,13 @@ export async function launchNode(opts: LaunchOptions): Promise<LaunchedNode> {
     return { id: opts.id, pid: child.pid!, initPid: child.pid!, stop: () => kill(child.pid!) };
   }
   const script = [
+    opts.hostname ? `hostname ${shellQuote(opts.hostname)}` : '',
     opts.preamble ?? '',
     `${agentCommand(opts)} &`,
     // The namespace's init: `wait` reaps every child, re-parented orphans included.
     'while :; do wait; sleep 3600; done',
   ].join('\n');
-  const args = ['--pid', '--fork', '--mount-proc', '--time', '--boottime', String(opts.bootOffset ?? 0), '--', '/bin/sh', '-c', script];
+  const args = ['--pid', '--fork', '--mount-proc', '--uts', '--time', '--boottime', String(opts.bootOffset ?? 0), '--', '/bin/sh', '-c', script];
   const launcher: ChildProcess = spawn('unshare', args, { stdio: 'ignore', detached: true });
   launcher.unref();
   const initPid = await new Promise<number>((resolve, reject) => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Test } from 'tap';
 import { NodeClient } from '../../src/cluster/client';
-import { loadConfig, type ClusterConfig } from '../../src/config';
+import { loadConfig, type ClusterConfig, type TlsConfig } from '../../src/config';
 import { agentCommand, childrenOf, launchNode, type LaunchedNode } from '../../src/up/nodes';
 
 export const REPO = resolve(__dirname, '..', '..');
@@ -113,14 +113,14 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | Promise
  * Starts `count` nodes, each with an agent in its own PID and time namespace.
  * @param fixtures also start the hostile processes of fixtures.py on every node.
  */
-export async function startCluster(t: Test, opts: { nodes: number; fixtures?: boolean }): Promise<TestCluster> {
+export async function startCluster(t: Test, opts: { nodes: number; fixtures?: boolean; tls?: TlsConfig }): Promise<TestCluster> {
   requireRealParts();
   const dir = mkdtempSync(join(tmpdir(), 'gproc-test-'));
   chmodSync(dir, 0o755); // the cluster file is read by tests that run as nobody
   const ports = await freePorts(opts.nodes);
   const nodesJson = ports.map((port, i) => ({ id: i + 1, name: `n${i + 1}`, address: `127.0.0.1:${port}` }));
   const configPath = join(dir, 'cluster.json');
-  writeFileSync(configPath, JSON.stringify({ nodes: nodesJson }, null, 2));
+  writeFileSync(configPath, JSON.stringify({ nodes: nodesJson, ...(opts.tls ? { tls: opts.tls } : {}) }, null, 2));
   const config = loadConfig(configPath);
   const launchers: LaunchedNode[] = [];
   const nodes: TestNode[] = [];
