@@ -1,6 +1,6 @@
 /** The measures of `make bench`, each self-contained: it starts what it needs and stops it. */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +54,7 @@ export const sections: Record<string, () => Promise<void>> = {
     } finally {
       mount.kill('SIGINT');
       await new Promise((r) => mount.once('exit', r));
+      rmdirSync(mnt);
       cluster.stop();
     }
   },
@@ -153,6 +154,7 @@ async function psOverView(cluster: Awaited<ReturnType<typeof startNodes>>, nativ
     return { warm: median(warm), cold: median(cold) };
   } finally {
     await view.close();
+    rmdirSync(mnt);
   }
 }
 

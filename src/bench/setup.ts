@@ -5,7 +5,7 @@
  * namespace, so that process start-up of the timing harness is not measured.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeClient } from '../cluster/client';
@@ -61,6 +61,7 @@ export async function startNodes(count: number, perNode: number, firstPort: numb
     stop: () => {
       clients.forEach((c) => c.close());
       launched.forEach((n) => n.stop());
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -164,5 +165,11 @@ export async function startSshd(): Promise<{ options: string; stop(): void }> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return { options, stop: () => sshd.kill() };
+  return {
+    options,
+    stop: () => {
+      sshd.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -4,7 +4,7 @@
  * mount and time namespaces) to compare with.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -37,7 +37,11 @@ export async function startMount(t: Test, cluster: TestCluster, opts: { node?: n
       await new Promise((r) => child.once('exit', r));
     },
   };
-  t.teardown(() => mount.stop());
+  t.teardown(async () => {
+    await mount.stop();
+    // rmdir, not rm -r: if the mount were still there, nothing under it may be touched.
+    if (!opts.mountPoint) rmdirSync(mountPoint, { maxRetries: 3 });
+  });
   return mount;
 }
 
