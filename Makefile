@@ -2,16 +2,21 @@
 # Works on a fresh Debian machine as root: `make test` installs what it needs first.
 
 SHELL := /bin/bash
-DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux iproute2 openssh-server openssh-client
+# What the tests need; the benchmarks also compare with ssh.
+DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl
+BENCH_PACKAGES := openssh-server openssh-client
 TSC := node_modules/.bin/tsc
 
-.PHONY: deps debian-deps build test run bench proto clean
+.PHONY: deps debian-deps install-packages build test run bench proto clean
 
 deps: debian-deps node_modules/.package-lock.json
 
 # Installs the Debian packages that are missing (needs root and apt).
 debian-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEBIAN_PACKAGES)"
+
+install-packages:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -40,6 +45,7 @@ run: build
 	node dist/gproc.js up
 
 bench: build
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_PACKAGES)"
 	node dist/bench.js
 
 # Regenerates from the wire contract its protobufjs descriptor and its TypeScript types

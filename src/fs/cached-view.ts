@@ -114,8 +114,9 @@ export class CachedView {
 
   /**
    * A lookup of a gpid the table does not know may name a process that started (or ended,
-   * with its status held) after the table was built: look again in a new table, at most
-   * once per `MISS_REFRESH_MS` (the kernel caches the answer for a second either way).
+   * with its status held) after the table was built: look again in a new table if this one
+   * is older than `MISS_REFRESH_MS`, at most once per `MISS_REFRESH_EVERY_MS` (the kernel
+   * caches the answer for a second either way).
    */
   private retryOnMiss(path: string, table: ClusterTable): boolean {
     const first = path.split('/')[1];
