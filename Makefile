@@ -27,7 +27,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 # Type-check everything, then bundle the command, the snapshot reader thread and the
 # benchmarks into dist/ (one file each: the CLI starts in half the time; see
-# native-notes/performance.md). fuse-native stays outside: it loads a native addon.
+# native-notes/performance.md); fuse-native stays outside: it loads a native addon.
+# gproc-kill.so lets tools under `gproc exec` signal global PIDs (src/native/gproc-kill.c).
 ESBUILD := node_modules/.bin/esbuild --bundle --platform=node --target=node20 --log-level=warning --external:fuse-native
 build: deps
 	$(TSC) -p tsconfig.json
@@ -35,6 +36,7 @@ build: deps
 	$(ESBUILD) src/cli/main.ts --outfile=dist/gproc.js
 	$(ESBUILD) src/agent/read-worker.ts --outfile=dist/read-worker.js
 	$(ESBUILD) src/bench/main.ts --outfile=dist/bench.js
+	$(CC) -O2 -Wall -Wextra -shared -fPIC -o dist/gproc-kill.so src/native/gproc-kill.c -ldl
 	chmod +x dist/gproc.js
 
 

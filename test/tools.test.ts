@@ -4,7 +4,7 @@
 // inside each node (nsenter). Nothing may appear on stderr.
 import t from 'tap';
 import { encodeGpid, PID_LIMIT } from '../src/gpid';
-import { startCluster, type TestNode } from './helpers/cluster';
+import { startCluster, waitFor, type TestNode } from './helpers/cluster';
 import { inNode, inView, startMount } from './helpers/mount';
 
 const PY = '/usr/bin/python3'; // Debian's, which has python3-psutil
@@ -131,6 +131,27 @@ t.test('tools over the cluster view', async (t) => {
     const up = inView(mount, ['uptime']);
     noStderr('uptime', up);
     t.match(up.stdout, /load average: [\d.]+, [\d.]+, [\d.]+/);
+  });
+
+  t.test('kill(2) reaches gpids under gproc exec: pkill, a shell\'s kill, os.kill', async (t) => {
+    const node = cluster.node(2);
+    const pid = Number(inNode(node, ['sh', '-c', 'sleep 1003 </dev/null >/dev/null 2>&1 & echo $!']).stdout.trim());
+    const gpid = encodeGpid(2, pid);
+    const state = () => inNode(node, ['ps', '-o', 'stat=', '-p', String(pid)]).stdout.trim()[0];
+    await new Promise((r) => setTimeout(r, 1100)); // the next refresh lists it
+    const probe = inView(mount, ['pkill', '-0', '-x', '-f', 'sleep 1003']);
+    t.equal(probe.status, 0, 'pkill -0 finds it (signal 0 only checks)');
+    t.equal(probe.stderr, '');
+    t.equal(inView(mount, ['pkill', '-0', '-f', 'no such command line']).status, 1, 'and not what is not there');
+    t.equal(inView(mount, ['sh', '-c', `kill -STOP ${gpid}`]).status, 0, "a shell's kill");
+    t.equal(state(), 'T', 'stopped on node 2');
+    t.equal(inView(mount, [PY, '-c', `import os; os.kill(${gpid}, 18)`]).status, 0, "Python's os.kill");
+    t.equal(state(), 'S', 'running again');
+    const nobody = inView(mount, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'kill', '-TERM', String(gpid)]);
+    t.match(nobody.stderr, /Operation not permitted/, "another user's kill: EPERM");
+    t.match(inView(mount, ['kill', '-0', String(encodeGpid(2, 4000000))]).stderr, /No such process/, 'a gpid that is not there: ESRCH');
+    t.equal(inView(mount, ['pkill', '-x', '-f', 'sleep 1003']).status, 0, 'pkill');
+    await waitFor('it ended', () => (state() === undefined ? true : undefined), 3000);
   });
 
   t.test('psutil with PROCFS_PATH', async (t) => {

@@ -1,27 +1,35 @@
 /**
  * `gproc exec [--mount DIR] -- CMD ARGS` and `gproc ps [PS ARGS]` (spec section 3): run an
- * unmodified tool in a private mount namespace whose /proc is the cluster view.
+ * unmodified tool in a private mount namespace whose /proc is the cluster view, and whose
+ * kill(2) reaches global PIDs.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { defaults } from '../defaults';
 import { signalNumber } from '../signals';
 import { action, CliError } from './common';
 
+/** The kill(2) wrapper built next to the command (src/native/gproc-kill.c). */
+const KILL_LIBRARY = join(__dirname, 'gproc-kill.so');
+
 /**
  * Runs `argv` with the cluster view at DIR bound over /proc, and exits as it exits
- * (128 + signal when it is killed).
+ * (128 + signal when it is killed). With gproc-kill.so in LD_PRELOAD, kill(2) on a gpid
+ * (pkill, a shell's kill, os.kill) becomes a write to its ctl.
  * @throws CliError when DIR holds no cluster view.
  */
 export async function execInView(dir: string, argv: string[]): Promise<never> {
   if (!existsSync(`${dir}/sys/kernel/pid_max`) || !existsSync(`${dir}/nodes`)) {
     throw new CliError(`no cluster view at ${dir} (is "gproc mount" or "gproc up" running?)`);
   }
+  const env = { ...process.env };
+  if (existsSync(KILL_LIBRARY)) env.LD_PRELOAD = [KILL_LIBRARY, env.LD_PRELOAD].filter(Boolean).join(':');
   const child = spawn(
     'unshare',
     ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$0" /proc && exec "$@"', dir, ...argv],
-    { stdio: 'inherit' },
+    { stdio: 'inherit', env },
   );
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {

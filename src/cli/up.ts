@@ -8,13 +8,25 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { splitAddress } from '../config';
 import { defaults } from '../defaults';
 import { action, CliError } from './common';
 import { untilSignalled } from './mount';
 
-const UP_DIR = `${defaults.runDir}/up`;
-const PIDS = `${UP_DIR}/pids`;
-const CONFIG = `${UP_DIR}/cluster.json`;
+/** Files of an `up`: its cluster file, agents' logs, and the PIDs it started. */
+interface UpFiles {
+  dir: string;
+  pids: string;
+  config: string;
+}
+
+/** /run/gproc/up for the default mount point, /run/gproc/up/<key> for another. */
+function upFiles(mountPoint: string): UpFiles {
+  const abs = resolve(mountPoint);
+  const dir = abs === defaults.mountPoint ? `${defaults.runDir}/up` : `${defaults.runDir}/up/${abs.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '_')}`;
+  return { dir, pids: `${dir}/pids`, config: `${dir}/cluster.json` };
+}
 
 /** Demo processes of a simulated node: a named sleeper, a busy-ish shell loop, a pipeline. */
 function demoProcesses(id: number): string {
@@ -32,10 +44,10 @@ function demoProcesses(id: number): string {
  * command line still names this `up`'s cluster file, so a reused PID is left alone.
  * @throws CliError when another `gproc up` is running.
  */
-function stopLeftovers(): void {
+function stopLeftovers(files: UpFiles): void {
   let pids: number[];
   try {
-    pids = readFileSync(PIDS, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+    pids = readFileSync(files.pids, 'utf8').split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return;
   }
@@ -51,7 +63,7 @@ function stopLeftovers(): void {
     throw new CliError(`another "gproc up" (pid ${upPid}) is running; stop it first (Ctrl-C, or kill -INT ${upPid})`);
   }
   for (const pid of started) {
-    if (cmdline(pid).includes(CONFIG)) {
+    if (cmdline(pid).includes(files.config)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -59,7 +71,7 @@ function stopLeftovers(): void {
       }
     }
   }
-  rmSync(PIDS, { force: true });
+  rmSync(files.pids, { force: true });
 }
 
 export function register(program: Command): void {
@@ -68,8 +80,9 @@ export function register(program: Command): void {
     .description('run this machine as a one-node cluster (or simulate K nodes) and mount the cluster view')
     .option('--simulate <k>', 'simulate K nodes, each in its own PID namespace', (v) => Number(v))
     .option('--mount <dir>', 'where to mount the cluster view', defaults.mountPoint)
+    .option('--base-port <port>', 'port of node 1 on 127.0.0.1; node N gets base + N - 1', (v) => Number(v), defaults.basePort)
     .action(
-      action(async (opts: { simulate?: number; mount: string }) => {
+      action(async (opts: { simulate?: number; mount: string; basePort: number }) => {
         const k = opts.simulate ?? 1;
         if (!Number.isInteger(k) || k < 1 || k > 64) throw new CliError('--simulate takes a number of nodes from 1 to 64');
         const simulate = opts.simulate !== undefined;
@@ -81,12 +94,13 @@ export function register(program: Command): void {
           import('../cluster/client'),
         ]);
         const log = createLogger('up');
-        mkdirSync(UP_DIR, { recursive: true });
-        stopLeftovers();
+        const files = upFiles(opts.mount);
+        mkdirSync(files.dir, { recursive: true });
+        stopLeftovers(files);
 
         const name = simulate ? (i: number) => `sim${i}` : () => hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60) || 'local';
-        const nodes = Array.from({ length: k }, (_, i) => ({ id: i + 1, name: name(i + 1), address: `127.0.0.1:${defaults.basePort + i}` }));
-        const configPath = CONFIG;
+        const nodes = Array.from({ length: k }, (_, i) => ({ id: i + 1, name: name(i + 1), address: `127.0.0.1:${opts.basePort + i}` }));
+        const configPath = files.config;
         writeFileSync(configPath, `${JSON.stringify({ nodes }, null, 2)}\n`);
         const config = loadConfig(configPath);
 
@@ -95,7 +109,7 @@ export function register(program: Command): void {
             launchNode({
               id: n.id,
               configPath,
-              logFile: `${UP_DIR}/agent-${n.id}.log`,
+              logFile: `${files.dir}/agent-${n.id}.log`,
               simulate,
               bootOffset: n.id * 3600,
               hostname: simulate ? n.name : undefined,
@@ -103,10 +117,10 @@ export function register(program: Command): void {
             }),
           ),
         );
-        writeFileSync(PIDS, [process.pid, ...launched.flatMap((l) => [l.pid, l.initPid])].join('\n'));
+        writeFileSync(files.pids, [process.pid, ...launched.flatMap((l) => [l.pid, l.initPid])].join('\n'));
         const stopAll = () => {
           launched.forEach((l) => l.stop());
-          rmSync(PIDS, { force: true });
+          rmSync(files.pids, { force: true });
         };
 
         try {
@@ -120,7 +134,9 @@ export function register(program: Command): void {
                   await client.nodeInfo();
                   break;
                 } catch (err) {
-                  if (Date.now() > deadline) throw new CliError(`node ${n.id}'s agent did not start: see ${UP_DIR}/agent-${n.id}.log`);
+                  if (Date.now() > deadline) {
+                    throw new CliError(`node ${n.id}'s agent did not start (port ${splitAddress(n.address).port} in use? see ${files.dir}/agent-${n.id}.log)`);
+                  }
                   await new Promise((r) => setTimeout(r, 100));
                 }
               }
@@ -128,7 +144,7 @@ export function register(program: Command): void {
             }),
           );
           const mounted = await mountClusterView({ config, mountPoint: opts.mount, localNode: simulate ? 0 : 1, log });
-          const gproc = `${process.argv0 === 'node' ? 'node' : process.execPath} ${process.argv[1]}`;
+          const gproc = `node ${process.argv[1]}`;
           process.stdout.write(
             [
               `gproc: ${k} node${k > 1 ? 's' : ''} up; the cluster view is mounted at ${mounted.mountPoint}`,
