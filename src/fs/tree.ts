@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import type { Cluster } from '../cluster/cluster';
 import { signalGroup, signalProcess, type Requester } from '../cluster/signal';
 import type { ClusterTable, EndedEntry, NodeEntry, ProcessEntry } from '../cluster/table';
-import { decodeGpid, PID_LIMIT } from '../gpid';
+import { decodeGpid, encodeGpid, PID_LIMIT } from '../gpid';
 import type { Logger } from '../log';
 import { parseCtl } from './ctl';
 import { E, FsError } from './errno';
@@ -108,6 +108,9 @@ const nodeFiles = (s: Scope) => {
   return s.node!.info.files;
 };
 
+/** Thread ids of a process: its threads when the snapshot carries them, else just its own. */
+const tidsOf = (p: ProcessEntry) => (p.proc.threads.length ? p.proc.threads.map((t) => t.tid) : [p.proc.pid]);
+
 /** Files of one thread: task/<gtid>/. */
 const THREAD_DIR = dir({
   stat: readOnly((s) => render.renderStat(proc(s), table(s), s.tid)),
@@ -136,13 +139,9 @@ const PROCESS_DIR = dir({
         match: (seg, s) => {
           const p = proc(s);
           const tid = Number(seg) - p.node * PID_LIMIT;
-          const tids = p.proc.threads.length ? p.proc.threads.map((t) => t.tid) : [p.proc.pid];
-          return /^\d+$/.test(seg) && tids.includes(tid) ? { spec: THREAD_DIR, scope: { ...s, tid } } : undefined;
+          return /^\d+$/.test(seg) && tidsOf(p).includes(tid) ? { spec: THREAD_DIR, scope: { ...s, tid } } : undefined;
         },
-        list: (s) => {
-          const p = proc(s);
-          return (p.proc.threads.length ? p.proc.threads.map((t) => t.tid) : [p.proc.pid]).map((tid) => String(p.node * PID_LIMIT + tid));
-        },
+        list: (s) => tidsOf(proc(s)).map((tid) => String(encodeGpid(proc(s).node, tid))),
       },
     },
   ),
