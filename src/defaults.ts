@@ -37,6 +37,6 @@ export const defaults = {
 
   /** PATH given to commands started through nodes/<id>/spawn. */
   spawnPath: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-  /** Chunk size of streamed stdin/stdout/stderr in `gproc run`, in bytes. */
-  streamChunkBytes: 64 * 1024,
+  /** HTTP/2 flow-control window of a client's connection, bytes (64 KiB by default: slow for `gproc run` streams). */
+  flowControlWindowBytes: 8 * 1024 * 1024,
 } as const;

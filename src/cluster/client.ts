@@ -42,6 +42,7 @@ export class NodeClient {
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.initial_reconnect_backoff_ms': defaults.reprobeIntervalMs / 2,
       'grpc.max_reconnect_backoff_ms': defaults.reprobeIntervalMs,
+      'grpc-node.flow_control_window': defaults.flowControlWindowBytes,
     });
   }
 
