@@ -4,7 +4,7 @@
  * Unknown keys, duplicate ids, names or addresses and ids outside 1..511 are refused with
  * a message that names the key.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { defaults } from './defaults';
 import { MAX_NODE_ID, isNodeId } from './gpid';
@@ -51,8 +51,10 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = pr
 export function loadConfig(path: string): ClusterConfig {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    if (!statSync(path).isFile()) throw new ConfigError(`cluster file ${path} is not a regular file`);
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, ''); // a byte-order mark some editors write
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot read cluster file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
   let json: unknown;

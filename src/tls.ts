@@ -15,12 +15,18 @@ function pem(path: string, what: string): Buffer {
   }
 }
 
-/** Refuses plaintext off loopback, or without --insecure. */
-function checkPlaintext(config: ClusterConfig, address: string, insecure: boolean): void {
+/** Refuses plaintext off loopback, or (for an agent) without --insecure. */
+function checkPlaintext(config: ClusterConfig, address: string, insecure: boolean, client = false): void {
   if (!insecure) {
     throw new ConfigError(`${config.source} has no "tls" section: give --insecure to use plaintext gRPC on loopback`);
   }
-  if (!isLoopback(address)) throw new ConfigError(`--insecure is allowed only on loopback, not on ${address}`);
+  if (!isLoopback(address)) {
+    throw new ConfigError(
+      client
+        ? `${config.source} has no "tls" section, and plaintext gRPC is used only on loopback, not to ${address}`
+        : `--insecure is allowed only on loopback, not on ${address}`,
+    );
+  }
 }
 
 /**
@@ -46,6 +52,6 @@ export function channelCredentials(config: ClusterConfig, address: string): Chan
     const { ca, cert, key } = config.tls;
     return ChannelCredentials.createSsl(pem(ca, 'CA'), pem(key, 'key'), pem(cert, 'certificate'));
   }
-  checkPlaintext(config, address, true);
+  checkPlaintext(config, address, true, true);
   return ChannelCredentials.createInsecure();
 }

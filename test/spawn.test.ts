@@ -170,7 +170,7 @@ t.test('events: one line per process start and exit, as they happen', async (t) 
   await new Promise((r) => setTimeout(r, 500));
   const spawnRun = spawnSync('bash', ['-c', `exec 3<>${m.mountPoint}/nodes/2/spawn; echo 'sleep 0.5; exit 7' >&3; read g <&3; echo $g`], { encoding: 'utf8' });
   const gpid = Number(spawnRun.stdout.trim());
-  const ticker = setInterval(() => inNode(cluster.node(1), ['true']), 300);
+  const ticker = setInterval(() => inNode(cluster.node(1), ['sh', '-c', 'sleep 0.5 </dev/null >/dev/null 2>&1 &']), 300);
   const code = await Promise.race([new Promise((r) => reader.once('exit', r)), new Promise((r) => setTimeout(() => r('timeout'), 15000))]);
   clearInterval(ticker);
   t.equal(code, 0, 'the reader saw the exit');

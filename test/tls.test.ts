@@ -2,7 +2,7 @@
 // (made by gproc certs); plaintext only with --insecure and only on loopback.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeGpid } from '../src/gpid';
@@ -14,6 +14,7 @@ const gproc = (args: string[]) => spawnSync(GPROC[0], [...GPROC.slice(1), ...arg
 /** A CA and a certificate for 127.0.0.1 made by gproc certs, in a directory of their own. */
 function makeCerts(name: string) {
   const dir = mkdtempSync(join(tmpdir(), `gproc-${name}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'hosts.json'), JSON.stringify({ nodes: [{ id: 1, name: 'x', address: '127.0.0.1:1' }] }));
   const r = gproc(['certs', '--config', join(dir, 'hosts.json'), '--out', join(dir, 'pki')]);
   if (r.status !== 0) throw new Error(r.stderr);
@@ -44,6 +45,7 @@ t.test('mutual TLS from the cluster CA', async (t) => {
 
 t.test('plaintext only with --insecure, and only on loopback', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gproc-plain-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const loop = join(dir, 'loop.json');
   writeFileSync(loop, JSON.stringify({ nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:1' }] }));
   const r1 = gproc(['agent', '--config', loop, '--node', '1']);

@@ -3,6 +3,7 @@
 // namespace, with hostile processes; tools run through `gproc exec` and, for comparison,
 // inside each node (nsenter). Nothing may appear on stderr.
 import t from 'tap';
+import { existsSync } from 'node:fs';
 import { encodeGpid, PID_LIMIT } from '../src/gpid';
 import { startCluster, waitFor, type TestNode } from './helpers/cluster';
 import { inNode, inView, startMount } from './helpers/mount';
@@ -152,6 +153,7 @@ t.test('tools over the cluster view', async (t) => {
     t.match(inView(mount, ['kill', '-0', String(encodeGpid(2, 4000000))]).stderr, /No such process/, 'a gpid that is not there: ESRCH');
     t.equal(inView(mount, ['pkill', '-x', '-f', 'sleep 1003']).status, 0, 'pkill');
     await waitFor('it ended', () => (state() === undefined ? true : undefined), 3000);
+    await waitFor('the view to drop it', () => (existsSync(`${mount.mountPoint}/${gpid}`) ? undefined : true), 3000);
   });
 
   t.test('psutil with PROCFS_PATH', async (t) => {

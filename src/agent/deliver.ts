@@ -64,6 +64,9 @@ function tryDeliver(procRoot: string, target: Target, signal: number, who: Reque
     return 'NO_SUCH_PROCESS';
   }
   if (target.starttime !== 0 && starttime !== target.starttime) return 'NO_SUCH_PROCESS';
+  // The agent does not signal itself: a signal meant for processes of a node (a group, a
+  // typo) must not take the node out of the cluster.
+  if (target.pid === process.pid) return 'NOT_PERMITTED';
   if (who.uid !== 0 && who.uid !== realUid && who.uid !== savedUid) return 'NOT_PERMITTED';
   try {
     process.kill(target.pid, signal);

@@ -140,11 +140,12 @@ export class ProcessRegistry {
       const done = this.ended.get(pid);
       return done ? this.markRead(done) : { gone: true };
     }
-    // Not ours: poll until it is gone; nobody holds its status.
+    // Not ours: poll until it is gone (or a zombie: ended, its status its parent's); nobody
+    // here holds its status.
     await new Promise<void>((resolve) => {
       const check = () => {
         const seen = readIdentity(this.procRoot, pid);
-        if (!seen || (starttime !== 0 && seen.starttime !== starttime) || signal?.aborted) {
+        if (!seen || seen.state === 'Z' || (starttime !== 0 && seen.starttime !== starttime) || signal?.aborted) {
           clearInterval(timer);
           resolve();
         }

@@ -18,6 +18,7 @@ import type { RunOutput } from '../proto/gen/gproc/v1/RunOutput';
 import type { ProcessEvent } from '../proto/gen/gproc/v1/ProcessEvent';
 import type { SpawnRequest__Output } from '../proto/gen/gproc/v1/SpawnRequest';
 import { deliverSignal } from './deliver';
+import { loopbackPeerUid, primaryGid } from './peer';
 import { ProcessRegistry, type SpawnSpec, type StartedProcess } from './processes';
 import { ReaderPool } from './reader-pool';
 import { RpcError, toServiceError } from './rpc-error';
@@ -109,9 +110,10 @@ export function createAgentService(opts: AgentServiceOptions): {
       }
     }),
 
-    Signal: unary('Signal', (req) => {
+    Signal: unary('Signal', (req, call) => {
       if (!SIGNAL_NUMBERS.has(req.signal)) throw new RpcError(status.INVALID_ARGUMENT, `unknown signal number ${req.signal}`);
       if (req.targets.length === 0) throw new RpcError(status.INVALID_ARGUMENT, 'no target');
+      authorize(call.getPeer(), req.uid);
       const who = { uid: req.uid, node: req.requesterNode };
       return {
         results: req.targets.map((t) => {
@@ -121,8 +123,8 @@ export function createAgentService(opts: AgentServiceOptions): {
       };
     }),
 
-    Spawn: unary('Spawn', async (req) => {
-      const p = await registry.start(spawnSpec(req), 'ignore');
+    Spawn: unary('Spawn', async (req, call) => {
+      const p = await registry.start(spawnSpec(req, call.getPeer()), 'ignore');
       return { pid: p.pid, starttime: p.starttime };
     }),
 
@@ -140,8 +142,22 @@ export function createAgentService(opts: AgentServiceOptions): {
   return { handlers, registry, close: () => pool.close() };
 }
 
-/** A spawn request as the registry takes it. */
-function spawnSpec(req: SpawnRequest__Output): SpawnSpec {
+/**
+ * Checks that the caller may act for `uid` (and `gid`): a caller on loopback whose socket
+ * belongs to another user than root may act only for itself (peer.ts). Callers over TLS and
+ * root are trusted.
+ * @throws RpcError PERMISSION_DENIED otherwise.
+ */
+function authorize(peer: string, uid: number, gid?: number): void {
+  const caller = loopbackPeerUid(peer);
+  if (caller === undefined || caller === 0) return;
+  if (uid !== caller) throw new RpcError(status.PERMISSION_DENIED, `uid ${caller} may not act for uid ${uid}`);
+  if (gid !== undefined && gid !== primaryGid(caller)) throw new RpcError(status.PERMISSION_DENIED, `uid ${caller} may not act for gid ${gid}`);
+}
+
+/** A spawn request as the registry takes it, once the caller may act for its uid and gid. */
+function spawnSpec(req: SpawnRequest__Output, peer: string): SpawnSpec {
+  authorize(peer, req.uid, req.gid);
   const o = req.origin;
   return {
     argv: req.argv,
@@ -193,12 +209,14 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, registry: Pr
       if (started) return fail(new RpcError(status.INVALID_ARGUMENT, 'start sent twice'));
       started = true;
       call.pause();
-      registry.start(spawnSpec(msg.start!), 'pipe').then((p) => {
+      Promise.resolve()
+        .then(() => registry.start(spawnSpec(msg.start!, call.getPeer()), 'pipe'))
+        .then((p) => {
         proc = p;
-        attachOutput(call, p);
-        call.write({ started: { pid: p.pid, starttime: p.starttime } });
-        call.resume();
-      }, fail);
+          attachOutput(call, p);
+          call.write({ started: { pid: p.pid, starttime: p.starttime } });
+          call.resume();
+        }, fail);
       return;
     }
     if (!proc) return fail(new RpcError(status.INVALID_ARGUMENT, 'the first message must be start'));
@@ -217,8 +235,14 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, registry: Pr
       signalGroup(sig);
     }
   });
-  call.on('cancelled', () => signalGroup(constants.signals.SIGHUP));
-  call.on('error', () => signalGroup(constants.signals.SIGHUP));
+  // The caller went away: hang the process group up, and close its pipes so that a process
+  // that ignores SIGHUP gets EPIPE (as over ssh) instead of blocking on a full pipe.
+  const hangUp = () => {
+    signalGroup(constants.signals.SIGHUP);
+    for (const s of [proc?.child.stdin, proc?.child.stdout, proc?.child.stderr]) s?.destroy();
+  };
+  call.on('cancelled', hangUp);
+  call.on('error', hangUp);
 }
 
 function attachOutput(call: ServerDuplexStream<RunInput__Output, RunOutput>, p: StartedProcess): void {
@@ -252,7 +276,10 @@ function events(call: ServerWritableStream<unknown, ProcessEvent>, watcher: Proc
   watcher.on('start', onStart);
   watcher.on('exit', onExit);
   watcher.acquire();
+  let stopped = false;
   const stop = () => {
+    if (stopped) return;
+    stopped = true;
     watcher.off('start', onStart);
     watcher.off('exit', onExit);
     watcher.release();

@@ -18,6 +18,8 @@ export interface SeenProcess {
   ppid: number;
   /** comm, latin1. */
   comm: string;
+  /** State letter of stat (field 3): Z for a zombie, which has ended but is not reaped yet. */
+  state: string;
 }
 
 export interface WatcherEvents {
@@ -44,6 +46,7 @@ export class ProcessWatcher extends EventEmitter<WatcherEvents> {
   }
 
   release(): void {
+    if (this.users === 0) return;
     if (--this.users === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
@@ -92,7 +95,7 @@ export function readIdentity(procRoot: string, pid: number): SeenProcess | undef
     const status = readWhole(`${procRoot}/${pid}/status`);
     if (!stat || !status || parseStatus(status).tgid !== pid) return undefined;
     const s = parsePidStat(stat);
-    return { pid, starttime: s.starttime, ppid: s.ppid, comm: s.comm };
+    return { pid, starttime: s.starttime, ppid: s.ppid, comm: s.comm, state: s.state };
   } catch {
     return undefined;
   }

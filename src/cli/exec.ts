@@ -24,11 +24,12 @@ export async function execInView(dir: string, argv: string[]): Promise<never> {
   if (!existsSync(`${dir}/sys/kernel/pid_max`) || !existsSync(`${dir}/nodes`)) {
     throw new CliError(`no cluster view at ${dir} (is "gproc mount" or "gproc up" running?)`);
   }
+  if (process.getuid?.() !== 0) throw new CliError('gproc exec needs root (it mounts the view over /proc in a namespace of its own)');
   const env = { ...process.env };
   if (existsSync(KILL_LIBRARY)) env.LD_PRELOAD = [KILL_LIBRARY, env.LD_PRELOAD].filter(Boolean).join(':');
   const child = spawn(
     'unshare',
-    ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$0" /proc && exec "$@"', dir, ...argv],
+    ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$1" /proc && shift && exec "$@"', 'gproc exec', dir, ...argv],
     { stdio: 'inherit', env },
   );
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));

@@ -9,8 +9,12 @@ import { action, CliError, clusterConfig } from './common';
 
 /** Parses kill's own argument syntax (`-TERM`, `-9`, `-s TERM`, `-g`, `--config FILE`). */
 export function parseKillArgs(args: string[]): { signal: string; group: boolean; config?: string; targets: string[]; help?: boolean } {
-  let signal = 'TERM';
+  let signal: string | undefined;
   let group = false;
+  const setSignal = (sig: string) => {
+    if (signal !== undefined) throw new CliError(`two signals given (${signal} and ${sig})`);
+    signal = sig;
+  };
   let config: string | undefined;
   const targets: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -19,15 +23,15 @@ export function parseKillArgs(args: string[]): { signal: string; group: boolean;
       targets.push(...args.slice(i + 1));
       break;
     } else if (a === '-g' || a === '--group') group = true;
-    else if (a === '-s' || a === '--signal') signal = args[++i] ?? '';
+    else if (a === '-s' || a === '--signal') setSignal(args[++i] ?? '');
     else if (a === '--config') config = args[++i];
     else if (a.startsWith('--config=')) config = a.slice('--config='.length);
-    else if (/^-[A-Za-z0-9+]+$/.test(a)) signal = a.slice(1);
+    else if (/^-[A-Za-z0-9+]+$/.test(a)) setSignal(a.slice(1));
     else targets.push(a);
   }
   if (targets.length === 0) throw new CliError('usage: gproc kill [-SIG] GPID... | gproc kill -g [-SIG] GPID');
   if (group && targets.length !== 1) throw new CliError('kill -g takes one GPID (a member of the group)');
-  return { signal, group, config, targets };
+  return { signal: signal ?? 'TERM', group, config, targets };
 }
 
 export function register(program: Command): void {
@@ -63,6 +67,7 @@ export function register(program: Command): void {
           const table = await cluster.refresh();
           const target = table.processes.get(gpids[0]);
           if (!target) report(gpids[0], table.nodes.get(decodeGpid(gpids[0]).node)?.state === 'down' ? 'its node is down' : 'no such process');
+          else if (target.pgrp <= 0) report(gpids[0], 'it has no process group in the cluster (its group lies outside its node)');
           else {
             const r = await signalGroup(cluster, table, target.pgrp, signal, who);
             for (const gpid of r.refused) report(gpid, 'operation not permitted');

@@ -15,6 +15,15 @@ import { CliError, requesterOrigin } from './common';
  * @throws CliError when the process cannot be started.
  */
 export async function runRemote(client: NodeClient, argv: string[]): Promise<number> {
+  // A signal before the agent answers has nothing to forward to: leave at once.
+  const early = (sig: NodeJS.Signals) => process.exit(128 + (signalNumber(sig) ?? 0));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, early);
+  try {
+    await client.ready();
+  } catch (err) {
+    throw new CliError(`node ${client.node.id} (${client.node.address}) does not answer: ${rpcReason(err)}`, 255);
+  }
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, early);
   const call = client.run();
   const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
   call.write({ start: { argv, env, cwd: workingDirectory(), uid: process.getuid!(), gid: process.getgid!(), origin: requesterOrigin() } });
@@ -37,6 +46,15 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
 
   return new Promise<number>((resolve, reject) => {
     let exit: number | undefined;
+    // Our reader went away (`gproc run ... | head`): stop the remote side and leave quietly,
+    // with the status a process killed by SIGPIPE has.
+    const readerGone = (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') return reject(err);
+      call.cancel();
+      resolve(128 + (signalNumber('SIGPIPE') ?? 13));
+    };
+    process.stdout.on('error', readerGone);
+    process.stderr.on('error', readerGone);
     call.on('data', (msg) => {
       if (msg.kind === 'stdout' || msg.kind === 'stderr') {
         const out = msg.kind === 'stdout' ? process.stdout : process.stderr;

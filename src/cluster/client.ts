@@ -80,13 +80,36 @@ export class NodeClient {
     return this.unary((o, cb) => this.client.Spawn(req, o, cb));
   }
 
-  /** Blocks until the process ends; no deadline (keepalive ends it if the node goes silent). */
+  /**
+   * Resolves when the connection to the agent is up, within the deadline. Long calls (wait,
+   * run, events) have no deadline of their own: this is what keeps them from waiting forever
+   * on a node that accepts connections but does not answer; once connected, keepalive pings
+   * end them if the node goes silent.
+   * @throws an error with code UNAVAILABLE when the agent does not answer in time.
+   */
+  async ready(deadlineMs: number = defaults.rpcDeadlineMs): Promise<void> {
+    // A short call rather than waitForReady: its error says why (refused, TLS, no answer).
+    await this.nodeInfo(deadlineMs);
+  }
+
+  /** Blocks until the process ends (see `ready` for what bounds it). */
   wait(ref: ProcessRef): { result: Promise<ExitStatus__Output>; cancel(): void } {
     let call: { cancel(): void } | undefined;
-    const result = new Promise<ExitStatus__Output>((resolve, reject) => {
-      call = this.client.Wait(ref, (err, value) => (err ? reject(err) : resolve(value!)));
-    });
-    return { result, cancel: () => call?.cancel() };
+    let cancelled = false;
+    const result = this.ready().then(
+      () =>
+        new Promise<ExitStatus__Output>((resolve, reject) => {
+          if (cancelled) return reject(Object.assign(new Error('cancelled'), { code: status.CANCELLED }));
+          call = this.client.Wait(ref, (err, value) => (err ? reject(err) : resolve(value!)));
+        }),
+    );
+    return {
+      result,
+      cancel: () => {
+        cancelled = true;
+        call?.cancel();
+      },
+    };
   }
 
   /** A gproc run stream. */

@@ -26,6 +26,7 @@ export class EventHub {
   private streams = new Map<number, ClientReadableStream<ProcessEvent__Output>>();
   private readers = 0;
   private retry: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly cluster: Cluster,
@@ -40,9 +41,20 @@ export class EventHub {
 
   unsubscribe(): void {
     if (--this.readers > 0) return;
-    for (const s of this.streams.values()) s.cancel();
-    this.streams.clear();
+    this.disconnect();
+  }
+
+  /** Ends every stream for good (the mount is going away). */
+  close(): void {
+    this.closed = true;
+    this.disconnect();
+  }
+
+  private disconnect(): void {
     clearTimeout(this.retry);
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    for (const s of streams) s.cancel();
   }
 
   /**
@@ -70,6 +82,7 @@ export class EventHub {
   }
 
   private connect(): void {
+    if (this.closed) return;
     for (const [id, client] of this.cluster.clients) {
       if (this.streams.has(id)) continue;
       const stream = client.events();
@@ -83,7 +96,7 @@ export class EventHub {
   private lost(id: number, stream: ClientReadableStream<ProcessEvent__Output>): void {
     if (this.streams.get(id) !== stream) return;
     this.streams.delete(id);
-    if (this.readers === 0) return;
+    if (this.readers === 0 || this.closed) return;
     this.log.debug({ node: id }, 'events stream lost; reconnecting');
     clearTimeout(this.retry);
     this.retry = setTimeout(() => this.readers > 0 && this.connect(), defaults.reprobeIntervalMs);

@@ -100,8 +100,12 @@ export class ClusterTable {
     return origin ? encodeGpid(origin.node, origin.pid) : translatePid(node, ppid);
   }
 
-  /** Every process whose global process group is `gpgrp` (for signal-group). */
+  /**
+   * Every process whose global process group is `gpgrp` (for signal-group). Group 0 is no
+   * group (processes whose group lies outside their node's namespace show 0): no members.
+   */
   groupMembers(gpgrp: number): ProcessEntry[] {
+    if (gpgrp <= 0) return [];
     return [...this.processes.values()].filter((p) => p.pgrp === gpgrp);
   }
 

@@ -19,9 +19,9 @@ import type { ClusterTable } from '../cluster/table';
 import { PID_LIMIT } from '../gpid';
 import type { Logger } from '../log';
 import { E, FsError, toErrno } from './errno';
-import type { FuseOps } from './fuse';
+import { IMMUTABLE_TREE, type FuseOps } from './fuse';
 import { PinnedContent } from './pinned';
-import { resolvePath, type Attr, type Resolved, type TreeContext } from './tree';
+import { isNumber, resolvePath, type Attr, type Resolved, type TreeContext } from './tree';
 
 /** Size reported for a file whose content is not known until its read returns (wait). */
 const UNKNOWN_SIZE = 4096;
@@ -55,6 +55,7 @@ export class CachedView {
   /** The fuse-native operations. */
   ops(): FuseOps {
     return {
+      ...IMMUTABLE_TREE,
       getattr: (path: string, cb: Cb) => this.serve('getattr', path, cb, (ctx) => this.getattr(path, ctx), (st) => cb(0, st)),
       readdir: (path: string, cb: Cb) =>
         this.serve('readdir', path, cb, (ctx) => this.resolve(path, ctx, 'dir').entries(), (names) => cb(0, names)),
@@ -70,11 +71,9 @@ export class CachedView {
         const data = Buffer.from(buf.subarray(0, len)); // the kernel's buffer is gone after this call
         this.serve('write', path, cb, (ctx) => this.write(path, ctx, data, pos), () => cb(len), 'ESRCH');
       },
-      truncate: (path: string, _size: number, cb: Cb) =>
-        this.serve('truncate', path, cb, (ctx) => {
-          // `echo X > ctl` opens with O_TRUNC; only ctl may be written, and truncating it means nothing.
-          if (!this.resolve(path, ctx, 'file').file.write) throw new FsError(E.EACCES, `${path} is read-only`);
-        }, () => cb(0)),
+      // `echo X > ctl` opens with O_TRUNC; truncating a file of /proc is accepted and means
+      // nothing (the kernel has checked the caller's right to write already).
+      truncate: (path: string, _size: number, cb: Cb) => this.serve('truncate', path, cb, (ctx) => this.resolve(path, ctx, 'file'), () => cb(0)),
     };
   }
 
@@ -121,7 +120,7 @@ export class CachedView {
   private retryOnMiss(path: string, table: ClusterTable): boolean {
     const first = path.split('/')[1];
     const now = Date.now();
-    if (!/^\d+$/.test(first) || Number(first) < PID_LIMIT || table.processes.has(Number(first))) return false;
+    if (!isNumber(first) || Number(first) < PID_LIMIT || table.processes.has(Number(first))) return false;
     if (now - table.builtAtMs < MISS_REFRESH_MS || now - this.lastMissRefreshMs < MISS_REFRESH_EVERY_MS) return false;
     this.lastMissRefreshMs = now;
     return true;
@@ -157,7 +156,9 @@ export class CachedView {
     if (r.type === 'dir') return stat(r.attr, 0, 2);
     if (r.type === 'link') return stat(r.attr, Buffer.byteLength(r.target), 1);
     const { read, blocking } = r.file;
-    if (!read) return stat(r.attr, 0, 1);
+    // A write-only file (ctl) reports a size, so that a read reaches the daemon and fails
+    // with EINVAL as on Linux; with size 0 the kernel would answer end-of-file itself.
+    if (!read) return stat(r.attr, UNKNOWN_SIZE, 1);
     if (blocking) return stat(r.attr, this.pins.reported(path) ?? UNKNOWN_SIZE, 1);
     // A file that cannot be rendered now (io of a process the agent may not trace) still
     // exists, as in /proc: its read reports the error.
@@ -180,7 +181,7 @@ export class CachedView {
     const pinned = this.pins.read(path);
     if (pinned) return pinned;
     const r = this.resolve(path, ctx, 'file');
-    if (!r.file.read) throw new FsError(E.EACCES, `${path} is write-only`);
+    if (!r.file.read) throw new FsError(E.EINVAL, `${path} is write-only`);
     const pinRead = (c: Buffer) => {
       this.pins.pin(path, c);
       return this.pins.read(path)!;
@@ -206,7 +207,7 @@ export class CachedView {
 /** A pinned path stays while its process is in the table (or its exit status is held). */
 function keepPin(path: string, table: ClusterTable): boolean {
   const first = path.split('/')[1];
-  if (!/^\d+$/.test(first) || Number(first) < PID_LIMIT) return true;
+  if (!isNumber(first) || Number(first) < PID_LIMIT) return true;
   const gpid = Number(first);
   return table.processes.has(gpid) || table.ended.has(gpid);
 }

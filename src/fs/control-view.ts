@@ -18,13 +18,24 @@ import { defaults } from '../defaults';
 import { encodeGpid } from '../gpid';
 import type { Logger } from '../log';
 import { E, FsError, toErrno } from './errno';
-import type { FuseOps } from './fuse';
+import { IMMUTABLE_TREE, type FuseOps } from './fuse';
 
 type Cb = (...args: unknown[]) => void;
 
-type Handle =
-  | { kind: 'spawn'; node: number; pending: string; answers: Buffer }
-  | { kind: 'events'; cursor: number };
+/** An open spawn file: the unterminated rest of what was written, and the answers to read. */
+interface SpawnHandle {
+  kind: 'spawn';
+  node: number;
+  pending: string;
+  /** Dropping the rest of a refused (too long) line, up to its newline. */
+  discarding: boolean;
+  answers: Buffer;
+}
+
+type Handle = SpawnHandle | { kind: 'events'; cursor: number };
+
+/** Longest command line the spawn file takes, bytes. */
+const MAX_LINE = 64 * 1024;
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -33,7 +44,7 @@ const S_IFREG = 0o100000;
 function classify(path: string): { kind: 'dir' | 'spawn' | 'events'; node?: number } | undefined {
   if (path === '/' || path === '/nodes') return { kind: 'dir' };
   if (path === '/events') return { kind: 'events' };
-  const m = /^\/nodes\/(\d+)(\/spawn)?$/.exec(path);
+  const m = /^\/nodes\/([1-9]\d{0,2})(\/spawn)?$/.exec(path);
   if (!m) return undefined;
   return { kind: m[2] ? 'spawn' : 'dir', node: Number(m[1]) };
 }
@@ -54,6 +65,7 @@ export class ControlView {
     const now = Date.now();
     const attr = (mode: number) => ({ mode, uid: 0, gid: 0, size: 0, nlink: 1, mtime: now, atime: now, ctime: now });
     return {
+      ...IMMUTABLE_TREE,
       getattr: (path: string, cb: Cb) => {
         const c = this.known(path);
         if (!c) return cb(-E.ENOENT);
@@ -69,7 +81,7 @@ export class ControlView {
         const c = this.known(path);
         if (!c || c.kind === 'dir') return cb(-E.ENOENT);
         const fh = this.nextHandle++;
-        if (c.kind === 'spawn') this.handles.set(fh, { kind: 'spawn', node: c.node!, pending: '', answers: Buffer.alloc(0) });
+        if (c.kind === 'spawn') this.handles.set(fh, { kind: 'spawn', node: c.node!, pending: '', discarding: false, answers: Buffer.alloc(0) });
         else this.handles.set(fh, { kind: 'events', cursor: this.events.subscribe() });
         cb(0, fh);
       },
@@ -81,8 +93,7 @@ export class ControlView {
       write: (_path: string, fh: number, buf: Buffer, len: number, _pos: number, cb: Cb) => {
         const h = this.handles.get(fh);
         if (h?.kind !== 'spawn') return cb(-E.EBADF);
-        h.pending += buf.subarray(0, len).toString();
-        this.spawnLines(h, false).then(
+        this.takeWrite(h, buf.subarray(0, len).toString()).then(
           () => cb(len),
           (err) => cb(toErrno(err)),
         );
@@ -98,7 +109,7 @@ export class ControlView {
           });
           return;
         }
-        this.spawnLines(h, true).then(
+        this.flush(h).then(
           () => {
             const out = h.answers.subarray(0, len);
             h.answers = h.answers.subarray(out.length);
@@ -111,21 +122,59 @@ export class ControlView {
     };
   }
 
+  /** Ends the event streams (the mount is going away). */
+  close(): void {
+    this.events.close();
+  }
+
   private known(path: string) {
     const c = classify(path);
     if (c?.node !== undefined && !this.cluster.clients.has(c.node)) return undefined;
     return c;
   }
 
-  /** Starts every complete line written so far (and, before a read, an unterminated one). */
-  private async spawnLines(h: Extract<Handle, { kind: 'spawn' }>, flush: boolean): Promise<void> {
-    for (;;) {
-      const nl = h.pending.indexOf('\n');
-      if (nl < 0 && !(flush && h.pending !== '')) return;
-      const line = nl < 0 ? h.pending : h.pending.slice(0, nl);
-      h.pending = nl < 0 ? '' : h.pending.slice(nl + 1);
-      if (line.trim() === '' || line.includes('\0')) throw new FsError(E.EINVAL, 'empty or malformed command line');
-      if (this.cluster.isDown(h.node)) throw new FsError(E.EHOSTDOWN, `node ${h.node} is down`);
+  /**
+   * Takes one write to a spawn handle: the complete lines it finishes are checked first and
+   * started only if every one is good (a write is all or nothing); an unterminated rest is
+   * kept for the next write (or started by a read). A line longer than `MAX_LINE` is
+   * refused, and what follows of it is dropped up to its newline, so that the tail of a
+   * refused line never runs on its own.
+   * @throws FsError EINVAL (empty, NUL, too long), EHOSTDOWN (the node is down), or the
+   *   agent's refusal; nothing of this write is kept then.
+   */
+  private async takeWrite(h: SpawnHandle, data: string): Promise<void> {
+    if (h.discarding) {
+      const nl = data.indexOf('\n');
+      if (nl < 0) throw new FsError(E.EINVAL, 'the rest of a refused line');
+      h.discarding = false;
+      data = data.slice(nl + 1);
+    }
+    const text = h.pending + data;
+    const lines = text.split('\n');
+    const rest = lines.pop()!;
+    if (rest.length > MAX_LINE) {
+      h.pending = '';
+      h.discarding = true;
+      throw new FsError(E.EINVAL, `a spawn line is at most ${MAX_LINE} bytes`);
+    }
+    h.pending = '';
+    await this.start(h, lines);
+    h.pending = rest;
+  }
+
+  /** Starts an unterminated line left on the handle (before a read answers). */
+  private async flush(h: SpawnHandle): Promise<void> {
+    const line = h.pending;
+    h.pending = '';
+    if (line !== '') await this.start(h, [line]);
+  }
+
+  private async start(h: SpawnHandle, lines: string[]): Promise<void> {
+    for (const line of lines) {
+      if (line.trim() === '' || line.includes('\0') || line.length > MAX_LINE) throw new FsError(E.EINVAL, 'empty or malformed command line');
+    }
+    if (lines.length && this.cluster.isDown(h.node)) throw new FsError(E.EHOSTDOWN, `node ${h.node} is down`);
+    for (const line of lines) {
       const reply = await this.cluster.clients.get(h.node)!.spawn({
         shellCommand: line,
         env: [`PATH=${defaults.spawnPath}`, 'HOME=/root'],
@@ -138,4 +187,5 @@ export class ControlView {
       h.answers = Buffer.concat([h.answers, Buffer.from(`${encodeGpid(h.node, reply.pid)}\n`)]);
     }
   }
+
 }

@@ -7,9 +7,31 @@
  */
 import Fuse from 'fuse-native';
 import { performance } from 'node:perf_hooks';
+import { E } from './errno';
 
 /** fuse-native operation callbacks (a subset of its API, typed loosely as it is untyped). */
 export type FuseOps = Record<string, (...args: any[]) => void>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+type Cb = (err: number) => void;
+
+/**
+ * Answers to attempts at changing the tree, as Linux's /proc gives them: new names do not
+ * exist (ENOENT), existing ones cannot be removed, renamed, linked or have their mode or
+ * owner changed (EPERM), and times are accepted and ignored. Both views use them.
+ */
+export const IMMUTABLE_TREE: FuseOps = {
+  mkdir: (_p: string, _mode: number, cb: Cb) => cb(-E.ENOENT),
+  mknod: (_p: string, _mode: number, _dev: number, cb: Cb) => cb(-E.ENOENT),
+  create: (_p: string, _mode: number, cb: Cb) => cb(-E.ENOENT),
+  symlink: (_src: string, _dest: string, cb: Cb) => cb(-E.ENOENT),
+  unlink: (_p: string, cb: Cb) => cb(-E.EPERM),
+  rmdir: (_p: string, cb: Cb) => cb(-E.EPERM),
+  rename: (_src: string, _dest: string, cb: Cb) => cb(-E.EPERM),
+  link: (_src: string, _dest: string, cb: Cb) => cb(-E.EPERM),
+  chmod: (_p: string, _mode: number, cb: Cb) => cb(-E.EPERM),
+  chown: (_p: string, _uid: number, _gid: number, cb: Cb) => cb(-E.EPERM),
+  utimens: (_p: string, _atime: number, _mtime: number, cb: Cb) => cb(0),
+};
 
 export interface MountOptions {
   /** Kernel entry and attribute cache, seconds. */

@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Cluster } from '../cluster/cluster';
 import type { ClusterConfig } from '../config';
@@ -34,6 +34,17 @@ export function runtimeDir(mountPoint: string): string {
   return `${defaults.runDir}/mounts/${readable}-${hash}`;
 }
 
+/** True when `dir` is a mount point whose file system answers (not a dead daemon's). */
+function isLiveMount(dir: string): boolean {
+  if (!isMountPoint(dir)) return false;
+  try {
+    statSync(dir);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOTCONN';
+  }
+}
+
 /** True when `dir` is a mount point (per /proc/self/mountinfo). */
 function isMountPoint(dir: string): boolean {
   const escaped = dir.replace(/ /g, '\\040');
@@ -57,6 +68,10 @@ export async function mountClusterView(opts: {
   const run = runtimeDir(mountPoint);
   const hostProc = `${run}/proc`;
   const controlMount = `${run}/control`;
+  // A live mount there (another daemon's) is left alone; a dead one is cleared below.
+  for (const dir of [mountPoint, controlMount]) {
+    if (isLiveMount(dir)) throw new Error(`${dir} is already mounted (is another gproc mount running there?)`);
+  }
   mkdirSync(hostProc, { recursive: true });
   if (!isMountPoint(hostProc)) execFileSync('mount', ['-t', 'proc', 'proc', hostProc]);
 
@@ -66,6 +81,7 @@ export async function mountClusterView(opts: {
   const cache = { cacheSeconds: defaults.kernelCacheSeconds };
   const mounts: FuseMount[] = [];
   const close = async () => {
+    control.close();
     for (const m of mounts.reverse()) await m.unmount();
     mounts.length = 0;
     try {

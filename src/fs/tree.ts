@@ -101,6 +101,9 @@ const file = (perm: number, ops: (s: Scope) => FileOps, control?: ControlKind): 
 const readOnly = (render: (s: Scope) => Buffer | Promise<Buffer>) => file(0o444, (s) => ({ read: () => render(s) }));
 const dir = (children: Record<string, Spec>, more: Partial<DirSpec> = {}): DirSpec => ({ kind: 'dir', children, ...more });
 
+/** A number as /proc names entries: decimal, without leading zeros ("01" is no entry). */
+export const isNumber = (seg: string) => /^[1-9]\d{0,9}$/.test(seg);
+
 const proc = (s: Scope) => s.proc!;
 const table = (s: Scope) => s.ctx.table;
 const nodeFiles = (s: Scope) => {
@@ -139,7 +142,7 @@ const PROCESS_DIR = dir({
         match: (seg, s) => {
           const p = proc(s);
           const tid = Number(seg) - p.node * PID_LIMIT;
-          return /^\d+$/.test(seg) && tidsOf(p).includes(tid) ? { spec: THREAD_DIR, scope: { ...s, tid } } : undefined;
+          return isNumber(seg) && tidsOf(p).includes(tid) ? { spec: THREAD_DIR, scope: { ...s, tid } } : undefined;
         },
         list: (s) => tidsOf(proc(s)).map((tid) => String(encodeGpid(proc(s).node, tid))),
       },
@@ -184,7 +187,7 @@ export const ROOT: DirSpec = dir(
       {
         param: {
           match: (seg, s) => {
-            const node = /^\d+$/.test(seg) ? table(s).nodes.get(Number(seg)) : undefined;
+            const node = isNumber(seg) ? table(s).nodes.get(Number(seg)) : undefined;
             return node ? { spec: NODE_DIR, scope: { ...s, node } } : undefined;
           },
           list: (s) => [...table(s).nodes.keys()].map(String),
@@ -197,7 +200,7 @@ export const ROOT: DirSpec = dir(
   {
     param: {
       match: (seg, s) => {
-        if (!/^\d+$/.test(seg) || Number(seg) < PID_LIMIT) return undefined;
+        if (!isNumber(seg) || Number(seg) < PID_LIMIT) return undefined;
         const gpid = Number(seg);
         const t = table(s);
         const p = t.processes.get(gpid);
@@ -218,7 +221,7 @@ export const ROOT: DirSpec = dir(
     hidden: (seg, s) => {
       // A local PID resolves to that process of this machine; so does any other name of the
       // real /proc (tty/drivers, mounts...), so that tools under `gproc exec` keep working.
-      if (/^\d+$/.test(seg) && Number(seg) >= PID_LIMIT) return undefined;
+      if (/^\d+$/.test(seg) && (!isNumber(seg) || Number(seg) >= PID_LIMIT)) return undefined;
       if (!existsSync(`${s.ctx.hostProc}/${seg}`)) return undefined;
       return { kind: 'link', target: () => `${s.ctx.hostProc}/${seg}` };
     },
@@ -282,6 +285,7 @@ async function control(s: Scope, data: Buffer, offset: number): Promise<void> {
   const cmd = parseCtl(data, offset);
   const p = proc(s);
   const { cluster, log } = s.ctx;
+  if (cmd.verb === 'signal-group' && p.pgrp <= 0) throw new FsError(E.ESRCH, `${p.gpid} has no process group in the cluster`);
   if (cmd.verb === 'signal') {
     const outcome = await signalProcess(cluster, p, cmd.signal, requesterFor(s));
     if (outcome === 'NO_SUCH_PROCESS') throw new FsError(E.ESRCH, `${p.gpid} is gone`);
