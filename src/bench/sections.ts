@@ -132,13 +132,13 @@ async function psOverView(cluster: Awaited<ReturnType<typeof startNodes>>, nativ
   try {
     const [prefix, setup] = overView(mnt);
     await timeLoop(prefix, setup, 'ps -ef', 2); // first contact: lookups of every entry
-    const processes = view.cluster.last()!.processes.size;
-    const before = { ...view.view.counts };
+    const processes = view.processes();
+    const before = await view.counts();
     const warm = await timeLoop(prefix, setup, 'ps -ef', 9);
-    const warmCounts = diff(view.view.counts, before);
-    const beforeCold = { ...view.view.counts };
+    const afterWarm = await view.counts();
+    const warmCounts = diff(afterWarm, before);
     const cold = await timeLoop(prefix, setup, 'ps -ef', 5, 1.3);
-    const coldCounts = diff(view.view.counts, beforeCold);
+    const coldCounts = diff(await view.counts(), afterWarm);
     out(`${what}: ${processes} processes in the view`);
     out(`native ps -ef            median ${ms(nativeMedian)}`);
     out(`ps -ef over the view     warm median ${ms(median(warm))} (${ratio(median(warm), nativeMedian)}),  cold median ${ms(median(cold))} (${ratio(median(cold), nativeMedian)})   (target <= 10x)`);
@@ -153,7 +153,7 @@ async function psOverView(cluster: Awaited<ReturnType<typeof startNodes>>, nativ
     out('(warm: back-to-back runs within the 1 s lifetime of a refresh; cold: runs 1.3 s apart, after the kernel caches expired)');
     return { warm: median(warm), cold: median(cold) };
   } finally {
-    await view.close();
+    await view.stop();
     rmdirSync(mnt);
   }
 }

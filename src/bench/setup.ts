@@ -5,13 +5,11 @@
  * namespace, so that process start-up of the timing harness is not measured.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeClient } from '../cluster/client';
 import { loadConfig, type ClusterConfig } from '../config';
-import { mountClusterView, type MountedView } from '../fs/mount';
-import { createLogger } from '../log';
 import { launchNode, type LaunchedNode } from '../up/nodes';
 
 /** The gproc command (the bundle next to this one), for benchmarks that run it as users do. */
@@ -66,9 +64,51 @@ export async function startNodes(count: number, perNode: number, firstPort: numb
   };
 }
 
-/** Mounts the cluster's view in this process. */
-export function mountView(cluster: BenchCluster, mountPoint: string): Promise<MountedView> {
-  return mountClusterView({ config: cluster.config, mountPoint, localNode: 0, log: createLogger('bench', {}) });
+/** A `gproc mount` of a bench cluster, run as users run it. */
+export interface BenchMount {
+  mountPoint: string;
+  /** FUSE requests served so far, by operation (asked with SIGUSR2, read from its log). */
+  counts(): Promise<Record<string, number>>;
+  /** Processes listed at the top of the view. */
+  processes(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Mounts the cluster's view with `gproc mount` in a process of its own. (Not in this
+ * process: the benchmark's children would inherit the /dev/fuse descriptor, and a child
+ * that holds it keeps the connection alive after the daemon is gone.)
+ */
+export async function mountView(cluster: BenchCluster, mountPoint: string): Promise<BenchMount> {
+  const logFile = join(cluster.dir, `mount-${Date.now()}.log`);
+  const log = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [CLI, 'mount', '--config', cluster.configPath, mountPoint], { stdio: ['ignore', log, log] });
+  for (const deadline = Date.now() + 15000; ; await new Promise((r) => setTimeout(r, 100))) {
+    try {
+      if (readdirSync(mountPoint).includes('nodes')) break;
+    } catch {
+      // not mounted yet
+    }
+    if (Date.now() > deadline) throw new Error(`gproc mount did not start: see ${logFile}`);
+  }
+  const reports = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"FUSE requests"'));
+  return {
+    mountPoint,
+    counts: async () => {
+      const seen = reports().length;
+      child.kill('SIGUSR2');
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+        const lines = reports();
+        if (lines.length > seen) return JSON.parse(lines[lines.length - 1]).requests as Record<string, number>;
+      }
+      throw new Error('gproc mount did not report its requests');
+    },
+    processes: () => readdirSync(mountPoint).filter((n) => /^\d+$/.test(n)).length,
+    stop: async () => {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
 }
 
 /**

@@ -20,6 +20,8 @@ export function register(program: Command): void {
         const log = createLogger('mount', { node: localNode });
         surviveUncaught(log);
         const mounted = await mountClusterView({ config, mountPoint, localNode, log });
+        // SIGUSR2 logs the FUSE requests served so far, by operation (`make bench` reads them).
+        process.on('SIGUSR2', () => log.info({ requests: mounted.view.counts }, 'FUSE requests'));
         await untilSignalled();
         await mounted.close();
       }),
