@@ -212,7 +212,7 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, registry: Pr
       Promise.resolve()
         .then(() => registry.start(spawnSpec(msg.start!, call.getPeer()), 'pipe'))
         .then((p) => {
-        proc = p;
+          proc = p;
           attachOutput(call, p);
           call.write({ started: { pid: p.pid, starttime: p.starttime } });
           call.resume();

@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { splitAddress } from '../config';
 import { defaults } from '../defaults';
-import { action, CliError } from './common';
+import { action, CliError, surviveUncaught } from './common';
 import { untilSignalled } from './mount';
 
 /** Files of an `up`: its cluster file, agents' logs, and the PIDs it started. */
@@ -93,7 +93,11 @@ export function register(program: Command): void {
           import('../log'),
           import('../cluster/client'),
         ]);
+        if (!Number.isInteger(opts.basePort) || opts.basePort < 1 || opts.basePort + k - 1 > 65535) {
+          throw new CliError('--base-port takes a port from 1 to 65535 (node N gets base + N - 1)');
+        }
         const log = createLogger('up');
+        surviveUncaught(log); // this process serves the mount
         const files = upFiles(opts.mount);
         mkdirSync(files.dir, { recursive: true });
         stopLeftovers(files);
