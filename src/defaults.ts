@@ -20,9 +20,15 @@ export const defaults = {
   rpcDeadlineMs: 1500,
   /** How often a node marked down is asked again, in ms. */
   reprobeIntervalMs: 1000,
-  /** gRPC keepalive for long calls (wait, run, events): ping interval and ack timeout, in ms. */
-  keepaliveTimeMs: 1000,
-  keepaliveTimeoutMs: 1000,
+  /**
+   * gRPC keepalive, in ms: a ping every keepaliveTimeMs, and the connection is dropped when
+   * its ack is keepaliveTimeoutMs late. It is what ends long calls (wait, run, events) on a
+   * node that went silent (one that died closes its connections at once). The drop ends
+   * every call on that connection, so the ack timeout is generous: a process whose event
+   * loop is held up for a second on a loaded machine must not lose its calls.
+   */
+  keepaliveTimeMs: 2000,
+  keepaliveTimeoutMs: 5000,
   /** Largest gRPC message either side accepts, in bytes (a snapshot of 10k processes is ~40 MB). */
   maxMessageBytes: 256 * 1024 * 1024,
 

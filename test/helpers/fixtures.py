@@ -50,7 +50,25 @@ while time.time() < deadline:
     except OSError:
         pass
     time.sleep(0.05)
-time.sleep(0.3)  # let the sleepers settle so their stat stops changing
+
+# Then until every sleeper is asleep for good: stat and status unchanged over 200 ms
+# (Python's start-up can take seconds on a loaded machine, so a fixed pause is not enough).
+def files(pid):
+    out = []
+    for name in ('stat', 'status', 'statm'):
+        with open('/proc/%d/%s' % (pid, name)) as f:
+            out.append(f.read())
+    return out
+
+sleepers = (hostile.pid, zombie_parent.pid, bigcmd.pid, threads.pid)
+deadline = time.time() + 20
+before = [files(p) for p in sleepers]
+while time.time() < deadline:
+    time.sleep(0.2)
+    now = [files(p) for p in sleepers]
+    if now == before and all(state(p) == 'S' for p in sleepers):
+        break
+    before = now
 
 with open(out + '.tmp', 'w') as f:
     json.dump({'hostile': hostile.pid, 'zombie': zombie, 'zombie_parent': zombie_parent.pid,
