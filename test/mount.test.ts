@@ -57,7 +57,7 @@ t.test('the cluster view as a file system', async (t) => {
   });
 
   t.test('owners and modes as /proc gives them, enforced by the kernel', async (t) => {
-    const started = inNode(n2, ['sh', '-c', `setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups env SECRET=x sleep 1000 >/dev/null 2>&1 & echo $!`]);
+    const started = inNode(n2, ['sh', '-c', `setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups env SECRET=x sleep 1000 >/dev/null 2>&1 & p=$!; until grep -qx sleep /proc/$p/comm; do sleep 0.05; done; echo $p`]);
     const pid = Number(started.stdout.trim());
     const gpid = encodeGpid(2, pid);
     const dir = `${m1.mountPoint}/${gpid}`;
