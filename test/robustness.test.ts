@@ -47,6 +47,15 @@ t.test('robustness', async (t) => {
     t.not(r.stdout.trim(), '0', 'nothing ran as root');
     t.equal(r.status, 126);
     t.match(r.stderr, /uid 65534 may not act for uid 0/);
+    // The same lie in a signal: a root process of node 2 is not the liar's to kill.
+    const victim = Number(inNode(cluster.node(2), ['sh', '-c', 'sleep 1000 >/dev/null 2>&1 & echo $!']).stdout.trim());
+    const kill = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'env', '-u', 'NODE_OPTIONS', `GPROC_CONFIG=${cluster.configPath}`,
+      'node', liar, 'kill', '-KILL', `2:${victim}`], { encoding: 'utf8' });
+    t.equal(kill.status, 1);
+    t.match(kill.stderr, /operation not permitted: uid 65534 may not act for uid 0/);
+    await new Promise((r) => setTimeout(r, 200));
+    t.ok(existsSync(`${cluster.node(2).procRoot}/${victim}`), "root's sleep on node 2 lives on");
+    gproc(['kill', '-KILL', `2:${victim}`]);
     const honest = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...GPROC, 'run', '--node', '1', '--', 'id', '-u'], { env, encoding: 'utf8' });
     t.equal(honest.stdout, `${NOBODY}\n`, 'acting for itself is fine');
   });

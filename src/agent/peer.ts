@@ -5,13 +5,49 @@
  * asks the kernel who owns the caller's socket, as identd does: the row of /proc/net/tcp
  * (or tcp6) whose local address is the caller's address and port names its uid. A caller
  * that is not root may then act only for itself.
+ *
+ * Reading /proc/net/tcp walks the kernel's whole connection hash table (about 3 ms here,
+ * whatever the number of sockets), so it is done once per connection, not per call: the
+ * agent accepts loopback connections itself and remembers each one's uid while it is open.
  */
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 
-/** Parses a grpc-js peer ("127.0.0.1:51234", "[::1]:51234", "ipv4:..."). */
-function parsePeer(peer: string): { ip: string; port: number } | undefined {
-  const m = /^(?:ipv[46]:)?(?:\[([^\]]+)\]|([\d.]+)):(\d+)$/.exec(peer);
-  return m ? { ip: m[1] ?? m[2], port: Number(m[3]) } : undefined;
+interface OpenConnection {
+  socket: Socket;
+  /** The owner's uid once looked up; null when the kernel did not name one. */
+  uid?: number | null;
+}
+
+/** The callers on an agent's open loopback connections. */
+export class LoopbackCallers {
+  /** Keyed as grpc-js spells a call's peer: `${remoteAddress}:${remotePort}`. */
+  private readonly open = new Map<string, OpenConnection>();
+
+  /** Notes an accepted connection until it closes. */
+  accept(socket: Socket): void {
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const entry: OpenConnection = { socket };
+    this.open.set(key, entry);
+    socket.once('close', () => {
+      if (this.open.get(key) === entry) this.open.delete(key);
+    });
+  }
+
+  /**
+   * The uid owning the caller's end of the connection a call came on (`call.getPeer()`).
+   * @returns undefined when the connection is not one this agent accepted, or the kernel
+   *   lists no such socket.
+   */
+  uid(peer: string): number | undefined {
+    const entry = this.open.get(peer);
+    if (!entry) return undefined;
+    if (entry.uid === undefined) {
+      const { remoteAddress, remotePort } = entry.socket;
+      entry.uid = remoteAddress && remotePort ? (socketOwner(remoteAddress, remotePort) ?? null) : null;
+    }
+    return entry.uid ?? undefined;
+  }
 }
 
 /** The /proc/net/tcp spelling of an IPv4 address: four bytes, little-endian hex. */
@@ -24,29 +60,27 @@ function hexV4(ip: string): string {
 }
 
 /**
- * The uid owning the caller's end of a loopback TCP connection.
- * @returns undefined when the peer is not on loopback or its socket is not found.
+ * The uid owning the local TCP socket bound to ip:port (a caller's end of a loopback
+ * connection), from /proc/net/tcp or tcp6 (proc(5): column 8 is the uid).
+ * @returns undefined when the address is not loopback or no such socket is listed.
  */
-export function loopbackPeerUid(peer: string): number | undefined {
-  const p = parsePeer(peer);
-  if (!p) return undefined;
-  const port = p.port.toString(16).toUpperCase().padStart(4, '0');
-  let tables: [string, string][];
-  if (p.ip.startsWith('127.')) tables = [['/proc/net/tcp', `${hexV4(p.ip)}:${port}`]];
-  else if (p.ip === '::1') tables = [['/proc/net/tcp6', `00000000000000000000000001000000:${port}`]];
-  else if (p.ip.startsWith('::ffff:127.')) tables = [['/proc/net/tcp6', `0000000000000000FFFF0000${hexV4(p.ip.slice(7))}:${port}`]];
+function socketOwner(ip: string, port: number): number | undefined {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let file: string;
+  let local: string;
+  if (ip.startsWith('127.')) [file, local] = ['/proc/net/tcp', `${hexV4(ip)}:${hexPort}`];
+  else if (ip === '::1') [file, local] = ['/proc/net/tcp6', `00000000000000000000000001000000:${hexPort}`];
+  else if (ip.startsWith('::ffff:127.')) [file, local] = ['/proc/net/tcp6', `0000000000000000FFFF0000${hexV4(ip.slice(7))}:${hexPort}`];
   else return undefined;
-  for (const [file, local] of tables) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'latin1');
-    } catch {
-      return undefined;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols[1] === local) return Number(cols[7]);
-    }
+  let text: string;
+  try {
+    text = readFileSync(file, 'latin1');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[1] === local) return Number(cols[7]);
   }
   return undefined;
 }

@@ -2,12 +2,14 @@
  * Starting and stopping an agent: the gRPC server for one node of the cluster file,
  * listening at the address the file gives for it (spec section 2).
  */
-import { Server } from '@grpc/grpc-js';
-import { findNode, type ClusterConfig } from '../config';
+import { Server, type ServerCredentials } from '@grpc/grpc-js';
+import { createServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { findNode, splitAddress, type ClusterConfig } from '../config';
 import { defaults } from '../defaults';
 import { createLogger, type Logger } from '../log';
 import { agentService } from '../proto';
 import { serverCredentials } from '../tls';
+import { LoopbackCallers } from './peer';
 import { defaultReaderThreads } from './reader-pool';
 import { createAgentService } from './service';
 import { resolve } from 'node:path';
@@ -41,12 +43,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const node = findNode(opts.config, opts.node);
   const log = opts.log ?? createLogger('agent', { node: node.id });
   const credentials = serverCredentials(opts.config, node.address, opts.insecure);
+  // Plaintext is only ever on loopback: there the agent accepts connections itself, to
+  // learn from the kernel which user each caller is (peer.ts).
+  const callers = opts.config.tls ? undefined : new LoopbackCallers();
   const service = createAgentService({
     node: { id: node.id, name: node.name },
     procRoot: opts.procRoot ?? '/proc',
     log,
     childEnv: { GPROC_NODE: String(node.id), GPROC_CONFIG: resolve(opts.config.source) },
     readerThreads: opts.readerThreads ?? defaultReaderThreads(),
+    callers,
   });
   const server = new Server({
     'grpc.max_receive_message_length': defaults.maxMessageBytes,
@@ -55,14 +61,22 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     'grpc.http2.min_ping_interval_without_data_ms': defaults.keepaliveTimeMs / 2,
   });
   server.addService(agentService().service, service.handlers);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(node.address, credentials, (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  let tcp: TcpServer | undefined;
+  let port: number;
+  if (callers) {
+    tcp = await listenAccepting(server, credentials, node.address, callers);
+    port = (tcp.address() as AddressInfo).port;
+  } else {
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(node.address, credentials, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+  }
   log.info({ address: node.address, nodeName: node.name }, 'agent listening');
   return {
     server,
     port,
     close: async () => {
+      tcp?.close();
       await new Promise<void>((done) => {
         server.tryShutdown(() => done());
         setTimeout(() => {
@@ -73,4 +87,26 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       await service.close();
     },
   };
+}
+
+/**
+ * Listens at `address` with a TCP server of the agent's own, noting every connection in
+ * `callers` before gRPC serves it.
+ * @throws the listen error (EADDRINUSE...).
+ */
+async function listenAccepting(server: Server, credentials: ServerCredentials, address: string, callers: LoopbackCallers): Promise<TcpServer> {
+  const injector = server.createConnectionInjector(credentials);
+  const tcp = createServer((socket) => {
+    callers.accept(socket);
+    injector.injectConnection(socket);
+  });
+  const { host, port } = splitAddress(address);
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen({ host, port }, () => {
+      tcp.off('error', reject);
+      resolve();
+    });
+  });
+  return tcp;
 }

@@ -18,7 +18,7 @@ import type { RunOutput } from '../proto/gen/gproc/v1/RunOutput';
 import type { ProcessEvent } from '../proto/gen/gproc/v1/ProcessEvent';
 import type { SpawnRequest__Output } from '../proto/gen/gproc/v1/SpawnRequest';
 import { deliverSignal } from './deliver';
-import { loopbackPeerUid, primaryGid } from './peer';
+import { primaryGid, type LoopbackCallers } from './peer';
 import { ProcessRegistry, type SpawnSpec, type StartedProcess } from './processes';
 import { ReaderPool } from './reader-pool';
 import { RpcError, toServiceError } from './rpc-error';
@@ -48,6 +48,11 @@ export interface AgentServiceOptions {
   childEnv: Record<string, string>;
   /** Worker threads reading /proc for snapshots (0 in tests that run from source). */
   readerThreads: number;
+  /**
+   * The callers on a plaintext loopback agent's connections (their uids come from the
+   * kernel); undefined over mutual TLS, where a caller is trusted to say its uid.
+   */
+  callers?: LoopbackCallers;
 }
 
 /** Builds the handlers; `registry` holds the processes the agent started. */
@@ -60,6 +65,12 @@ export function createAgentService(opts: AgentServiceOptions): {
   const registry = new ProcessRegistry(procRoot, log, opts.childEnv);
   const watcher = new ProcessWatcher(procRoot);
   const pool = new ReaderPool(procRoot, opts.readerThreads, (err) => log.error({ err: err.message }, 'snapshot reader thread failed; reading on the main thread'));
+  const authorize = authorizer(opts.callers);
+  /** A spawn request as the registry takes it, once the caller may act for its uid and gid. */
+  const spawnSpec = (req: SpawnRequest__Output, peer: string): SpawnSpec => {
+    authorize(peer, req.uid, req.gid);
+    return toSpawnSpec(req);
+  };
 
   /** Wraps a unary handler: RpcErrors go out with their code, anything else as INTERNAL. */
   function unary<Req, Res>(name: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>) {
@@ -135,7 +146,7 @@ export function createAgentService(opts: AgentServiceOptions): {
       return registry.wait(ref.pid, ref.starttime, abort.signal);
     }),
 
-    Run: (call) => run(call, registry, log),
+    Run: (call) => run(call, registry, spawnSpec, log),
 
     Events: (call) => events(call, watcher, registry),
   };
@@ -143,21 +154,24 @@ export function createAgentService(opts: AgentServiceOptions): {
 }
 
 /**
- * Checks that the caller may act for `uid` (and `gid`): a caller on loopback whose socket
- * belongs to another user than root may act only for itself (peer.ts). Callers over TLS and
- * root are trusted.
- * @throws RpcError PERMISSION_DENIED otherwise.
+ * The check that a caller (`call.getPeer()`) may act for `uid` (and `gid`). Over TLS
+ * (`callers` undefined) every caller may. On a plaintext loopback agent the kernel names the
+ * uid owning the caller's socket (peer.ts): root may act for anyone, another user only for
+ * itself, and a caller the kernel does not name for no one.
+ * The check throws RpcError PERMISSION_DENIED when the caller may not.
  */
-function authorize(peer: string, uid: number, gid?: number): void {
-  const caller = loopbackPeerUid(peer);
-  if (caller === undefined || caller === 0) return;
-  if (uid !== caller) throw new RpcError(status.PERMISSION_DENIED, `uid ${caller} may not act for uid ${uid}`);
-  if (gid !== undefined && gid !== primaryGid(caller)) throw new RpcError(status.PERMISSION_DENIED, `uid ${caller} may not act for gid ${gid}`);
+function authorizer(callers: LoopbackCallers | undefined): (peer: string, uid: number, gid?: number) => void {
+  return (peer, uid, gid) => {
+    if (!callers) return;
+    const caller = callers.uid(peer);
+    if (caller === undefined) throw new RpcError(status.PERMISSION_DENIED, `cannot tell which user is calling from ${peer}`);
+    if (caller === 0) return;
+    if (uid !== caller) throw new RpcError(status.PERMISSION_DENIED, `uid ${caller} may not act for uid ${uid}`);
+    if (gid !== undefined && gid !== primaryGid(caller)) throw new RpcError(status.PERMISSION_DENIED, `uid ${caller} may not act for gid ${gid}`);
+  };
 }
 
-/** A spawn request as the registry takes it, once the caller may act for its uid and gid. */
-function spawnSpec(req: SpawnRequest__Output, peer: string): SpawnSpec {
-  authorize(peer, req.uid, req.gid);
+function toSpawnSpec(req: SpawnRequest__Output): SpawnSpec {
   const o = req.origin;
   return {
     argv: req.argv,
@@ -191,7 +205,12 @@ function checkIdentity(procRoot: string, ref: ProcessRef__Output): SeenProcess {
  * flow out, both ways with back-pressure (a full peer pauses the source); the last message
  * is the exit status. A cancelled call (the client went away) hangs the process group up.
  */
-function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, registry: ProcessRegistry, log: Logger): void {
+function run(
+  call: ServerDuplexStream<RunInput__Output, RunOutput>,
+  registry: ProcessRegistry,
+  spawnSpec: (req: SpawnRequest__Output, peer: string) => SpawnSpec,
+  log: Logger,
+): void {
   let proc: StartedProcess | undefined;
   let started = false;
   const fail = (err: unknown) => call.emit('error', toServiceError(err, log, 'Run'));

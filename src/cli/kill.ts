@@ -46,13 +46,14 @@ export function register(program: Command): void {
       action(async (args: string[], _opts: unknown, cmd: Command) => {
         const opts = parseKillArgs(args);
         if (opts.help) cmd.help();
-        const [{ parseSignal }, { parseGpid, formatGpid, decodeGpid }, { Cluster }, { createLogger }, { signalGroup }, { rpcReason }] = await Promise.all([
+        const [{ parseSignal }, { parseGpid, formatGpid, decodeGpid }, { Cluster }, { createLogger }, { signalGroup }, { rpcReason }, { status: grpcStatus }] = await Promise.all([
           import('../signals'),
           import('../gpid'),
           import('../cluster/cluster'),
           import('../log'),
           import('../cluster/signal'),
           import('../cluster/client'),
+          import('@grpc/grpc-js'),
         ]);
         const signal = parseSignal(opts.signal);
         const gpids = opts.targets.map(parseGpid);
@@ -88,7 +89,8 @@ export function register(program: Command): void {
                 if (r.outcome === 'NO_SUCH_PROCESS') report(gpid, 'no such process');
                 else if (r.outcome === 'NOT_PERMITTED') report(gpid, 'operation not permitted');
               } catch (err) {
-                report(gpid, `its node does not answer: ${rpcReason(err)}`);
+                const refused = (err as { code?: number }).code === grpcStatus.PERMISSION_DENIED;
+                report(gpid, refused ? `operation not permitted: ${rpcReason(err)}` : `its node does not answer: ${rpcReason(err)}`);
               }
             }),
           );
