@@ -4,7 +4,7 @@
  * Unknown keys, duplicate ids, names or addresses and ids outside 1..511 are refused with
  * a message that names the key.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { defaults } from './defaults';
 import { MAX_NODE_ID, isNodeId } from './gpid';
@@ -55,7 +55,11 @@ export function loadConfig(path: string): ClusterConfig {
     text = readFileSync(path, 'utf8').replace(/^\uFEFF/, ''); // a byte-order mark some editors write
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`cannot read cluster file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    // Someone who started `gproc up` and then runs gproc run/kill/wait lands here.
+    const upConfig = `${defaults.upDir}/cluster.json`;
+    const hint = code === 'ENOENT' && path === defaults.configPath && existsSync(upConfig) ? ` (gproc up is running: export GPROC_CONFIG=${upConfig})` : '';
+    throw new ConfigError(`cannot read cluster file ${path}: ${code ?? err}${hint}`);
   }
   let json: unknown;
   try {

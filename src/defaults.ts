@@ -9,6 +9,8 @@ export const defaults = {
   mountPoint: '/cluster/proc',
   /** Runtime directory for the control mounts and the real-procfs bind (see native-notes/). */
   runDir: '/run/gproc',
+  /** Where `gproc up` on the default mount point keeps its cluster file and pids. */
+  upDir: '/run/gproc/up',
   /** First port `gproc up` gives its agents on loopback; node N listens on basePort + N - 1. */
   basePort: 7101,
 

@@ -24,7 +24,7 @@ interface UpFiles {
 /** /run/gproc/up for the default mount point, /run/gproc/up/<key> for another. */
 function upFiles(mountPoint: string): UpFiles {
   const abs = resolve(mountPoint);
-  const dir = abs === defaults.mountPoint ? `${defaults.runDir}/up` : `${defaults.runDir}/up/${abs.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '_')}`;
+  const dir = abs === defaults.mountPoint ? defaults.upDir : `${defaults.upDir}/${abs.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '_')}`;
   return { dir, pids: `${dir}/pids`, config: `${dir}/cluster.json` };
 }
 
