@@ -58,7 +58,8 @@ export function loadConfig(path: string): ClusterConfig {
     const code = (err as NodeJS.ErrnoException).code;
     // Someone who started `gproc up` and then runs gproc run/kill/wait lands here.
     const upConfig = `${defaults.upDir}/cluster.json`;
-    const hint = code === 'ENOENT' && path === defaults.configPath && existsSync(upConfig) ? ` (gproc up is running: export GPROC_CONFIG=${upConfig})` : '';
+    const upRunning = existsSync(`${defaults.upDir}/pids`); // up writes it at start, removes it at exit
+    const hint = code === 'ENOENT' && path === defaults.configPath && upRunning ? ` (gproc up is running: export GPROC_CONFIG=${upConfig})` : '';
     throw new ConfigError(`cannot read cluster file ${path}: ${code ?? err}${hint}`);
   }
   let json: unknown;
