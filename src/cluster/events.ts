@@ -74,8 +74,9 @@ export class EventHub {
   private push(line: string): void {
     this.lines.push(line);
     if (this.lines.length > KEEP_LINES) {
-      this.lines.splice(0, this.lines.length - KEEP_LINES / 2);
-      this.firstSeq += KEEP_LINES / 2;
+      const dropped = this.lines.length - KEEP_LINES / 2;
+      this.lines.splice(0, dropped);
+      this.firstSeq += dropped;
     }
     for (const wake of this.waiters) wake();
     this.waiters.clear();
