@@ -6,10 +6,8 @@
  * Every attempt leaves an audit line in the agent's log.
  */
 import type { Logger } from '../log';
-import { readWhole } from '../procfs/read';
-import { parsePidStat } from '../procfs/stat';
-import { parseStatus } from '../procfs/status';
 import { signalName } from '../signals';
+import { readIdentity } from './watcher';
 
 export type Outcome = 'DELIVERED' | 'NO_SUCH_PROCESS' | 'NOT_PERMITTED';
 
@@ -47,22 +45,11 @@ export function deliverSignal(procRoot: string, target: Target, signal: number, 
 }
 
 function tryDeliver(procRoot: string, target: Target, signal: number, who: Requester): Outcome {
-  let starttime: number;
-  let realUid: number;
-  let savedUid: number;
-  try {
-    const stat = readWhole(`${procRoot}/${target.pid}/stat`);
-    const status = readWhole(`${procRoot}/${target.pid}/status`);
-    if (!stat || !status) return 'NO_SUCH_PROCESS';
-    starttime = parsePidStat(stat).starttime;
-    const st = parseStatus(status);
-    // A thread id is not a process: kill(2) on it would signal the whole process.
-    if (st.tgid !== target.pid) return 'NO_SUCH_PROCESS';
-    realUid = st.uid[0];
-    savedUid = st.uid[2];
-  } catch {
-    return 'NO_SUCH_PROCESS';
-  }
+  // Gone, or a thread id (kill(2) on it would signal its whole process): no such process.
+  const seen = readIdentity(procRoot, target.pid);
+  if (!seen) return 'NO_SUCH_PROCESS';
+  const { starttime } = seen;
+  const [realUid, , savedUid] = seen.uid!;
   if (target.starttime !== 0 && starttime !== target.starttime) return 'NO_SUCH_PROCESS';
   // The agent does not signal itself: a signal meant for processes of a node (a group, a
   // typo) must not take the node out of the cluster.

@@ -13,10 +13,17 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 
+/** A caller as the kernel names it: the uid owning its socket and that uid's primary gid. */
+export interface Caller {
+  uid: number;
+  /** From /etc/passwd; undefined when the uid has no entry. */
+  gid?: number;
+}
+
 interface OpenConnection {
   socket: Socket;
-  /** The owner's uid once looked up; null when the kernel did not name one. */
-  uid?: number | null;
+  /** The caller once looked up; null when the kernel did not name one. */
+  caller?: Caller | null;
 }
 
 /** The callers on an agent's open loopback connections. */
@@ -35,18 +42,21 @@ export class LoopbackCallers {
   }
 
   /**
-   * The uid owning the caller's end of the connection a call came on (`call.getPeer()`).
+   * Who is at the other end of the connection a call came on (`call.getPeer()`). The first
+   * call on a connection reads /proc/net/tcp and /etc/passwd (synchronously, ~3 ms); later
+   * ones are a map lookup.
    * @returns undefined when the connection is not one this agent accepted, or the kernel
    *   lists no such socket.
    */
-  uid(peer: string): number | undefined {
+  caller(peer: string): Caller | undefined {
     const entry = this.open.get(peer);
     if (!entry) return undefined;
-    if (entry.uid === undefined) {
+    if (entry.caller === undefined) {
       const { remoteAddress, remotePort } = entry.socket;
-      entry.uid = remoteAddress && remotePort ? (socketOwner(remoteAddress, remotePort) ?? null) : null;
+      const uid = remoteAddress && remotePort ? socketOwner(remoteAddress, remotePort) : undefined;
+      entry.caller = uid === undefined ? null : { uid, gid: primaryGid(uid) };
     }
-    return entry.uid ?? undefined;
+    return entry.caller ?? undefined;
   }
 }
 
@@ -86,7 +96,7 @@ function socketOwner(ip: string, port: number): number | undefined {
 }
 
 /** The primary gid of a uid, from /etc/passwd (undefined if the uid has no entry). */
-export function primaryGid(uid: number): number | undefined {
+function primaryGid(uid: number): number | undefined {
   try {
     for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
       const f = line.split(':');

@@ -58,6 +58,7 @@ export interface EndedProcess {
   readAt?: number;
 }
 
+/** The processes an agent started (spawn, run): it reaps them and holds their exit status (defaults.exitStatusRetentionMs). */
 export class ProcessRegistry {
   private readonly live = new Map<number, StartedProcess>();
   private readonly ended = new Map<number, EndedProcess>();

@@ -17,6 +17,7 @@ export function defaultReaderThreads(): number {
   return Math.min(3, availableParallelism() - 1);
 }
 
+/** Worker threads that read shares of /proc for a snapshot; the main thread reads a share too. */
 export class ReaderPool {
   private workers: Worker[] = [];
   private inflight: Promise<Shard> | undefined;
@@ -69,13 +70,18 @@ export class ReaderPool {
   /** A worker's share, or (if it fails meanwhile) the same share read here. */
   private ask(worker: Worker, pids: number[]): Promise<Shard> {
     return new Promise((resolve) => {
-      const fallback = () => {
+      const settle = () => {
         worker.off('message', onMessage);
+        worker.off('error', fallback);
+        worker.off('exit', fallback);
+      };
+      // A crashing worker emits 'error' and then 'exit': the share is read here once.
+      const fallback = () => {
+        settle();
         resolve(readProcesses(this.procRoot, pids));
       };
       const onMessage = (shard: Shard) => {
-        worker.off('error', fallback);
-        worker.off('exit', fallback);
+        settle();
         resolve({ processes: shard.processes.map(asBuffers), errors: shard.errors });
       };
       worker.once('message', onMessage);

@@ -18,7 +18,7 @@ import type { RunOutput } from '../proto/gen/gproc/v1/RunOutput';
 import type { ProcessEvent } from '../proto/gen/gproc/v1/ProcessEvent';
 import type { SpawnRequest__Output } from '../proto/gen/gproc/v1/SpawnRequest';
 import { deliverSignal } from './deliver';
-import { primaryGid, type LoopbackCallers } from './peer';
+import type { LoopbackCallers } from './peer';
 import { ProcessRegistry, type SpawnSpec, type StartedProcess } from './processes';
 import { ReaderPool } from './reader-pool';
 import { RpcError, toServiceError } from './rpc-error';
@@ -163,11 +163,11 @@ export function createAgentService(opts: AgentServiceOptions): {
 function authorizer(callers: LoopbackCallers | undefined): (peer: string, uid: number, gid?: number) => void {
   return (peer, uid, gid) => {
     if (!callers) return;
-    const caller = callers.uid(peer);
+    const caller = callers.caller(peer);
     if (caller === undefined) throw new RpcError(status.PERMISSION_DENIED, `cannot tell which user is calling from ${peer}`);
-    if (caller === 0) return;
-    if (uid !== caller) throw new RpcError(status.PERMISSION_DENIED, `uid ${caller} may not act for uid ${uid}`);
-    if (gid !== undefined && gid !== primaryGid(caller)) throw new RpcError(status.PERMISSION_DENIED, `uid ${caller} may not act for gid ${gid}`);
+    if (caller.uid === 0) return;
+    if (uid !== caller.uid) throw new RpcError(status.PERMISSION_DENIED, `uid ${caller.uid} may not act for uid ${uid}`);
+    if (gid !== undefined && gid !== caller.gid) throw new RpcError(status.PERMISSION_DENIED, `uid ${caller.uid} may not act for gid ${gid}`);
   };
 }
 

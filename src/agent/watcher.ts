@@ -20,6 +20,8 @@ export interface SeenProcess {
   comm: string;
   /** State letter of stat (field 3): Z for a zombie, which has ended but is not reaped yet. */
   state: string;
+  /** Real, effective, saved and filesystem uid (status Uid:), when status was read. */
+  uid?: number[];
 }
 
 export interface WatcherEvents {
@@ -27,6 +29,7 @@ export interface WatcherEvents {
   exit: [SeenProcess];
 }
 
+/** Polls /proc every defaults.processPollMs while it has users, emitting process starts and exits. */
 export class ProcessWatcher extends EventEmitter<WatcherEvents> {
   private known = new Map<number, SeenProcess>();
   private timer: NodeJS.Timeout | undefined;
@@ -79,23 +82,31 @@ export class ProcessWatcher extends EventEmitter<WatcherEvents> {
   }
 
   private read(pid: number): SeenProcess | undefined {
-    return readIdentity(this.procRoot, pid);
+    return readIdentity(this.procRoot, pid, true);
   }
 }
 
 /**
  * Identity, parent and name of one process, read now. /proc answers for thread ids too
  * (unlisted); a thread is not a process, and signalling its id would hit its whole
- * process, so a thread id reads as no process.
+ * process, so a thread id reads as no process (checked against Tgid in status, proc(5)).
+ * @param listed the pid comes from a listing of /proc, which names processes only: the
+ *   thread check (a read of status) is skipped.
  * @returns undefined when no process has this pid (or its files cannot be parsed).
  */
-export function readIdentity(procRoot: string, pid: number): SeenProcess | undefined {
+export function readIdentity(procRoot: string, pid: number, listed = false): SeenProcess | undefined {
   try {
     const stat = readWhole(`${procRoot}/${pid}/stat`);
-    const status = readWhole(`${procRoot}/${pid}/status`);
-    if (!stat || !status || parseStatus(status).tgid !== pid) return undefined;
+    if (!stat) return undefined;
+    let uid: number[] | undefined;
+    if (!listed) {
+      const status = readWhole(`${procRoot}/${pid}/status`);
+      const st = status && parseStatus(status);
+      if (!st || st.tgid !== pid) return undefined;
+      uid = st.uid;
+    }
     const s = parsePidStat(stat);
-    return { pid, starttime: s.starttime, ppid: s.ppid, comm: s.comm, state: s.state };
+    return { pid, starttime: s.starttime, ppid: s.ppid, comm: s.comm, state: s.state, uid };
   } catch {
     return undefined;
   }
