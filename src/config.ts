@@ -8,6 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { defaults } from './defaults';
 import { MAX_NODE_ID, isNodeId } from './gpid';
+import { upFiles } from './up/files';
 
 /** One node of the cluster file. */
 export interface NodeConfig {
@@ -57,9 +58,8 @@ export function loadConfig(path: string): ClusterConfig {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     // Someone who started `gproc up` and then runs gproc run/kill/wait lands here.
-    const upConfig = `${defaults.upDir}/cluster.json`;
-    const upRunning = existsSync(`${defaults.upDir}/pids`); // up writes it at start, removes it at exit
-    const hint = code === 'ENOENT' && path === defaults.configPath && upRunning ? ` (gproc up is running: export GPROC_CONFIG=${upConfig})` : '';
+    const up = upFiles();
+    const hint = code === 'ENOENT' && path === defaults.configPath && existsSync(up.pids) ? ` (gproc up is running: export GPROC_CONFIG=${up.config})` : '';
     throw new ConfigError(`cannot read cluster file ${path}: ${code ?? err}${hint}`);
   }
   let json: unknown;

@@ -22,6 +22,11 @@ export function describeExit(st: WireExit): string {
 /** The status a shell would report: N, 128 + signal number when killed, 127 when gone. */
 export function shellStatus(st: WireExit): number {
   if (st.outcome === 'code') return st.code ?? 0;
-  if (st.outcome === 'signal') return 128 + (signalNumber(st.signal ?? '') ?? 0);
+  if (st.outcome === 'signal') return killedStatus(st.signal ?? '');
   return 127;
+}
+
+/** The status a shell reports for a process killed by `signal` (a name): 128 + its number. */
+export function killedStatus(signal: string): number {
+  return 128 + (signalNumber(signal) ?? 0);
 }

@@ -45,3 +45,6 @@ export function signalName(num: number): string {
 export function signalNumber(name: string): number | undefined {
   return byName[name];
 }
+
+/** The signals a terminal or a job control sends to end a command (signal(7)); gproc's commands pass them on or stop on them. */
+export const TERMINATING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

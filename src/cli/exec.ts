@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { defaults } from '../defaults';
-import { signalNumber } from '../signals';
+import { killedStatus } from '../exit-status';
+import { TERMINATING_SIGNALS } from '../signals';
 import { action, CliError } from './common';
 
 /** The kill(2) wrapper built next to the command (src/native/gproc-kill.c). */
@@ -32,12 +33,12 @@ export async function execInView(dir: string, argv: string[]): Promise<never> {
     ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$1" /proc && shift && exec "$@"', 'gproc exec', dir, ...argv],
     { stdio: 'inherit', env },
   );
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  for (const sig of TERMINATING_SIGNALS) process.on(sig, () => child.kill(sig));
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
     child.once('error', (err) => reject(new CliError(`cannot run unshare: ${err.message}`)));
     child.once('exit', (c, s) => resolve([c, s]));
   });
-  process.exit(code ?? 128 + (signalNumber(signal ?? '') ?? 0));
+  process.exit(code ?? killedStatus(signal ?? ''));
 }
 
 export function register(program: Command): void {

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { action, CliError, clusterConfig } from './common';
 
 /** Parses kill's own argument syntax (`-TERM`, `-9`, `-s TERM`, `-g`, `--config FILE`). */
-export function parseKillArgs(args: string[]): { signal: string; group: boolean; config?: string; targets: string[]; help?: boolean } {
+export function parseKillArgs(args: string[]): { signal: string; group: boolean; config?: string; targets: string[] } {
   let signal: string | undefined;
   let group = false;
   const setSignal = (sig: string) => {
@@ -43,9 +43,8 @@ export function register(program: Command): void {
     .allowUnknownOption()
     .helpOption('--help', 'display help for kill')
     .action(
-      action(async (args: string[], _opts: unknown, cmd: Command) => {
+      action(async (args: string[]) => {
         const opts = parseKillArgs(args);
-        if (opts.help) cmd.help();
         const [{ parseSignal }, { parseGpid, formatGpid, decodeGpid }, { Cluster }, { createLogger }, { signalGroup }, { rpcReason }, { status: grpcStatus }] = await Promise.all([
           import('../signals'),
           import('../gpid'),

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { findNode } from '../config';
 import { defaults } from '../defaults';
+import { TERMINATING_SIGNALS } from '../signals';
 import { action, clusterConfig, surviveUncaught, withConfig } from './common';
 
 export function register(program: Command): void {
@@ -31,6 +32,6 @@ export function register(program: Command): void {
 /** Resolves on the first SIGINT, SIGTERM or SIGHUP. */
 export function untilSignalled(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => resolve(sig));
+    for (const sig of TERMINATING_SIGNALS) process.once(sig, () => resolve(sig));
   });
 }

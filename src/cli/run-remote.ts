@@ -5,8 +5,8 @@
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { rpcReason, type NodeClient } from '../cluster/client';
-import { shellStatus } from '../exit-status';
-import { signalNumber } from '../signals';
+import { killedStatus, shellStatus } from '../exit-status';
+import { signalNumber, TERMINATING_SIGNALS } from '../signals';
 import { CliError, requesterOrigin } from './common';
 
 /**
@@ -16,14 +16,14 @@ import { CliError, requesterOrigin } from './common';
  */
 export async function runRemote(client: NodeClient, argv: string[]): Promise<number> {
   // A signal before the agent answers has nothing to forward to: leave at once.
-  const early = (sig: NodeJS.Signals) => process.exit(128 + (signalNumber(sig) ?? 0));
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, early);
+  const early = (sig: NodeJS.Signals) => process.exit(killedStatus(sig));
+  for (const sig of TERMINATING_SIGNALS) process.once(sig, early);
   try {
     await client.ready();
   } catch (err) {
     throw new CliError(`node ${client.node.id} (${client.node.address}) does not answer: ${rpcReason(err)}`, 255);
   }
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, early);
+  for (const sig of TERMINATING_SIGNALS) process.off(sig, early);
   const call = client.run();
   const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
   call.write({ start: { argv, env, cwd: workingDirectory(), uid: process.getuid!(), gid: process.getgid!(), origin: requesterOrigin() } });
@@ -40,7 +40,7 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
   stdin.on('error', () => call.write({ stdinEof: true }));
 
   // Signals to the remote process group; the exit status it then sends is ours.
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  for (const sig of TERMINATING_SIGNALS) {
     process.on(sig, () => call.write({ signal: signalNumber(sig) }));
   }
 
@@ -51,7 +51,7 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
     const readerGone = (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EPIPE') return reject(err);
       call.cancel();
-      resolve(128 + (signalNumber('SIGPIPE') ?? 13));
+      resolve(killedStatus('SIGPIPE'));
     };
     process.stdout.on('error', readerGone);
     process.stderr.on('error', readerGone);

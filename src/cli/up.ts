@@ -8,25 +8,11 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { splitAddress } from '../config';
+import { upFiles, type UpFiles } from '../up/files';
 import { defaults } from '../defaults';
 import { action, CliError, surviveUncaught } from './common';
 import { untilSignalled } from './mount';
-
-/** Files of an `up`: its cluster file, agents' logs, and the PIDs it started. */
-interface UpFiles {
-  dir: string;
-  pids: string;
-  config: string;
-}
-
-/** /run/gproc/up for the default mount point, /run/gproc/up/<key> for another. */
-function upFiles(mountPoint: string): UpFiles {
-  const abs = resolve(mountPoint);
-  const dir = abs === defaults.mountPoint ? defaults.upDir : `${defaults.upDir}/${abs.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '_')}`;
-  return { dir, pids: `${dir}/pids`, config: `${dir}/cluster.json` };
-}
 
 /** Demo processes of a simulated node: a named sleeper, a busy-ish shell loop, a pipeline. */
 function demoProcesses(id: number): string {

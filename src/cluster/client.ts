@@ -26,6 +26,12 @@ import { channelCredentials } from '../tls';
 
 type Callback<T> = (err: ServiceError | null, value?: T) => void;
 
+/**
+ * One agent of the cluster file (gproc.v1.Agent, src/proto/gproc.proto). Short calls reject
+ * with the gRPC error: DEADLINE_EXCEEDED or UNAVAILABLE when the node does not answer,
+ * NOT_FOUND for a gone process, INVALID_ARGUMENT for a bad request, PERMISSION_DENIED when
+ * the caller may not act for the uid it names.
+ */
 export class NodeClient {
   readonly client: AgentClient;
 
@@ -57,6 +63,7 @@ export class NodeClient {
     return this.unary((o, cb) => this.client.GetSnapshot({}, o, cb), deadlineMs);
   }
 
+  /** Id, name, boot time (s), clock ticks per second, page size and the node files. */
   nodeInfo(deadlineMs?: number): Promise<NodeInfo__Output> {
     return this.unary((o, cb) => this.client.GetNodeInfo({}, o, cb), deadlineMs);
   }
@@ -67,15 +74,22 @@ export class NodeClient {
     return reply.content;
   }
 
+  /** pidusage of one process: cpu percent, memory bytes, elapsed ms. */
   usage(ref: ProcessRef): Promise<Usage__Output> {
     return this.unary((o, cb) => this.client.GetUsage(ref, o, cb));
   }
 
+  /** Signals the targets (pid + starttime); one outcome per target, in their order. */
   async signal(req: SignalRequest): Promise<SignalResult__Output[]> {
     const reply = await this.unary<{ results: SignalResult__Output[] }>((o, cb) => this.client.Signal(req, o, cb));
     return reply.results;
   }
 
+  /**
+   * Starts a process as the agent's child; resolves to its pid and starttime (clock ticks).
+   * Rejects with INVALID_ARGUMENT (empty command), NOT_FOUND (no such command or working
+   * directory) or PERMISSION_DENIED.
+   */
   spawn(req: SpawnRequest): Promise<SpawnReply__Output> {
     return this.unary((o, cb) => this.client.Spawn(req, o, cb));
   }
@@ -117,6 +131,7 @@ export class NodeClient {
     return this.client.Run();
   }
 
+  /** The node's process starts and exits from now on, until cancelled. */
   events(): ClientReadableStream<ProcessEvent__Output> {
     return this.client.Events({});
   }
@@ -128,7 +143,7 @@ export class NodeClient {
 
 /**
  * A short reason for a failed call, for one-line messages: "connect ECONNREFUSED
- * 127.0.0.1:7102", "no answer within 1500 ms", or the agent's own message.
+ * 127.0.0.1:7102", "no answer within its deadline (...)", or the agent's own message.
  */
 export function rpcReason(err: unknown): string {
   const e = err as { code?: number; details?: string; message?: string };

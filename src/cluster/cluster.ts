@@ -23,6 +23,7 @@ interface DownState {
   probing: boolean;
 }
 
+/** Every node of the cluster file and the merged table; see the module comment for refresh and down nodes. */
 export class Cluster {
   readonly clients = new Map<number, NodeClient>();
   private table: ClusterTable | undefined;
@@ -54,18 +55,6 @@ export class Cluster {
     if (age >= this.lifetimeMs) return undefined;
     if (age >= this.lifetimeMs * PREFETCH && !this.refreshing) this.refresh().catch(() => {});
     return t;
-  }
-
-  /** A table younger than `maxAgeMs` (default: the lifetime), refreshing if needed. */
-  async current(maxAgeMs = this.lifetimeMs): Promise<ClusterTable> {
-    const t = this.table;
-    if (t && Date.now() - t.builtAtMs < maxAgeMs) return t;
-    return this.refresh();
-  }
-
-  /** The last table built, however old (for metadata that may be stale). */
-  last(): ClusterTable | undefined {
-    return this.previous;
   }
 
   /** Builds a new table now (or joins the refresh under way). */
@@ -111,7 +100,7 @@ export class Cluster {
         }
       }),
     );
-    const table = buildTable(results, this.table ?? this.previous, ++this.generation, (node, pid, err) =>
+    const table = buildTable(results, this.previous, ++this.generation, (node, pid, err) =>
       this.log.warn({ node, pid, err: err.message }, 'process left out of the cluster view'),
     );
     this.table = table;

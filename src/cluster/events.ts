@@ -18,6 +18,7 @@ import type { Cluster } from './cluster';
 /** Lines kept for readers that fall behind; older ones are dropped. */
 const KEEP_LINES = 10000;
 
+/** The events file's lines, shared by every reader of one mount; a reader holds a cursor (a line sequence number). */
 export class EventHub {
   private lines: string[] = [];
   /** Sequence number of lines[0]. */

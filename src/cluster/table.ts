@@ -66,6 +66,11 @@ interface OriginIds {
 
 const MAX_ORIGIN_HOPS = 8;
 
+/**
+ * One refresh of the cluster: every process of every up node keyed by gpid, with global
+ * ppid, pgrp and session (spec section 1) and starttimes shifted to the cluster btime
+ * (clock ticks); the exit statuses agents hold; the state of every node.
+ */
 export class ClusterTable {
   /** Processes in listing order (by gpid). */
   readonly processes = new Map<number, ProcessEntry>();

@@ -14,6 +14,7 @@
  * The files that need an open handle (nodes/<id>/spawn, events) are links into the
  * control view.
  */
+import { constants } from 'node:fs';
 import type { Cluster } from '../cluster/cluster';
 import type { ClusterTable } from '../cluster/table';
 import { PID_LIMIT } from '../gpid';
@@ -29,7 +30,7 @@ const UNKNOWN_SIZE = 4096;
 const MISS_REFRESH_MS = 20;
 /** ...at most once per this long, so a run over vanishing processes costs few refreshes, ms. */
 const MISS_REFRESH_EVERY_MS = 250;
-const S_IFLNK = 0o120000;
+const { S_IFLNK } = constants;
 
 type Cb = (...args: unknown[]) => void;
 
@@ -44,6 +45,7 @@ export interface ViewDeps {
 /** FUSE requests served, by operation (reported by `make bench`). */
 export type RequestCounts = Record<string, number>;
 
+/** The kernel-cached cluster view: the fuse-native operations of the main mount (spec section 3). */
 export class CachedView {
   readonly counts: RequestCounts = {};
   private readonly pins = new PinnedContent();
@@ -108,7 +110,7 @@ export class CachedView {
     };
     const table = this.deps.cluster.fresh();
     if (table) run(table);
-    else this.deps.cluster.current().then(run, fail);
+    else this.deps.cluster.refresh().then(run, fail);
   }
 
   /**

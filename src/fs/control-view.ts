@@ -12,6 +12,7 @@
  * - events: each open reads the cluster's process events from the moment it opened; a
  *   read blocks until there is one.
  */
+import { constants } from 'node:fs';
 import type { Cluster } from '../cluster/cluster';
 import { EventHub } from '../cluster/events';
 import { defaults } from '../defaults';
@@ -34,11 +35,10 @@ interface SpawnHandle {
 
 type Handle = SpawnHandle | { kind: 'events'; cursor: number };
 
-/** Longest command line the spawn file takes, bytes. */
+/** Longest command line the spawn file takes, in characters of the UTF-8-decoded write. */
 const MAX_LINE = 64 * 1024;
 
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
+const { S_IFDIR, S_IFREG } = constants;
 
 /** Paths of the control view: the directories leading to the control files, and the files. */
 function classify(path: string): { kind: 'dir' | 'spawn' | 'events'; node?: number } | undefined {
@@ -49,6 +49,7 @@ function classify(path: string): { kind: 'dir' | 'spawn' | 'events'; node?: numb
   return { kind: m[2] ? 'spawn' : 'dir', node: Number(m[1]) };
 }
 
+/** The direct-I/O control view: spawn and events files with an answer per open handle (spec section 5). */
 export class ControlView {
   private readonly handles = new Map<number, Handle>();
   private nextHandle = 1;
@@ -155,7 +156,7 @@ export class ControlView {
     if (rest.length > MAX_LINE) {
       h.pending = '';
       h.discarding = true;
-      throw new FsError(E.EINVAL, `a spawn line is at most ${MAX_LINE} bytes`);
+      throw new FsError(E.EINVAL, `a spawn line is at most ${MAX_LINE} characters`);
     }
     h.pending = '';
     await this.start(h, lines);

@@ -20,6 +20,7 @@ interface Pin {
   reported?: number;
 }
 
+/** Per path: the content reads serve and the size getattr reports (module comment). */
 export class PinnedContent {
   private readonly pins = new Map<string, Pin>();
 
@@ -58,9 +59,5 @@ export class PinnedContent {
   /** Forgets the paths for which `keep` is false (processes that left the table). */
   prune(keep: (path: string) => boolean): void {
     for (const path of this.pins.keys()) if (!keep(path)) this.pins.delete(path);
-  }
-
-  get size(): number {
-    return this.pins.size;
   }
 }

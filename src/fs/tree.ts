@@ -9,7 +9,7 @@
  *   /nodes/<id>/{name,address,state,uptime,meminfo,loadavg,spawn}  /events  /self
  *   /<local pid> and any other top-level name of the real /proc: links into it, unlisted
  */
-import { existsSync } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import type { Cluster } from '../cluster/cluster';
 import { signalGroup, signalProcess, type Requester } from '../cluster/signal';
 import type { ClusterTable, EndedEntry, NodeEntry, ProcessEntry } from '../cluster/table';
@@ -93,9 +93,7 @@ interface LinkSpec {
   target: (scope: Scope) => string;
 }
 
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
+const { S_IFDIR, S_IFREG, S_IFLNK } = constants;
 
 const file = (perm: number, ops: (s: Scope) => FileOps, control?: ControlKind): FileSpec => ({ kind: 'file', perm, ops, control });
 const readOnly = (render: (s: Scope) => Buffer | Promise<Buffer>) => file(0o444, (s) => ({ read: () => render(s) }));

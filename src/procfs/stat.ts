@@ -50,11 +50,6 @@ export interface PidStat {
   rss: number;
 }
 
-/** Text of field `n` (1-based, n >= 3) of a parsed stat. */
-export function statField(stat: PidStat, n: number): string | undefined {
-  return stat.rest[n - 3];
-}
-
 /**
  * Parses one stat file.
  * @param content the raw bytes (or latin1 text) of the file.

@@ -13,18 +13,6 @@ export interface StatusLine {
   value: string;
 }
 
-/** The PID-valued lines of status that the cluster view translates (spec section 1). */
-export const STATUS_PID_KEYS: ReadonlySet<string> = new Set([
-  'Tgid',
-  'Pid',
-  'PPid',
-  'TracerPid',
-  'NStgid',
-  'NSpid',
-  'NSpgid',
-  'NSsid',
-]);
-
 /**
  * Splits a status file into its lines.
  * @throws ProcParseError (with the 1-based line) for a line without "key:".
