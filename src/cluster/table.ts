@@ -15,6 +15,7 @@ import { parsePidStat, type PidStat } from '../procfs/stat';
 import type { ExitStatus__Output } from '../proto/gen/gproc/v1/ExitStatus';
 import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
 import type { Process__Output } from '../proto/gen/gproc/v1/Process';
+import type { Thread__Output } from '../proto/gen/gproc/v1/Thread';
 import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
 
 /** What the table knows about one node. */
@@ -46,6 +47,40 @@ export interface ProcessEntry {
   tpgid: number;
   /** starttime shifted to the cluster btime, clock ticks. */
   starttime: number;
+  /** Its threads by tid, built on first use (`threadOf`): most processes are never asked. */
+  threadIndex?: Map<number, ThreadEntry>;
+}
+
+/** A thread of a listed process: its files as the agent sent them, stat parsed on first use. */
+export interface ThreadEntry {
+  files: Thread__Output;
+  stat?: PidStat;
+}
+
+/**
+ * Thread `tid` (node-local id) of `p`, or undefined when the snapshot does not carry it (a
+ * process whose threads were not sent has only its own id, see `threadIds`).
+ */
+export function threadOf(p: ProcessEntry, tid: number): ThreadEntry | undefined {
+  p.threadIndex ??= new Map(p.proc.threads.map((files) => [files.tid, { files }]));
+  return p.threadIndex.get(tid);
+}
+
+/** Parsed stat of thread `tid` of `p`; the process's own when the thread is not carried. */
+export function threadStat(p: ProcessEntry, tid: number): PidStat {
+  const t = threadOf(p, tid);
+  if (!t) return p.stat;
+  return (t.stat ??= parsePidStat(t.files.stat));
+}
+
+/** Node-local thread ids of `p` (task/): its threads when the snapshot carries them, else its own id. */
+export function threadIds(p: ProcessEntry): number[] {
+  return p.proc.threads.length ? p.proc.threads.map((t) => t.tid) : [p.proc.pid];
+}
+
+/** True when `tid` (node-local) is a thread of `p` in task/. */
+export function hasThread(p: ProcessEntry, tid: number): boolean {
+  return p.proc.threads.length ? threadOf(p, tid) !== undefined : tid === p.proc.pid;
 }
 
 /** An ended process whose exit status an agent holds (`<gpid>/wait` still answers). */

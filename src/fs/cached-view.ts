@@ -14,15 +14,11 @@
  * The files that need an open handle (nodes/<id>/spawn, events) are links into the
  * control view.
  */
-import { constants } from 'node:fs';
-import type { Cluster } from '../cluster/cluster';
 import type { ClusterTable } from '../cluster/table';
-import { PID_LIMIT } from '../gpid';
-import type { Logger } from '../log';
 import { E, FsError, toErrno } from './errno';
 import { IMMUTABLE_TREE, type FuseOps } from './fuse';
 import { PinnedContent } from './pinned';
-import { isNumber, resolvePath, type Attr, type Resolved, type TreeContext } from './tree';
+import { gpidOfPath, resolvePath, type Attr, type Resolved, type TreeContext } from './tree';
 
 /** Size reported for a file whose content is not known until its read returns (wait). */
 const UNKNOWN_SIZE = 4096;
@@ -30,17 +26,11 @@ const UNKNOWN_SIZE = 4096;
 const MISS_REFRESH_MS = 20;
 /** ...at most once per this long, so a run over vanishing processes costs few refreshes, ms. */
 const MISS_REFRESH_EVERY_MS = 250;
-const { S_IFLNK } = constants;
 
 type Cb = (...args: unknown[]) => void;
 
-export interface ViewDeps {
-  cluster: Cluster;
-  hostProc: string;
-  controlMount: string;
-  localNode: number;
-  log: Logger;
-}
+/** What the view needs: a path's context without the table, which it takes per request. */
+export type ViewDeps = Omit<TreeContext, 'table'>;
 
 /** FUSE requests served, by operation (reported by `make bench`). */
 export type RequestCounts = Record<string, number>;
@@ -49,7 +39,7 @@ export type RequestCounts = Record<string, number>;
 export class CachedView {
   readonly counts: RequestCounts = {};
   private readonly pins = new PinnedContent();
-  private generation = -1;
+  private ctx: TreeContext | undefined;
   private lastMissRefreshMs = 0;
 
   constructor(private readonly deps: ViewDeps) {}
@@ -120,9 +110,9 @@ export class CachedView {
    * caches the answer for a second either way).
    */
   private retryOnMiss(path: string, table: ClusterTable): boolean {
-    const first = path.split('/')[1];
+    const gpid = gpidOfPath(path);
     const now = Date.now();
-    if (!isNumber(first) || Number(first) < PID_LIMIT || table.processes.has(Number(first))) return false;
+    if (gpid === undefined || table.processes.has(gpid)) return false;
     if (now - table.builtAtMs < MISS_REFRESH_MS || now - this.lastMissRefreshMs < MISS_REFRESH_EVERY_MS) return false;
     this.lastMissRefreshMs = now;
     return true;
@@ -132,21 +122,18 @@ export class CachedView {
     this.counts[op] = (this.counts[op] ?? 0) + 1;
   }
 
+  /** The context of paths under `table`: made once per refresh, when stale pins go too. */
   private context(table: ClusterTable): TreeContext {
-    if (table.generation !== this.generation) {
-      this.generation = table.generation;
+    if (this.ctx?.table !== table) {
+      this.ctx = { ...this.deps, table };
       this.pins.prune((path) => keepPin(path, table));
     }
-    const { cluster, hostProc, controlMount, localNode, log } = this.deps;
-    return { cluster, table, hostProc, controlMount, localNode, log };
+    return this.ctx;
   }
 
-  /** Resolves a path, showing control files as links into the control view. */
+  /** Resolves a path (of the type `want`, if given). */
   private resolve<T extends Resolved['type']>(path: string, ctx: TreeContext, want?: T): Extract<Resolved, { type: T }> {
-    let r = resolvePath(path, ctx);
-    if (r.type === 'file' && r.control) {
-      r = { type: 'link', attr: { ...r.attr, mode: S_IFLNK | 0o777 }, target: `${this.deps.controlMount}${path}` };
-    }
+    const r = resolvePath(path, ctx);
     if (want && r.type !== want) {
       throw new FsError(want === 'dir' ? E.ENOTDIR : E.EINVAL, `${path} is not a ${want}`);
     }
@@ -208,10 +195,8 @@ export class CachedView {
 
 /** A pinned path stays while its process is in the table (or its exit status is held). */
 function keepPin(path: string, table: ClusterTable): boolean {
-  const first = path.split('/')[1];
-  if (!isNumber(first) || Number(first) < PID_LIMIT) return true;
-  const gpid = Number(first);
-  return table.processes.has(gpid) || table.ended.has(gpid);
+  const gpid = gpidOfPath(path);
+  return gpid === undefined || table.processes.has(gpid) || table.ended.has(gpid);
 }
 
 interface StatLike {

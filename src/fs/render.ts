@@ -3,13 +3,13 @@
  * byte in proc(5) format with every PID-valued field translated (spec section 1).
  * Pure functions: the table in, bytes out.
  */
-import type { ClusterTable, NodeEntry, ProcessEntry } from '../cluster/table';
+import { threadOf, threadStat, type ClusterTable, type NodeEntry, type ProcessEntry } from '../cluster/table';
 import { describeExit, type WireExit } from '../exit-status';
 import { encodeGpid, translatePid } from '../gpid';
 import { renumberCpuBlock, splitCpuinfo } from '../procfs/cpuinfo';
 import { formatLoadAvg, parseLoadAvg, type LoadAvg } from '../procfs/loadavg';
 import { formatMeminfo, parseMeminfo, type MeminfoLine } from '../procfs/meminfo';
-import { formatPidStat, parsePidStat, StatField } from '../procfs/stat';
+import { formatPidStat, StatField } from '../procfs/stat';
 import { formatStatusLines, parseStatusLines } from '../procfs/status';
 import { formatSystemStat, parseSystemStat, type SystemStat, type SystemStatLine } from '../procfs/system-stat';
 import { formatUptime, parseUptime } from '../procfs/uptime';
@@ -24,8 +24,7 @@ const latin1 = (s: string) => Buffer.from(s, 'latin1');
  * as gpids, starttime shifted to the cluster btime.
  */
 export function renderStat(p: ProcessEntry, table: ClusterTable, tid?: number): Buffer {
-  const thread = tid !== undefined ? p.proc.threads.find((t) => t.tid === tid) : undefined;
-  const stat = thread ? parsePidStat(thread.stat) : p.stat;
+  const stat = tid !== undefined ? threadStat(p, tid) : p.stat;
   const shift = table.nodes.get(p.node)!.startShift;
   const replace = new Map<number, number>([
     [StatField.pid, encodeGpid(p.node, stat.pid)],
@@ -43,7 +42,7 @@ export function renderStat(p: ProcessEntry, table: ClusterTable, tid?: number): 
  * first value (the PID in the node's namespace) is translated, deeper ones are kept.
  */
 export function renderStatus(p: ProcessEntry, table: ClusterTable, tid?: number): Buffer {
-  const raw = tid !== undefined ? (p.proc.threads.find((t) => t.tid === tid)?.status ?? p.proc.status) : p.proc.status;
+  const raw = (tid !== undefined ? threadOf(p, tid)?.files.status : undefined) ?? p.proc.status;
   const lines = parseStatusLines(raw);
   const node = p.node;
   for (const line of lines) {
@@ -79,8 +78,7 @@ export function renderStatus(p: ProcessEntry, table: ClusterTable, tid?: number)
 
 /** comm of a process or thread: the name from stat and a newline. */
 export function renderComm(p: ProcessEntry, tid?: number): Buffer {
-  const thread = tid !== undefined ? p.proc.threads.find((t) => t.tid === tid) : undefined;
-  return latin1(`${thread ? parsePidStat(thread.stat).comm : p.stat.comm}\n`);
+  return latin1(`${(tid !== undefined ? threadStat(p, tid) : p.stat).comm}\n`);
 }
 
 /** `<gpid>/node`: "<id> <name>\n". */

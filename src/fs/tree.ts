@@ -1,7 +1,8 @@
 /**
  * The routing table of the cluster view (spec section 3): every directory, file and link,
  * their modes and owners, and what reading or writing them does. getattr, readdir, read,
- * write and readlink of both FUSE views resolve paths through this one table.
+ * write and readlink of the cluster view resolve paths through this one table; spawn and
+ * events are links into the control view (control-view.ts), which serves those two.
  *
  *   /<gpid>/{stat,status,statm,cmdline,comm,environ,cgroup,io,ctl,wait,node,usage}
  *   /<gpid>/task/<gtid>/{stat,status,comm,cmdline}
@@ -12,7 +13,7 @@
 import { constants, existsSync } from 'node:fs';
 import type { Cluster } from '../cluster/cluster';
 import { signalGroup, signalProcess, type Requester } from '../cluster/signal';
-import type { ClusterTable, EndedEntry, NodeEntry, ProcessEntry } from '../cluster/table';
+import { hasThread, threadIds, type ClusterTable, type EndedEntry, type NodeEntry, type ProcessEntry } from '../cluster/table';
 import { decodeGpid, encodeGpid, PID_LIMIT } from '../gpid';
 import type { Logger } from '../log';
 import { parseCtl } from './ctl';
@@ -33,10 +34,7 @@ export interface Attr {
 export type Resolved =
   | { type: 'dir'; attr: Attr; entries: () => string[] }
   | { type: 'link'; attr: Attr; target: string }
-  | { type: 'file'; attr: Attr; file: FileOps; control?: ControlKind };
-
-/** Files served by the control view, which keeps per-open handles. */
-export type ControlKind = 'spawn' | 'events';
+  | { type: 'file'; attr: Attr; file: FileOps };
 
 /** What a file does. */
 export interface FileOps {
@@ -85,7 +83,6 @@ interface FileSpec {
   /** Permission bits, as real /proc gives them. */
   perm: number;
   ops: (scope: Scope) => FileOps;
-  control?: ControlKind;
 }
 
 interface LinkSpec {
@@ -95,12 +92,23 @@ interface LinkSpec {
 
 const { S_IFDIR, S_IFREG, S_IFLNK } = constants;
 
-const file = (perm: number, ops: (s: Scope) => FileOps, control?: ControlKind): FileSpec => ({ kind: 'file', perm, ops, control });
+const file = (perm: number, ops: (s: Scope) => FileOps): FileSpec => ({ kind: 'file', perm, ops });
+/** A file of the control view (it keeps an answer per open handle): a link to it. */
+const controlLink = (path: (s: Scope) => string): LinkSpec => ({ kind: 'link', target: (s) => `${s.ctx.controlMount}${path(s)}` });
 const readOnly = (render: (s: Scope) => Buffer | Promise<Buffer>) => file(0o444, (s) => ({ read: () => render(s) }));
 const dir = (children: Record<string, Spec>, more: Partial<DirSpec> = {}): DirSpec => ({ kind: 'dir', children, ...more });
 
 /** A number as /proc names entries: decimal, without leading zeros ("01" is no entry). */
 export const isNumber = (seg: string) => /^[1-9]\d{0,9}$/.test(seg);
+
+/** The gpid a top-level name stands for (a number at or above PID_LIMIT), else undefined. */
+const gpidOf = (seg: string) => (isNumber(seg) && Number(seg) >= PID_LIMIT ? Number(seg) : undefined);
+
+/** The gpid a path of the view lies under ("/<gpid>/..."), else undefined. */
+export function gpidOfPath(path: string): number | undefined {
+  const end = path.indexOf('/', 1);
+  return gpidOf(end < 0 ? path.slice(1) : path.slice(1, end));
+}
 
 const proc = (s: Scope) => s.proc!;
 const table = (s: Scope) => s.ctx.table;
@@ -108,9 +116,6 @@ const nodeFiles = (s: Scope) => {
   if (s.node!.state !== 'up' || !s.node!.info?.files) throw new FsError(E.EHOSTDOWN, `node ${s.node!.config.id} is down`);
   return s.node!.info.files;
 };
-
-/** Thread ids of a process: its threads when the snapshot carries them, else just its own. */
-const tidsOf = (p: ProcessEntry) => (p.proc.threads.length ? p.proc.threads.map((t) => t.tid) : [p.proc.pid]);
 
 /** Files of one thread: task/<gtid>/. */
 const THREAD_DIR = dir({
@@ -140,9 +145,9 @@ const PROCESS_DIR = dir({
         match: (seg, s) => {
           const p = proc(s);
           const tid = Number(seg) - p.node * PID_LIMIT;
-          return isNumber(seg) && tidsOf(p).includes(tid) ? { spec: THREAD_DIR, scope: { ...s, tid } } : undefined;
+          return isNumber(seg) && hasThread(p, tid) ? { spec: THREAD_DIR, scope: { ...s, tid } } : undefined;
         },
-        list: (s) => tidsOf(proc(s)).map((tid) => String(encodeGpid(proc(s).node, tid))),
+        list: (s) => threadIds(proc(s)).map((tid) => String(encodeGpid(proc(s).node, tid))),
       },
     },
   ),
@@ -163,7 +168,7 @@ const NODE_DIR = dir({
   uptime: readOnly((s) => nodeFiles(s).uptime),
   meminfo: readOnly((s) => nodeFiles(s).meminfo),
   loadavg: readOnly((s) => nodeFiles(s).loadavg),
-  spawn: file(0o600, () => ({}), 'spawn'),
+  spawn: controlLink((s) => `/nodes/${s.node!.config.id}/spawn`),
 });
 
 /** The root of the cluster view. */
@@ -192,14 +197,14 @@ export const ROOT: DirSpec = dir(
         },
       },
     ),
-    events: file(0o444, () => ({}), 'events'),
+    events: controlLink(() => '/events'),
     self: { kind: 'link', target: (s) => `${s.ctx.hostProc}/self` },
   },
   {
     param: {
       match: (seg, s) => {
-        if (!isNumber(seg) || Number(seg) < PID_LIMIT) return undefined;
-        const gpid = Number(seg);
+        const gpid = gpidOf(seg);
+        if (gpid === undefined) return undefined;
         const t = table(s);
         const p = t.processes.get(gpid);
         if (p) return { spec: PROCESS_DIR, scope: { ...s, proc: p } };
@@ -261,7 +266,7 @@ function toResolved(spec: Spec, scope: Scope): Resolved {
     case 'link':
       return { type: 'link', attr: { mode: S_IFLNK | 0o777, ...owner }, target: spec.target(scope) };
     case 'file':
-      return { type: 'file', attr: { mode: S_IFREG | spec.perm, ...owner }, file: spec.ops(scope), control: spec.control };
+      return { type: 'file', attr: { mode: S_IFREG | spec.perm, ...owner }, file: spec.ops(scope) };
   }
 }
 
