@@ -5,6 +5,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { encodeGpid, PID_LIMIT } from '../src/gpid';
+import { hostPidOf } from '../src/up/nodes';
 import { startCluster, waitFor } from './helpers/cluster';
 import { inNode, startMount } from './helpers/mount';
 
@@ -76,7 +77,7 @@ t.test('the cluster view as a file system', async (t) => {
     const rootEnv = `${m1.mountPoint}/${encodeGpid(2, n2.fixtures!.hostile)}/environ`;
     t.match(asUser(NOBODY, ['cat', rootEnv]).stderr, /Permission denied/, "nobody cannot read root's environ");
     t.match(asUser(NOBODY, ['cat', `${dir}/stat`]).stdout, new RegExp(`^${gpid} \\(sleep\\) S `), 'stat is world-readable');
-    process.kill(hostPidOf(n2, pid), 'SIGKILL');
+    process.kill(hostPidOf(n2.initPid, pid)!, 'SIGKILL');
   });
 
   t.test('a new process appears on every mount within one refresh; an ended one disappears', async (t) => {
@@ -89,7 +90,7 @@ t.test('the cluster view as a file system', async (t) => {
     t.ok(Date.now() - t0 < 2500, `listed on both mounts after ${Date.now() - t0} ms`);
     t.match(readFileSync(`${m2.mountPoint}/${gpid}/status`, 'utf8'), new RegExp(`^Pid:\\t${gpid}$`, 'm'));
     t.equal(readFileSync(`${m1.mountPoint}/${gpid}/node`, 'utf8'), '3 n3\n');
-    process.kill(hostPidOf(cluster.node(3), gpid % PID_LIMIT), 'SIGKILL');
+    process.kill(hostPidOf(cluster.node(3).initPid, gpid % PID_LIMIT)!, 'SIGKILL');
     const t1 = Date.now();
     for (const m of [m1, m2]) {
       await waitFor(`${gpid} gone from ${m.mountPoint}`, () => (!readdirSync(m.mountPoint).includes(String(gpid)) && !existsSync(`${m.mountPoint}/${gpid}`)) || undefined, 5000);
@@ -154,14 +155,3 @@ t.test('the cluster view as a file system', async (t) => {
     t.notOk(mounted, 'Ctrl-C unmounted it');
   });
 });
-
-/** The host PID of a process a node knows by `pid`. */
-function hostPidOf(node: { initPid: number }, pid: number): number {
-  const r = spawnSync('sh', ['-c', `for p in /proc/[0-9]*; do if [ "$(readlink $p/ns/pid)" = "$(readlink /proc/${node.initPid}/ns/pid)" ]; then awk '/^NSpid/ { if ($3 == ${pid}) print FILENAME }' $p/status 2>/dev/null; fi; done`], {
-    encoding: 'utf8',
-  });
-  const file = r.stdout.trim().split('\n')[0];
-  return Number(/\/proc\/(\d+)\//.exec(file)![1]);
-}
-
-

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { encodeGpid, PID_LIMIT } from '../src/gpid';
-import { startCluster, waitFor, type TestNode } from './helpers/cluster';
+import { startCluster, waitFor } from './helpers/cluster';
 import { inNode, inView, startMount } from './helpers/mount';
 
 const PY = '/usr/bin/python3'; // Debian's, which has python3-psutil

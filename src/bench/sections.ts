@@ -1,10 +1,12 @@
 /** The measures of `make bench`, each self-contained: it starts what it needs and stops it. */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeGpid } from '../gpid';
+import { pollUntil } from '../poll';
+import { hostPidOf } from '../up/nodes';
 import { CLI, inNode, median, mountView, overView, percentile, run, startNodes, startSshd, timeLoop } from './setup';
 
 const out = (line: string) => process.stdout.write(`  ${line}\n`);
@@ -21,15 +23,14 @@ export const sections: Record<string, () => Promise<void>> = {
     const mount = spawn(process.execPath, [CLI, 'mount', '--config', cluster.configPath, '--node', '1', mnt], { stdio: 'ignore' });
     try {
       // A sleep on node 2, controlled from node 1's mount.
-      const { stdout } = await run('nsenter', [...inNode(cluster.nodes[1]).slice(1, -1), '--', 'sh', '-c', 'sleep 100000 </dev/null >/dev/null 2>&1 & echo $!']);
+      const [nsenter, ...args] = inNode(cluster.nodes[1]);
+      const { stdout } = await run(nsenter, [...args, 'sh', '-c', 'sleep 100000 </dev/null >/dev/null 2>&1 & echo $!']);
       const pid = Number(stdout.trim());
       const gpid = encodeGpid(2, pid);
       const ctl = `${mnt}/${gpid}/ctl`;
-      for (const deadline = Date.now() + 15000; !existsSync(ctl); ) {
-        if (Date.now() > deadline) throw new Error('the view did not list the target');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await pollUntil('the view to list the target', () => existsSync(ctl), 15000);
       const hostPid = hostPidOf(cluster.nodes[1].initPid, pid);
+      if (hostPid === undefined) throw new Error(`no host pid for ${pid} of node 2`);
       const viaCtl: number[] = [];
       const viaKill: number[] = [];
       for (let i = 0; i < 300; i++) {
@@ -162,20 +163,4 @@ function diff(now: Record<string, number>, before: Record<string, number>): Reco
   const d: Record<string, number> = {};
   for (const [k, v] of Object.entries(now)) if (v - (before[k] ?? 0) > 0) d[k] = v - (before[k] ?? 0);
   return d;
-}
-
-/** The host PID of a process a node knows as `pid` (through NSpid in the host's /proc). */
-function hostPidOf(initPid: number, pid: number): number {
-  const ns = readlinkSync(`/proc/${initPid}/ns/pid`);
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readlinkSync(`/proc/${name}/ns/pid`) !== ns) continue;
-      const nspid = /^NSpid:\t(.*)$/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))![1].split('\t');
-      if (Number(nspid[nspid.length - 1]) === pid) return Number(name);
-    } catch {
-      // ended meanwhile
-    }
-  }
-  throw new Error(`no host pid for ${pid}`);
 }

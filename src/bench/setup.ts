@@ -5,12 +5,13 @@
  * namespace, so that process start-up of the timing harness is not measured.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeClient } from '../cluster/client';
-import { loadConfig, type ClusterConfig } from '../config';
-import { launchNode, type LaunchedNode } from '../up/nodes';
+import type { ClusterConfig } from '../config';
+import { pollUntil } from '../poll';
+import { inNamespaces, launchCluster, type LaunchedNode } from '../up/nodes';
 
 /** The gproc command (the bundle next to this one), for benchmarks that run it as users do. */
 export const CLI = join(__dirname, 'gproc.js');
@@ -29,39 +30,27 @@ export async function startNodes(count: number, perNode: number, firstPort: numb
   const dir = mkdtempSync(join(tmpdir(), 'gproc-bench-'));
   const configPath = join(dir, 'cluster.json');
   const nodes = Array.from({ length: count }, (_, i) => ({ id: i + 1, name: `b${i + 1}`, address: `127.0.0.1:${firstPort + i}` }));
-  writeFileSync(configPath, JSON.stringify({ nodes }));
-  const config = loadConfig(configPath);
   const preamble = `i=0; while [ $i -lt ${perNode} ]; do sleep 100000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done`;
-  const launched = await Promise.all(
-    nodes.map((n) => launchNode({ id: n.id, configPath, logFile: join(dir, `agent-${n.id}.log`), simulate: true, bootOffset: n.id * 100, preamble, gproc: [process.execPath, CLI] })),
-  );
-  const clients = nodes.map((n) => new NodeClient(n, config));
-  await Promise.all(
-    clients.map(async (c) => {
-      for (const deadline = Date.now() + 30000; ; ) {
-        if (Date.now() > deadline) throw new Error(`bench node ${c.node.id} did not start`);
-        try {
-          const s = await c.snapshot(5000);
-          if (s.processes.length >= perNode) break;
-        } catch {
-          if (Date.now() > deadline) throw new Error(`bench node ${c.node.id} did not start`);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }),
-  );
-  return {
-    dir,
-    configPath,
-    config,
-    nodes: launched,
-    clients,
-    stop: () => {
-      clients.forEach((c) => c.close());
-      launched.forEach((n) => n.stop());
-      rmSync(dir, { recursive: true, force: true });
-    },
+  const cluster = await launchCluster(configPath, nodes, (n) => ({
+    logFile: join(dir, `agent-${n.id}.log`),
+    simulate: true,
+    bootOffset: n.id * 100,
+    preamble,
+    gproc: [process.execPath, CLI],
+  }));
+  const clients = nodes.map((n) => new NodeClient(n, cluster.config));
+  const stop = () => {
+    clients.forEach((c) => c.close());
+    cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
   };
+  try {
+    await Promise.all(clients.map((c) => pollUntil(`bench node ${c.node.id} with its processes`, async () => (await c.snapshot(5000)).processes.length >= perNode, 30000, 200)));
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  return { dir, configPath, config: cluster.config, nodes: cluster.nodes, clients, stop };
 }
 
 /** A `gproc mount` of a bench cluster, run as users run it. */
@@ -83,25 +72,16 @@ export async function mountView(cluster: BenchCluster, mountPoint: string): Prom
   const logFile = join(cluster.dir, `mount-${Date.now()}.log`);
   const log = openSync(logFile, 'a');
   const child = spawn(process.execPath, [CLI, 'mount', '--config', cluster.configPath, mountPoint], { stdio: ['ignore', log, log] });
-  for (const deadline = Date.now() + 15000; ; await new Promise((r) => setTimeout(r, 100))) {
-    try {
-      if (readdirSync(mountPoint).includes('nodes')) break;
-    } catch {
-      // not mounted yet
-    }
-    if (Date.now() > deadline) throw new Error(`gproc mount did not start: see ${logFile}`);
-  }
+  closeSync(log);
+  await pollUntil(`gproc mount (see ${logFile})`, () => readdirSync(mountPoint).includes('nodes'), 15000);
   const reports = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"FUSE requests"'));
   return {
     mountPoint,
     counts: async () => {
       const seen = reports().length;
       child.kill('SIGUSR2');
-      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
-        const lines = reports();
-        if (lines.length > seen) return JSON.parse(lines[lines.length - 1]).requests as Record<string, number>;
-      }
-      throw new Error('gproc mount did not report its requests');
+      const lines = await pollUntil('gproc mount to report its FUSE requests', () => (reports().length > seen ? reports() : undefined), 5000, 20);
+      return JSON.parse(lines[lines.length - 1]).requests as Record<string, number>;
     },
     processes: () => readdirSync(mountPoint).filter((n) => /^\d+$/.test(n)).length,
     stop: async () => {
@@ -148,7 +128,7 @@ export function run(cmd: string, args: string[], input?: Buffer): Promise<{ stdo
 
 /** Enters a simulated node's PID, mount and time namespaces. */
 export function inNode(node: LaunchedNode): string[] {
-  return ['nsenter', '-t', String(node.initPid), '-p', '-m', '-T', '--'];
+  return inNamespaces(node.initPid);
 }
 
 /** A private mount namespace whose /proc is the view at `mountPoint`. */
@@ -196,15 +176,7 @@ export async function startSshd(): Promise<{ options: string; stop(): void }> {
   );
   const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', `${dir}/sshd_config`], { stdio: 'ignore' });
   const options = `-i ${dir}/client_key -p ${port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes`;
-  for (const deadline = Date.now() + 10000; ; ) {
-    try {
-      await run('ssh', [...options.split(' '), 'root@127.0.0.1', 'true']);
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`sshd did not start: ${err}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await pollUntil('sshd', () => run('ssh', [...options.split(' '), 'root@127.0.0.1', 'true']), 10000);
   return {
     options,
     stop: () => {

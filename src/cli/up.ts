@@ -72,12 +72,12 @@ export function register(program: Command): void {
         const k = opts.simulate ?? 1;
         if (!Number.isInteger(k) || k < 1 || k > 64) throw new CliError('--simulate takes a number of nodes from 1 to 64');
         const simulate = opts.simulate !== undefined;
-        const [{ launchNode }, { loadConfig }, { mountClusterView }, { createLogger }, { NodeClient }] = await Promise.all([
+        const [{ launchCluster }, { mountClusterView }, { createLogger }, { NodeClient }, { pollUntil }] = await Promise.all([
           import('../up/nodes'),
-          import('../config'),
           import('../fs/mount'),
           import('../log'),
           import('../cluster/client'),
+          import('../poll'),
         ]);
         if (!Number.isInteger(opts.basePort) || opts.basePort < 1 || opts.basePort + k - 1 > 65535) {
           throw new CliError('--base-port takes a port from 1 to 65535 (node N gets base + N - 1)');
@@ -90,26 +90,16 @@ export function register(program: Command): void {
 
         const name = simulate ? (i: number) => `sim${i}` : () => hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60) || 'local';
         const nodes = Array.from({ length: k }, (_, i) => ({ id: i + 1, name: name(i + 1), address: `127.0.0.1:${opts.basePort + i}` }));
-        const configPath = files.config;
-        writeFileSync(configPath, `${JSON.stringify({ nodes }, null, 2)}\n`);
-        const config = loadConfig(configPath);
-
-        const launched = await Promise.all(
-          nodes.map((n) =>
-            launchNode({
-              id: n.id,
-              configPath,
-              logFile: `${files.dir}/agent-${n.id}.log`,
-              simulate,
-              bootOffset: n.id * 3600,
-              hostname: simulate ? n.name : undefined,
-              preamble: simulate ? demoProcesses(n.id) : undefined,
-            }),
-          ),
-        );
+        const { config, nodes: launched, stop } = await launchCluster(files.config, nodes, (n) => ({
+          logFile: `${files.dir}/agent-${n.id}.log`,
+          simulate,
+          bootOffset: n.id * 3600,
+          hostname: simulate ? n.name : undefined,
+          preamble: simulate ? demoProcesses(n.id) : undefined,
+        }));
         writeFileSync(files.pids, [process.pid, ...launched.flatMap((l) => [l.pid, l.initPid])].join('\n'));
         const stopAll = () => {
-          launched.forEach((l) => l.stop());
+          stop();
           rmSync(files.pids, { force: true });
         };
 
@@ -118,19 +108,13 @@ export function register(program: Command): void {
           await Promise.all(
             nodes.map(async (n) => {
               const client = new NodeClient(n, config);
-              const deadline = Date.now() + 15000;
-              for (;;) {
-                try {
-                  await client.nodeInfo();
-                  break;
-                } catch (err) {
-                  if (Date.now() > deadline) {
-                    throw new CliError(`node ${n.id}'s agent did not start (port ${splitAddress(n.address).port} in use? see ${files.dir}/agent-${n.id}.log)`);
-                  }
-                  await new Promise((r) => setTimeout(r, 100));
-                }
+              try {
+                await pollUntil(`node ${n.id}'s agent`, () => client.nodeInfo(), 15000);
+              } catch {
+                throw new CliError(`node ${n.id}'s agent did not start (port ${splitAddress(n.address).port} in use? see ${files.dir}/agent-${n.id}.log)`);
+              } finally {
+                client.close();
               }
-              client.close();
             }),
           );
           const mounted = await mountClusterView({ config, mountPoint: opts.mount, localNode: simulate ? 0 : 1, log });
@@ -139,7 +123,7 @@ export function register(program: Command): void {
             [
               `gproc: ${k} node${k > 1 ? 's' : ''} up; the cluster view is mounted at ${mounted.mountPoint}`,
               `  ls ${mounted.mountPoint}     cat ${mounted.mountPoint}/<gpid>/status     ${gproc} ps`,
-              `  for gproc run, kill and wait: export GPROC_CONFIG=${configPath}`,
+              `  for gproc run, kill and wait: export GPROC_CONFIG=${files.config}`,
               'Ctrl-C stops everything.',
               '',
             ].join('\n'),

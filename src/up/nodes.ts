@@ -6,7 +6,10 @@
  * A simulated node's init is /bin/sh, which reaps orphans; killing it ends the node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { loadConfig, type ClusterConfig, type NodeConfig, type TlsConfig } from '../config';
+import { pollUntil } from '../poll';
+import { parseStatusLines } from '../procfs/status';
 
 /** The gproc command line: the script this process runs, by this very node binary. */
 const GPROC = [process.execPath, process.argv[1]];
@@ -60,6 +63,43 @@ export function childrenOf(pid: number): number[] {
 }
 
 /**
+ * The command prefix that runs a command as a process of the simulated node whose init is
+ * host process `initPid`: in its PID, mount (its /proc) and time namespaces.
+ */
+export function inNamespaces(initPid: number): string[] {
+  return ['nsenter', '-t', String(initPid), '-p', '-m', '-T', '--'];
+}
+
+/** Host PIDs of the processes in the PID namespace of host process `initPid`. */
+export function hostPidsIn(initPid: number): number[] {
+  const ns = readlinkSync(`/proc/${initPid}/ns/pid`);
+  return readdirSync('/proc').flatMap((name) => {
+    if (!/^\d+$/.test(name)) return [];
+    try {
+      return readlinkSync(`/proc/${name}/ns/pid`) === ns ? [Number(name)] : [];
+    } catch {
+      return []; // ended meanwhile
+    }
+  });
+}
+
+/**
+ * The host PID of the process that the simulated node whose init is host process `initPid`
+ * knows as `pid` (the last value of its NSpid line, proc(5)).
+ * @returns undefined when the node has no such process.
+ */
+export function hostPidOf(initPid: number, pid: number): number | undefined {
+  return hostPidsIn(initPid).find((host) => {
+    try {
+      const nspid = parseStatusLines(readFileSync(`/proc/${host}/status`)).find((l) => l.key === 'NSpid')?.value.split('\t');
+      return Number(nspid?.[nspid.length - 1]) === pid;
+    } catch {
+      return false; // ended meanwhile
+    }
+  });
+}
+
+/**
  * Starts one node's agent.
  * @returns once the processes are started (not yet serving: ask the agent).
  */
@@ -75,6 +115,7 @@ export async function launchNode(opts: LaunchOptions): Promise<LaunchedNode> {
     const log = openSync(opts.logFile, 'a');
     const argv = agentArgv(opts);
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', log, log], detached: true });
+    closeSync(log); // the agent has its own copy
     child.unref();
     return { id: opts.id, pid: child.pid!, initPid: child.pid!, stop: () => kill(child.pid!) };
   }
@@ -88,16 +129,15 @@ export async function launchNode(opts: LaunchOptions): Promise<LaunchedNode> {
   const args = ['--pid', '--fork', '--mount-proc', '--uts', '--time', '--boottime', String(opts.bootOffset ?? 0), '--', '/bin/sh', '-c', script];
   const launcher: ChildProcess = spawn('unshare', args, { stdio: 'ignore', detached: true });
   launcher.unref();
-  const initPid = await new Promise<number>((resolve, reject) => {
-    const deadline = Date.now() + 10000;
-    const poll = () => {
-      const init = childrenOf(launcher.pid!)[0];
-      if (init) return resolve(init);
-      if (Date.now() > deadline || launcher.exitCode !== null) return reject(new Error(`node ${opts.id}: unshare did not start`));
-      setTimeout(poll, 20);
-    };
-    poll();
-  });
+  const initPid = await pollUntil(
+    `node ${opts.id}'s namespace`,
+    () => {
+      if (launcher.exitCode !== null) throw new Error('unshare ended');
+      return childrenOf(launcher.pid!)[0];
+    },
+    10000,
+    20,
+  );
   return {
     id: opts.id,
     pid: launcher.pid!,
@@ -107,4 +147,39 @@ export async function launchNode(opts: LaunchOptions): Promise<LaunchedNode> {
       kill(launcher.pid!);
     },
   };
+}
+
+/** Nodes launched from one cluster file. */
+export interface LaunchedCluster {
+  config: ClusterConfig;
+  nodes: LaunchedNode[];
+  /** Stops every node. */
+  stop(): void;
+}
+
+/**
+ * Writes the cluster file `configPath` for `nodes` (with `tls`, if given) and launches every
+ * node's agent, in parallel, with the options `launch` gives for it. If one cannot start,
+ * those that did are stopped.
+ * @returns once the processes are started (the agents are not serving yet: ask them).
+ * @throws ConfigError for a cluster file that breaks spec section 2; Error when a
+ *   simulated node's namespaces do not start.
+ */
+export async function launchCluster(
+  configPath: string,
+  nodes: NodeConfig[],
+  launch: (node: NodeConfig) => Omit<LaunchOptions, 'id' | 'configPath'>,
+  tls?: TlsConfig,
+): Promise<LaunchedCluster> {
+  writeFileSync(configPath, `${JSON.stringify({ nodes, ...(tls ? { tls } : {}) }, null, 2)}\n`);
+  const config = loadConfig(configPath);
+  const results = await Promise.allSettled(nodes.map((n) => launchNode({ ...launch(n), id: n.id, configPath })));
+  const launched = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const stop = () => launched.forEach((l) => l.stop());
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    stop();
+    throw failed.reason;
+  }
+  return { config, nodes: launched, stop };
 }

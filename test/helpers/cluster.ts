@@ -4,14 +4,15 @@
  * so local PIDs collide across nodes and boot times differ, as on real machines.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Test } from 'tap';
 import { NodeClient } from '../../src/cluster/client';
-import { loadConfig, type ClusterConfig, type TlsConfig } from '../../src/config';
-import { agentCommand, childrenOf, launchNode, type LaunchedNode } from '../../src/up/nodes';
+import type { ClusterConfig, TlsConfig } from '../../src/config';
+import { agentCommand, hostPidsIn, inNamespaces, launchCluster } from '../../src/up/nodes';
+import { pollUntil } from '../../src/poll';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const CLI = join(REPO, 'dist', 'gproc.js');
@@ -79,34 +80,9 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-/** Host PIDs of the processes in the PID namespace of host process `pid`. */
-export function hostPidsIn(pid: number): number[] {
-  const ns = readlinkSync(`/proc/${pid}/ns/pid`);
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readlinkSync(`/proc/${name}/ns/pid`) === ns) out.push(Number(name));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
-}
-
-export async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 15000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Polls `fn` every 50 ms until it gives a value (not undefined or false); see pollUntil. */
+export function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15000): Promise<T> {
+  return pollUntil(what, fn, timeoutMs, 50);
 }
 
 /**
@@ -120,9 +96,20 @@ export async function startCluster(t: Test, opts: { nodes: number; fixtures?: bo
   const ports = await freePorts(opts.nodes);
   const nodesJson = ports.map((port, i) => ({ id: i + 1, name: `n${i + 1}`, address: `127.0.0.1:${port}` }));
   const configPath = join(dir, 'cluster.json');
-  writeFileSync(configPath, JSON.stringify({ nodes: nodesJson, ...(opts.tls ? { tls: opts.tls } : {}) }, null, 2));
-  const config = loadConfig(configPath);
-  const launchers: LaunchedNode[] = [];
+  const launchOpts = (n: { id: number }) => ({ logFile: join(dir, `agent-${n.id}.log`), gproc: GPROC });
+  const bootOffset = (id: number) => id * 1000;
+  const launched = await launchCluster(
+    configPath,
+    nodesJson,
+    (n) => ({
+      ...launchOpts(n),
+      simulate: true,
+      bootOffset: bootOffset(n.id),
+      preamble: opts.fixtures ? `python3 ${FIXTURES_PY} ${join(dir, `fixtures-${n.id}.json`)} &` : '',
+    }),
+    opts.tls,
+  );
+  const { config } = launched;
   const nodes: TestNode[] = [];
   const cluster: TestCluster = {
     dir,
@@ -132,28 +119,19 @@ export async function startCluster(t: Test, opts: { nodes: number; fixtures?: bo
     node: (id) => nodes.find((n) => n.id === id)!,
     stop: () => {
       for (const n of nodes) n.client.close();
-      for (const l of launchers) l.stop();
+      launched.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
   t.teardown(() => cluster.stop());
 
   for (const [i, n] of nodesJson.entries()) {
-    const bootOffset = (i + 1) * 1000;
-    const launchOpts = { id: n.id, configPath, logFile: join(dir, `agent-${n.id}.log`), gproc: GPROC };
-    const launched = await launchNode({
-      ...launchOpts,
-      simulate: true,
-      bootOffset,
-      preamble: opts.fixtures ? `python3 ${FIXTURES_PY} ${join(dir, `fixtures-${n.id}.json`)} &` : '',
-    });
-    launchers.push(launched);
-    const initPid = launched.initPid;
+    const { initPid } = launched.nodes[i];
     nodes.push({
       ...n,
       initPid,
       procRoot: `/proc/${initPid}/root/proc`,
-      bootOffset,
+      bootOffset: bootOffset(n.id),
       client: new NodeClient(n, config),
       agentPid: () =>
         hostPidsIn(initPid).find((pid) => {
@@ -164,7 +142,8 @@ export async function startCluster(t: Test, opts: { nodes: number; fixtures?: bo
           }
         }),
       startAgent: () => {
-        spawn('nsenter', ['-t', String(initPid), '-p', '-m', '-T', '--', '/bin/sh', '-c', agentCommand(launchOpts)], {
+        const [nsenter, ...args] = inNamespaces(initPid);
+        spawn(nsenter, [...args, '/bin/sh', '-c', agentCommand({ ...launchOpts(n), id: n.id, configPath })], {
           stdio: 'ignore',
           detached: true,
         }).unref();
@@ -198,7 +177,8 @@ export function readInNode(node: TestNode, paths: string[]): Map<string, Buffer 
     '        out[p] = None',
     'print(json.dumps(out))',
   ].join('\n');
-  const r = spawnSync('nsenter', ['-t', String(node.initPid), '-p', '-m', '-T', '--', 'python3', '-c', py, JSON.stringify(paths)], {
+  const [nsenter, ...args] = inNamespaces(node.initPid);
+  const r = spawnSync(nsenter, [...args, 'python3', '-c', py, JSON.stringify(paths)], {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });

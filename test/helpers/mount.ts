@@ -4,11 +4,12 @@
  * mount and time namespaces) to compare with.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, rmdirSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { GPROC, waitFor, type TestCluster, type TestNode } from './cluster';
+import { inNamespaces } from '../../src/up/nodes';
 
 export interface TestMount {
   mountPoint: string;
@@ -25,6 +26,7 @@ export async function startMount(t: Test, cluster: TestCluster, opts: { node?: n
   const log = openSync(logFile, 'a');
   const args = [...GPROC, 'mount', '--config', cluster.configPath, ...(opts.node ? ['--node', String(opts.node)] : []), mountPoint];
   const child = spawn(args[0], args.slice(1), { stdio: ['ignore', log, log] });
+  closeSync(log);
   // readdir always reaches the daemon (a stale mount's cached entries could still stat).
   await waitFor(`mount at ${mountPoint}`, () => readdirSync(mountPoint).includes('nodes') || undefined);
   const mount: TestMount = {
@@ -56,7 +58,8 @@ export function inView(mount: TestMount, argv: string[], input?: string): SpawnS
 
 /** Runs a command inside a node, as one of its own processes. */
 export function inNode(node: TestNode, argv: string[], env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
-  return spawnSync('nsenter', ['-t', String(node.initPid), '-p', '-m', '-T', '--', ...argv], {
+  const [nsenter, ...args] = inNamespaces(node.initPid);
+  return spawnSync(nsenter, [...args, ...argv], {
     encoding: 'utf8',
     env,
     maxBuffer: 256 * 1024 * 1024,
