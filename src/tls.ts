@@ -15,20 +15,6 @@ function pem(path: string, what: string): Buffer {
   }
 }
 
-/** Refuses plaintext off loopback, or (for an agent) without --insecure. */
-function checkPlaintext(config: ClusterConfig, address: string, insecure: boolean, client = false): void {
-  if (!insecure) {
-    throw new ConfigError(`${config.source} has no "tls" section: give --insecure to use plaintext gRPC on loopback`);
-  }
-  if (!isLoopback(address)) {
-    throw new ConfigError(
-      client
-        ? `${config.source} has no "tls" section, and plaintext gRPC is used only on loopback, not to ${address}`
-        : `--insecure is allowed only on loopback, not on ${address}`,
-    );
-  }
-}
-
 /**
  * Credentials an agent listens with.
  * @throws ConfigError when TLS files cannot be read or plaintext is not allowed here.
@@ -38,7 +24,8 @@ export function serverCredentials(config: ClusterConfig, address: string, insecu
     const { ca, cert, key } = config.tls;
     return ServerCredentials.createSsl(pem(ca, 'CA'), [{ cert_chain: pem(cert, 'certificate'), private_key: pem(key, 'key') }], true);
   }
-  checkPlaintext(config, address, insecure);
+  if (!insecure) throw new ConfigError(`${config.source} has no "tls" section: give --insecure to use plaintext gRPC on loopback`);
+  if (!isLoopback(address)) throw new ConfigError(`--insecure is allowed only on loopback, not on ${address}`);
   return ServerCredentials.createInsecure();
 }
 
@@ -52,6 +39,8 @@ export function channelCredentials(config: ClusterConfig, address: string): Chan
     const { ca, cert, key } = config.tls;
     return ChannelCredentials.createSsl(pem(ca, 'CA'), pem(key, 'key'), pem(cert, 'certificate'));
   }
-  checkPlaintext(config, address, true, true);
+  if (!isLoopback(address)) {
+    throw new ConfigError(`${config.source} has no "tls" section, and plaintext gRPC is used only on loopback, not to ${address}`);
+  }
   return ChannelCredentials.createInsecure();
 }

@@ -1,5 +1,6 @@
 /** `gproc agent --config FILE --node N [--insecure]`: serve this node's processes (spec section 2). */
 import type { Command } from 'commander';
+import { findNode } from '../config';
 import { action, clusterConfig, surviveUncaught, withConfig } from './common';
 
 export function register(program: Command): void {
@@ -9,7 +10,7 @@ export function register(program: Command): void {
     .option('--insecure', 'plaintext gRPC (allowed only on loopback)', false)
     .action(
       action(async (opts: { config?: string; node: string; insecure: boolean }) => {
-        const [{ startAgent }, { createLogger }, { findNode }] = await Promise.all([import('../agent/server'), import('../log'), import('../config')]);
+        const [{ startAgent }, { createLogger }] = await Promise.all([import('../agent/server'), import('../log')]);
         const config = clusterConfig(opts);
         const log = createLogger('agent', { node: findNode(config, opts.node).id });
         surviveUncaught(log);

@@ -5,6 +5,8 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { configPath, loadConfig, type ClusterConfig } from '../config';
+import { isNodeId } from '../gpid';
+import { parsePidStat } from '../procfs/stat';
 
 /** Adds `--config FILE` (default: $GPROC_CONFIG, else /etc/gproc/cluster.json). */
 export function withConfig(cmd: Command): Command {
@@ -46,17 +48,26 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
 }
 
 /**
- * This process as a cluster requester: its node ($GPROC_NODE, which agents set for every
- * process they start), pid, process group and session (from /proc/self/stat).
+ * The node this process runs on: $GPROC_NODE, which agents set for every process they
+ * start (and `gproc up` for its own).
+ * @returns 0 when it is unset or not a node id.
+ */
+export function requesterNode(): number {
+  const node = Number(process.env.GPROC_NODE);
+  return isNodeId(node) ? node : 0;
+}
+
+/**
+ * This process as a cluster requester: its node (`requesterNode`), pid, process group and
+ * session (/proc/self/stat, proc(5)).
  * @returns undefined when this machine is not a node of the cluster.
  */
 export function requesterOrigin(): { node: number; pid: number; pgrp: number; session: number } | undefined {
-  const node = Number(process.env.GPROC_NODE);
-  if (!Number.isInteger(node) || node < 1) return undefined;
+  const node = requesterNode();
+  if (node === 0) return undefined;
   try {
-    const text = readFileSync('/proc/self/stat', 'latin1');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { node, pid: process.pid, pgrp: Number(fields[2]), session: Number(fields[3]) };
+    const { pgrp, session } = parsePidStat(readFileSync('/proc/self/stat'));
+    return { node, pid: process.pid, pgrp, session };
   } catch {
     return undefined;
   }

@@ -5,7 +5,7 @@
  * stderr; exit 0 only if every signal was delivered.
  */
 import type { Command } from 'commander';
-import { action, CliError, clusterConfig } from './common';
+import { action, CliError, clusterConfig, requesterNode } from './common';
 
 /** Parses kill's own argument syntax (`-TERM`, `-9`, `-s TERM`, `-g`, `--config FILE`). */
 export function parseKillArgs(args: string[]): { signal: string; group: boolean; config?: string; targets: string[] } {
@@ -57,7 +57,7 @@ export function register(program: Command): void {
         const signal = parseSignal(opts.signal);
         const gpids = opts.targets.map(parseGpid);
         const cluster = new Cluster(clusterConfig(opts), createLogger('kill', {}, 'silent'));
-        const who = { uid: process.getuid!(), node: Number(process.env.GPROC_NODE) || 0 };
+        const who = { uid: process.getuid!(), node: requesterNode() };
         let failures = 0;
         const report = (gpid: number, why: string) => {
           failures++;

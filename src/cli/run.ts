@@ -10,6 +10,7 @@
  * answering (as ssh), 1 other errors.
  */
 import type { Command } from 'commander';
+import { findNode } from '../config';
 import { action, CliError, clusterConfig, withConfig } from './common';
 
 export function register(program: Command): void {
@@ -21,8 +22,7 @@ export function register(program: Command): void {
     .action(
       action(async (cmd: string[], opts: { config?: string; node: string }) => {
         const config = clusterConfig(opts);
-        const [{ findNode }, { NodeClient }, { runRemote }] = await Promise.all([
-          import('../config'),
+        const [{ NodeClient }, { runRemote }] = await Promise.all([
           import('../cluster/client'),
           import('./run-remote'),
         ]);
