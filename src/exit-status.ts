@@ -2,15 +2,11 @@
  * How a process ended, as the wire carries it (a oneof of code, signal, gone), in the words
  * of spec section 5 and as a shell exit status.
  */
+import type { ExitStatus__Output } from './proto/gen/gproc/v1/ExitStatus';
 import { signalNumber } from './signals';
 
-/** An exit status as decoded from the wire (proto-loader sets `outcome` to the field present). */
-export interface WireExit {
-  outcome?: 'code' | 'signal' | 'gone';
-  code?: number;
-  signal?: string;
-  gone?: boolean;
-}
+/** An exit status as decoded from the wire (`outcome` names the field present). */
+export type WireExit = ExitStatus__Output;
 
 /** "exited N", "killed SIGNAME" or "gone". */
 export function describeExit(st: WireExit): string {
