@@ -52,8 +52,7 @@ export class LoopbackCallers {
     const entry = this.open.get(peer);
     if (!entry) return undefined;
     if (entry.caller === undefined) {
-      const { remoteAddress, remotePort } = entry.socket;
-      const uid = remoteAddress && remotePort ? socketOwner(remoteAddress, remotePort) : undefined;
+      const uid = socketOwner(entry.socket);
       entry.caller = uid === undefined ? null : { uid, gid: primaryGid(uid) };
     }
     return entry.caller ?? undefined;
@@ -70,27 +69,40 @@ function hexV4(ip: string): string {
 }
 
 /**
- * The uid owning the local TCP socket bound to ip:port (a caller's end of a loopback
- * connection), from /proc/net/tcp or tcp6 (proc(5): column 8 is the uid).
- * @returns undefined when the address is not loopback or no such socket is listed.
+ * A loopback address and port as /proc/net/tcp or tcp6 spells them (proc(5)).
+ * @returns undefined when the address is not loopback.
  */
-function socketOwner(ip: string, port: number): number | undefined {
+function procNetAddress(ip: string, port: number): { file: string; text: string } | undefined {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  let file: string;
-  let local: string;
-  if (ip.startsWith('127.')) [file, local] = ['/proc/net/tcp', `${hexV4(ip)}:${hexPort}`];
-  else if (ip === '::1') [file, local] = ['/proc/net/tcp6', `00000000000000000000000001000000:${hexPort}`];
-  else if (ip.startsWith('::ffff:127.')) [file, local] = ['/proc/net/tcp6', `0000000000000000FFFF0000${hexV4(ip.slice(7))}:${hexPort}`];
-  else return undefined;
+  if (ip.startsWith('127.')) return { file: '/proc/net/tcp', text: `${hexV4(ip)}:${hexPort}` };
+  if (ip === '::1') return { file: '/proc/net/tcp6', text: `00000000000000000000000001000000:${hexPort}` };
+  if (ip.startsWith('::ffff:127.')) return { file: '/proc/net/tcp6', text: `0000000000000000FFFF0000${hexV4(ip.slice(7))}:${hexPort}` };
+  return undefined;
+}
+
+/**
+ * The uid owning the caller's end of the accepted loopback connection `socket`: the row of
+ * /proc/net/tcp (or tcp6) whose local address is the caller's and whose remote address is
+ * this agent's end (proc(5): columns 2 and 3; column 8 is the uid). Both ends are matched:
+ * the kernel lets one local port serve connections to different destinations, so the
+ * caller's port alone may also name another user's socket.
+ * @returns undefined when the connection is not on loopback or no such socket is listed.
+ */
+function socketOwner(socket: Socket): number | undefined {
+  const { remoteAddress, remotePort, localAddress, localPort } = socket;
+  if (!remoteAddress || !remotePort || !localAddress || !localPort) return undefined;
+  const caller = procNetAddress(remoteAddress, remotePort);
+  const agent = procNetAddress(localAddress, localPort);
+  if (!caller || !agent || caller.file !== agent.file) return undefined;
   let text: string;
   try {
-    text = readFileSync(file, 'latin1');
+    text = readFileSync(caller.file, 'latin1');
   } catch {
     return undefined;
   }
   for (const line of text.split('\n').slice(1)) {
     const cols = line.trim().split(/\s+/);
-    if (cols[1] === local) return Number(cols[7]);
+    if (cols[1] === caller.text && cols[2] === agent.text) return Number(cols[7]);
   }
   return undefined;
 }
