@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeGpid } from '../src/gpid';
-import { CLI, GPROC, GPROC_SH, startCluster, waitFor } from './helpers/cluster';
+import { CLI, GPROC, GPROC_SH, REPO, startCluster, waitFor } from './helpers/cluster';
 import { hex, inNode, startMount, writeCases } from './helpers/mount';
 
 const NOBODY = 65534;
@@ -58,6 +58,39 @@ t.test('robustness', async (t) => {
     gproc(['kill', '-KILL', `2:${victim}`]);
     const honest = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...GPROC, 'run', '--node', '1', '--', 'id', '-u'], { env, encoding: 'utf8' });
     t.equal(honest.stdout, `${NOBODY}\n`, 'acting for itself is fine');
+  });
+
+  t.test("a local user reads no other user's environment from an agent", async (t) => {
+    const start = (setpriv: string[], secret: string) =>
+      Number(inNode(cluster.node(1), ['sh', '-c', `${setpriv.join(' ')} env SECRET=${secret} sleep 1000 >/dev/null 2>&1 & echo $!`]).stdout.trim());
+    const rootPid = start([], 'root-secret');
+    const ownPid = start(['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'], 'own-secret');
+    t.teardown(() => gproc(['kill', '-KILL', `1:${rootPid}`, `1:${ownPid}`]));
+    // A plain gRPC client (any local user can write one), asking node 1's agent directly.
+    const client = join(cluster.dir, 'snoop.js');
+    writeFileSync(
+      client,
+      `const grpc = require(${JSON.stringify(join(REPO, 'node_modules/@grpc/grpc-js'))});
+const loader = require(${JSON.stringify(join(REPO, 'node_modules/@grpc/proto-loader'))});
+const { Agent } = grpc.loadPackageDefinition(loader.loadSync(${JSON.stringify(join(REPO, 'src/proto/gproc.proto'))})).gproc.v1;
+const c = new Agent(${JSON.stringify(cluster.node(1).address)}, grpc.credentials.createInsecure());
+const secrets = (b) => b.toString().split('\\0').filter((x) => x.startsWith('SECRET='));
+c.GetSnapshot({}, (err, snap) => {
+  if (err) throw err;
+  const seen = snap.processes.flatMap((p) => secrets(p.environ));
+  c.ReadProcessFile({ process: { pid: ${rootPid}, starttime: 0 }, file: 'ENVIRON' }, (e2, f) => {
+    console.log(JSON.stringify({ seen, direct: e2 ? e2.code : secrets(f.content) }));
+    process.exit(0);
+  });
+});
+`,
+    );
+    await waitFor('both sleeps', () => existsSync(`${cluster.node(1).procRoot}/${ownPid}`) || undefined);
+    const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'env', '-u', 'NODE_OPTIONS', 'node', client], { encoding: 'utf8' });
+    t.equal(r.stderr, '');
+    const got = JSON.parse(r.stdout);
+    t.same(got.seen, ['SECRET=own-secret'], "its own environment, not root's");
+    t.equal(got.direct, 7, "root's environ on demand: PERMISSION_DENIED");
   });
 
   t.test('gproc run | head: a quiet exit, and the remote process ends', async (t) => {

@@ -7,6 +7,7 @@
 import { status, type ServerDuplexStream, type ServerWritableStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import pidusage from 'pidusage';
 import { constants } from 'node:os';
+import { statSync } from 'node:fs';
 import { PID_LIMIT } from '../gpid';
 import type { Logger } from '../log';
 import { readWhole } from '../procfs/read';
@@ -37,6 +38,9 @@ const PROCESS_FILES: Partial<Record<ProcessFileName, string>> = {
   IO: 'io',
 };
 
+/** Files /proc shows only to the process's owner (mode 0400, proc(5)). */
+const PRIVATE_FILES = new Set<ProcessFileName>(['ENVIRON', 'IO']);
+
 const SIGNAL_NUMBERS = new Set<number>([0, ...Object.values(constants.signals)]);
 
 export interface AgentServiceOptions {
@@ -66,6 +70,16 @@ export function createAgentService(opts: AgentServiceOptions): {
   const watcher = new ProcessWatcher(procRoot);
   const pool = new ReaderPool(procRoot, opts.readerThreads, (err) => log.error({ err: err.message }, 'snapshot reader thread failed; reading on the main thread'));
   const authorize = authorizer(opts.callers);
+  /**
+   * Whose private files (environ, io) a caller may read: undefined for anyone's (root, or
+   * any caller over TLS), -1 for nobody's (a caller the kernel does not name).
+   */
+  const privateFilesOf = (peer: string): number | undefined => {
+    if (!opts.callers) return undefined;
+    const caller = opts.callers.caller(peer);
+    if (!caller) return -1;
+    return caller.uid === 0 ? undefined : caller.uid;
+  };
   /** A spawn request as the registry takes it, once the caller may act for its uid and gid. */
   const spawnSpec = (req: SpawnRequest__Output, peer: string): SpawnSpec => {
     authorize(peer, req.uid, req.gid);
@@ -87,14 +101,25 @@ export function createAgentService(opts: AgentServiceOptions): {
   const handlers: AgentHandlers = {
     GetNodeInfo: unary('GetNodeInfo', () => readNodeInfo(procRoot, node)),
 
-    GetSnapshot: unary('GetSnapshot', () => takeSnapshot(procRoot, node, pool, registry, log)),
+    GetSnapshot: unary('GetSnapshot', async (_req, call) => {
+      const snapshot = await takeSnapshot(procRoot, node, pool, registry, log);
+      const uid = privateFilesOf(call.getPeer());
+      if (uid === undefined) return snapshot;
+      // Other users' environments stay private, as in /proc.
+      const processes = snapshot.processes!.map((p) => (p.uid === uid ? p : { ...p, environ: Buffer.alloc(0) }));
+      return { ...snapshot, processes };
+    }),
 
-    ReadProcessFile: unary('ReadProcessFile', (req) => {
+    ReadProcessFile: unary('ReadProcessFile', (req, call) => {
       const ref = checkRef(req.process);
       const name = PROCESS_FILES[req.file];
       if (!name) throw new RpcError(status.INVALID_ARGUMENT, `unknown process file ${JSON.stringify(req.file)}`);
       if (req.tid !== 0 && (req.tid < 1 || req.tid >= PID_LIMIT)) throw new RpcError(status.INVALID_ARGUMENT, `bad tid ${req.tid}`);
       checkIdentity(procRoot, ref);
+      const reader = PRIVATE_FILES.has(req.file) ? privateFilesOf(call.getPeer()) : undefined;
+      if (reader !== undefined && ownerOf(`${procRoot}/${ref.pid}`) !== reader) {
+        throw new RpcError(status.PERMISSION_DENIED, `${name} of ${ref.pid} is not readable`);
+      }
       const dir = req.tid ? `${procRoot}/${ref.pid}/task/${req.tid}` : `${procRoot}/${ref.pid}`;
       let content: Buffer | null;
       try {
@@ -307,3 +332,12 @@ function events(call: ServerWritableStream<unknown, ProcessEvent>, watcher: Proc
   call.once('close', stop);
 }
 
+
+/** The uid owning a /proc/<pid> directory (root for a process that is not dumpable); -2 if it is gone. */
+function ownerOf(dir: string): number {
+  try {
+    return statSync(dir).uid;
+  } catch {
+    return -2;
+  }
+}
