@@ -104,6 +104,8 @@ t.test('process operations across nodes', async (t) => {
     t.ok(Date.now() - started > 500, 'the read blocked until it ended');
     t.equal(readFileSync(`${m2.mountPoint}/${gpid}/wait`, 'utf8'), 'exited 7\n', 'and again');
 
+    const both = spawnSync('bash', ['-c', `exec 3<>${m2.mountPoint}/nodes/1/spawn; printf 'true\\nexit 3\\n' >&3; read a <&3; read b <&3; echo $a $b`], { encoding: 'utf8' });
+    t.match(both.stdout, /^\d+ \d+\n$/, 'two answers to one write, read with two reads');
     const twice = spawnSync('bash', ['-c', `exec 3<>${m2.mountPoint}/nodes/1/spawn; echo 'exit 0' >&3; read a <&3; echo 'kill -KILL $$' >&3; read b <&3; echo $a $b`], { encoding: 'utf8' });
     const [a, b] = twice.stdout.trim().split(' ').map(Number);
     t.ok(a > PID_LIMIT && b > PID_LIMIT && a !== b, 'two commands on one handle, two gpids');
@@ -181,4 +183,30 @@ t.test('events: one line per process start and exit, as they happen', async (t) 
   const exit = lines.find((l) => l.split(' ')[1] === 'exit' && Number(l.split(' ')[2]) === gpid);
   t.match(exit ?? '', new RegExp(`^\\d{13} exit ${gpid} exited 7$`), 'its exit, with the status its agent holds');
   t.ok(lines.every((l) => /^\d{13} (start \d+ -?\d+ .*|exit \d+ (exited \d+|killed SIG\w+|gone))$/.test(l)), 'every line in the format');
+
+  // Small reads and seeks lose nothing: 20-byte reads, and bash's read (a chunk, then a
+  // seek back to the end of the line it took), side by side.
+  const chunked = spawn('/usr/bin/python3', ['-c', [
+    'import os, sys',
+    'fd, text = os.open(sys.argv[1], os.O_RDONLY), b""',
+    'while text.count(b"\\n") < 30: text += os.read(fd, 20)',
+    'sys.stdout.write(text.decode("latin1"))',
+  ].join('\n'), `${m.mountPoint}/events`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let chunks = '';
+  chunked.stdout.on('data', (d) => (chunks += d));
+  await new Promise((r) => setTimeout(r, 300));
+  const ticker2 = setInterval(() => inNode(cluster.node(1), ['sh', '-c', 'sleep 0.2 </dev/null >/dev/null 2>&1 &']), 100);
+  const bash = spawn('bash', ['-c', `n=0; while read -r l; do echo "$l"; n=$((n+1)); [ $n -ge 10 ] && break; done < ${m.mountPoint}/events`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let bashOut = '';
+  bash.stdout.on('data', (d) => (bashOut += d));
+  // Both end by themselves as events keep coming (a read blocked in the view cannot be interrupted).
+  const ended = (p: ReturnType<typeof spawn>) => new Promise((r) => (p.exitCode !== null ? r(0) : p.once('exit', r)));
+  await Promise.race([Promise.all([ended(chunked), ended(bash)]), new Promise((r) => setTimeout(r, 20000))]);
+  clearInterval(ticker2);
+  const whole = chunks.trim().split('\n');
+  t.ok(whole.every((l) => /^\d{13} (start|exit) \d+ /.test(l)), 'read 20 bytes at a time, every line is whole');
+  const read = bashOut.trim().split('\n');
+  t.equal(read.length, 10, 'bash read 10 lines');
+  const at = whole.indexOf(read[0]);
+  t.same(whole.slice(at, at + read.length), read, "bash's lines are consecutive events, none skipped");
 });

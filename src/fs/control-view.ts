@@ -23,17 +23,65 @@ import { IMMUTABLE_TREE, type FuseOps } from './fuse';
 
 type Cb = (...args: unknown[]) => void;
 
-/** An open spawn file: the unterminated rest of what was written, and the answers to read. */
+/**
+ * What a handle has produced for its reader. Reads of any size see every byte once, and a
+ * reader may seek back into what its last read returned: bash's `read` reads a chunk, then
+ * seeks back to just after the line it used. Offsets are relative to the last read, not
+ * absolute: on a spawn file opened read-write, writes move the file position too.
+ */
+class ReadBuffer {
+  /** File offset of data[0]: where the last read started. */
+  private pos = 0;
+  private data = Buffer.alloc(0);
+  /** Bytes of data that the last read returned. */
+  private served = 0;
+
+  /**
+   * Places the next read at file offset `pos`: inside the last read's bytes, it reads them
+   * again from there; anywhere else, it goes on after them.
+   * @returns true when there are bytes to read without waiting for more.
+   */
+  seek(pos: number): boolean {
+    const back = pos >= this.pos && pos < this.pos + this.served;
+    this.data = this.data.subarray(back ? pos - this.pos : this.served);
+    this.pos = pos;
+    this.served = 0;
+    return this.data.length > 0;
+  }
+
+  append(bytes: Buffer): void {
+    if (bytes.length) this.data = Buffer.concat([this.data, bytes]);
+  }
+
+  /** Up to `len` bytes for the read placed by `seek`. */
+  take(len: number): Buffer {
+    const out = this.data.subarray(0, len);
+    this.served = out.length;
+    return out;
+  }
+}
+
+/** An open spawn file: the unterminated rest of what was written, and the gpids to read. */
 interface SpawnHandle {
   kind: 'spawn';
   node: number;
   pending: string;
   /** Dropping the rest of a refused (too long) line, up to its newline. */
   discarding: boolean;
-  answers: Buffer;
+  out: ReadBuffer;
 }
 
-type Handle = SpawnHandle | { kind: 'events'; cursor: number };
+/** An open events file: where it is in the cluster's events, and the lines to read. */
+interface EventsHandle {
+  kind: 'events';
+  cursor: number;
+  out: ReadBuffer;
+}
+
+type Handle = SpawnHandle | EventsHandle;
+
+/** Bytes of events taken from the hub at once (whole lines; a read gets them in pieces). */
+const EVENTS_CHUNK = 64 * 1024;
 
 /** Longest command line the spawn file takes, in characters of the UTF-8-decoded write. */
 const MAX_LINE = 64 * 1024;
@@ -82,8 +130,9 @@ export class ControlView {
         const c = this.known(path);
         if (!c || c.kind === 'dir') return cb(-E.ENOENT);
         const fh = this.nextHandle++;
-        if (c.kind === 'spawn') this.handles.set(fh, { kind: 'spawn', node: c.node!, pending: '', discarding: false, answers: Buffer.alloc(0) });
-        else this.handles.set(fh, { kind: 'events', cursor: this.events.subscribe() });
+        const out = new ReadBuffer();
+        if (c.kind === 'spawn') this.handles.set(fh, { kind: 'spawn', node: c.node!, pending: '', discarding: false, out });
+        else this.handles.set(fh, { kind: 'events', cursor: this.events.subscribe(), out });
         cb(0, fh);
       },
       release: (_path: string, fh: number, cb: Cb) => {
@@ -99,25 +148,21 @@ export class ControlView {
           (err) => cb(toErrno(err)),
         );
       },
-      read: (_path: string, fh: number, buf: Buffer, len: number, _pos: number, cb: Cb) => {
+      read: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
         const h = this.handles.get(fh);
         if (!h) return cb(-E.EBADF);
-        const answer = (data: Buffer) => cb(data.copy(buf, 0, 0, Math.min(len, data.length)));
-        if (h.kind === 'events') {
-          this.events.next(h.cursor, len).then(({ text, cursor }) => {
-            h.cursor = cursor;
-            answer(Buffer.from(text, 'latin1'));
-          });
-          return;
-        }
-        this.flush(h).then(
-          () => {
-            const out = h.answers.subarray(0, len);
-            h.answers = h.answers.subarray(out.length);
-            answer(out);
-          },
-          (err) => cb(toErrno(err)),
-        );
+        const serve = () => cb(h.out.take(len).copy(buf));
+        if (h.out.seek(pos)) return serve();
+        // Past what was produced: events wait for the next lines; spawn starts an unterminated
+        // line first (and reads as end-of-file when nothing is left).
+        const more =
+          h.kind === 'events'
+            ? this.events.next(h.cursor, EVENTS_CHUNK).then(({ text, cursor }) => {
+                h.cursor = cursor;
+                h.out.append(Buffer.from(text, 'latin1'));
+              })
+            : this.flush(h);
+        more.then(serve, (err) => cb(toErrno(err)));
       },
       truncate: (_path: string, _size: number, cb: Cb) => cb(0),
     };
@@ -185,7 +230,7 @@ export class ControlView {
       });
       this.log.info({ node: h.node, pid: reply.pid, command: line }, 'spawned through the spawn file');
       this.cluster.invalidate(); // so that this mount lists the new process at once
-      h.answers = Buffer.concat([h.answers, Buffer.from(`${encodeGpid(h.node, reply.pid)}\n`)]);
+      h.out.append(Buffer.from(`${encodeGpid(h.node, reply.pid)}\n`));
     }
   }
 
