@@ -96,6 +96,14 @@ t.test('tools over the cluster view', async (t) => {
     t.ok(Math.abs(total - ps) <= 2, `top counts ${total} tasks, ps lists ${ps}`);
     t.match(view.stdout, /1 zombie|[1-9] zombie/, 'top sees the zombies');
     for (const node of cluster.nodes) t.match(view.stdout, new RegExp(`\\b${encodeGpid(node.id, node.fixtures!.bigcmd)}\\b`));
+
+    // top -H shows every thread with its process's memory (it reads task/<gtid>/statm).
+    const threaded = encodeGpid(1, cluster.node(1).fixtures!.threads);
+    const threads = inView(mount, ['top', '-H', '-b', '-n1', '-w', '512', '-p', String(threaded)]);
+    noStderr('top -H', threads);
+    const rows = threads.stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((r) => /^\d+$/.test(r[0]));
+    t.equal(rows.length, 4, 'top -H: the process and its 3 threads');
+    t.ok(rows.every((r) => r[4] === rows[0][4] && r[4] !== '0'), `top -H: the same VIRT for every thread (${rows.map((r) => r[4])})`);
   });
 
   t.test('pgrep -f and pgrep by name', async (t) => {

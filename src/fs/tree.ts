@@ -5,7 +5,7 @@
  * events are links into the control view (control-view.ts), which serves those two.
  *
  *   /<gpid>/{stat,status,statm,cmdline,comm,environ,cgroup,io,ctl,wait,node,usage}
- *   /<gpid>/task/<gtid>/{stat,status,comm,cmdline}
+ *   /<gpid>/task/<gtid>/{stat,status,statm,comm,cmdline}
  *   /{stat,uptime,meminfo,loadavg,cpuinfo}  /sys/kernel/{pid_max,osrelease}
  *   /nodes/<id>/{name,address,state,uptime,meminfo,loadavg,spawn}  /events  /self
  *   /<local pid> and any other top-level name of the real /proc: links into it, unlisted
@@ -123,6 +123,8 @@ const THREAD_DIR = dir({
   status: readOnly((s) => render.renderStatus(proc(s), table(s), s.tid)),
   comm: readOnly((s) => render.renderComm(proc(s), s.tid)),
   cmdline: readOnly((s) => proc(s).proc.cmdline),
+  // Threads share their process's memory: the same statm (top -H reads it per thread).
+  statm: readOnly((s) => proc(s).proc.statm),
 });
 
 /** The wait file: blocks until the process ends (spec section 5). */
