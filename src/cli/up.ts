@@ -6,6 +6,7 @@
  * stopped on the next start.
  */
 import type { Command } from 'commander';
+import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { splitAddress } from '../config';
@@ -90,6 +91,18 @@ export function register(program: Command): void {
 
         const name = simulate ? (i: number) => `sim${i}` : () => hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60) || 'local';
         const nodes = Array.from({ length: k }, (_, i) => ({ id: i + 1, name: name(i + 1), address: `127.0.0.1:${opts.basePort + i}` }));
+        // An agent that cannot listen would leave its node to whatever answers on its port
+        // (another cluster's agent): the ports must be free (leftovers just stopped free theirs).
+        for (const n of nodes) {
+          const port = splitAddress(n.address).port;
+          await pollUntil(`port ${port}`, () => portFree(port), 2000).catch(() => {
+            throw new CliError(`port ${port} on 127.0.0.1 is in use (another gproc up? give --base-port)`);
+          });
+        }
+
+        // From here on Ctrl-C stops whatever has started, at any stage.
+        let stopping = false;
+        const signalled = untilSignalled().then(() => (stopping = true));
         const { config, nodes: launched, stop } = await launchCluster(files.config, nodes, (n) => ({
           logFile: `${files.dir}/agent-${n.id}.log`,
           simulate,
@@ -109,7 +122,7 @@ export function register(program: Command): void {
             nodes.map(async (n) => {
               const client = new NodeClient(n, config);
               try {
-                await pollUntil(`node ${n.id}'s agent`, () => client.nodeInfo(), 15000);
+                await pollUntil(`node ${n.id}'s agent`, () => (stopping ? true : client.nodeInfo().then(() => true)), 15000);
               } catch {
                 throw new CliError(`node ${n.id}'s agent did not start (port ${splitAddress(n.address).port} in use? see ${files.dir}/agent-${n.id}.log)`);
               } finally {
@@ -117,6 +130,7 @@ export function register(program: Command): void {
               }
             }),
           );
+          if (stopping) return;
           const mounted = await mountClusterView({ config, mountPoint: opts.mount, localNode: simulate ? 0 : 1, log });
           const gproc = `node ${process.argv[1]}`;
           process.stdout.write(
@@ -128,11 +142,20 @@ export function register(program: Command): void {
               '',
             ].join('\n'),
           );
-          await untilSignalled();
+          await signalled;
           await mounted.close();
         } finally {
           stopAll();
         }
       }),
     );
+}
+
+/** True when nothing listens on 127.0.0.1:`port` (this process could listen there). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
