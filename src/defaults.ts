@@ -31,6 +31,12 @@ export const defaults = {
    */
   keepaliveTimeMs: 2000,
   keepaliveTimeoutMs: 5000,
+  /**
+   * An agent closes a connection that carried no call for this long, in ms. Clients reconnect
+   * when they next call; a connection left half-open before its first call (a peer that sent
+   * part of an HTTP/2 frame and went away) would otherwise hold a descriptor for ever.
+   */
+  maxConnectionIdleMs: 60 * 1000,
   /** Largest gRPC message either side accepts, in bytes (a snapshot of 10k processes is ~40 MB). */
   maxMessageBytes: 256 * 1024 * 1024,
 

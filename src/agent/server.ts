@@ -58,6 +58,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     'grpc.max_receive_message_length': defaults.maxMessageBytes,
     'grpc.max_send_message_length': defaults.maxMessageBytes,
     'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_connection_idle_ms': defaults.maxConnectionIdleMs,
     'grpc.http2.min_ping_interval_without_data_ms': defaults.keepaliveTimeMs / 2,
   });
   server.addService(agentService().service, service.handlers);
