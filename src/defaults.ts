@@ -20,6 +20,8 @@ export const defaults = {
   kernelCacheSeconds: 1,
   /** Deadline of every short remote call (snapshot, file, usage, signal, spawn), in ms. */
   rpcDeadlineMs: 1500,
+  /** How long `gproc run` waits for the agent to say it started the command, in ms. */
+  runStartDeadlineMs: 3000,
   /** How often a node marked down is asked again, in ms. */
   reprobeIntervalMs: 1000,
   /**

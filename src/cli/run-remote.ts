@@ -5,6 +5,7 @@
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { rpcReason, type NodeClient } from '../cluster/client';
+import { defaults } from '../defaults';
 import { killedStatus, shellStatus } from '../exit-status';
 import { signalNumber, TERMINATING_SIGNALS } from '../signals';
 import { CliError, requesterOrigin } from './common';
@@ -15,15 +16,6 @@ import { CliError, requesterOrigin } from './common';
  * @throws CliError when the process cannot be started.
  */
 export async function runRemote(client: NodeClient, argv: string[]): Promise<number> {
-  // A signal before the agent answers has nothing to forward to: leave at once.
-  const early = (sig: NodeJS.Signals) => process.exit(killedStatus(sig));
-  for (const sig of TERMINATING_SIGNALS) process.once(sig, early);
-  try {
-    await client.ready();
-  } catch (err) {
-    throw new CliError(`node ${client.node.id} (${client.node.address}) does not answer: ${rpcReason(err)}`, 255);
-  }
-  for (const sig of TERMINATING_SIGNALS) process.off(sig, early);
   const call = client.run();
   const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
   call.write({ start: { argv, env, cwd: workingDirectory(), uid: process.getuid!(), gid: process.getgid!(), origin: requesterOrigin() } });
@@ -46,6 +38,14 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
 
   return new Promise<number>((resolve, reject) => {
     let exit: number | undefined;
+    const silent = () => new CliError(`node ${client.node.id} (${client.node.address}) does not answer`, 255);
+    // The run has no deadline, but its first answer (started, or why not) has one: a node
+    // that accepts connections and never answers does not hang us.
+    const firstAnswer = setTimeout(() => {
+      reject(silent());
+      call.cancel();
+    }, defaults.runStartDeadlineMs);
+    const answered = () => clearTimeout(firstAnswer);
     // Our reader went away (`gproc run ... | head`): stop the remote side and leave quietly,
     // with the status a process killed by SIGPIPE has.
     const readerGone = (err: NodeJS.ErrnoException) => {
@@ -56,6 +56,7 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
     process.stdout.on('error', readerGone);
     process.stderr.on('error', readerGone);
     call.on('data', (msg) => {
+      answered();
       if (msg.kind === 'stdout' || msg.kind === 'stderr') {
         const out = msg.kind === 'stdout' ? process.stdout : process.stderr;
         if (!out.write(msg[msg.kind]!)) {
@@ -67,15 +68,17 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
       }
     });
     call.on('error', (err: { code?: number; details?: string; message: string }) => {
+      answered();
       const why = rpcReason(err);
       if (err.code === grpcStatus.NOT_FOUND) return reject(new CliError(why, 127));
       if (err.code === grpcStatus.PERMISSION_DENIED) return reject(new CliError(why, 126));
       if (err.code === grpcStatus.UNAVAILABLE || err.code === grpcStatus.DEADLINE_EXCEEDED) {
-        return reject(new CliError(`node ${client.node.id} (${client.node.address}) does not answer: ${why}`, 255));
+        return reject(new CliError(`${silent().message}: ${why}`, 255));
       }
       reject(new CliError(why, 1));
     });
     call.on('end', () => {
+      answered();
       stdin.destroy();
       // Let stdout and stderr drain before leaving.
       const done = () => resolve(exit ?? 255);
