@@ -56,8 +56,8 @@ proto: deps
 	rm -rf src/proto/gen
 	node_modules/.bin/proto-loader-gen-types --longs=Number --enums=String --defaults --oneofs \
 	  --includeComments --grpcLib=@grpc/grpc-js -O src/proto/gen src/proto/gproc.proto
-	node -e 'const p = require("protobufjs"); require("fs").writeFileSync("src/proto/gproc.json", \
-	  JSON.stringify(p.loadSync("src/proto/gproc.proto").toJSON(), null, 1) + "\n")'
+	node -e 'const p = require("protobufjs"); const d = p.loadSync("src/proto/gproc.proto").toJSON();'\
+'require("fs").writeFileSync("src/proto/gproc.json", JSON.stringify(d, null, 1) + "\n")'
 
 clean:
 	rm -rf dist .tap

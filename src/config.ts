@@ -18,6 +18,23 @@ export interface NodeConfig {
   name: string;
   /** host:port the node's agent listens on. */
   address: string;
+  /**
+   * Path of the agent's local Unix socket, where users of that node's machine reach it
+   * (their uid and groups come from the kernel): `defaults.agentSocket` unless given.
+   */
+  socket: string;
+}
+
+/**
+ * Who may start processes on which nodes (spec section 7): a rule admits the users and
+ * groups it lists (names or numeric ids) to the nodes it lists. A node no rule names admits
+ * everyone; a node some rules name admits root and whoever one of them lists.
+ */
+export interface AdmissionRule {
+  /** Node ids. */
+  nodes: number[];
+  users: (string | number)[];
+  groups: (string | number)[];
 }
 
 /** TLS material for the agents (spec section 7): paths of PEM files. */
@@ -31,6 +48,7 @@ export interface TlsConfig {
 export interface ClusterConfig {
   nodes: NodeConfig[];
   tls?: TlsConfig;
+  admission: AdmissionRule[];
   /** The file it was read from, for messages. */
   source: string;
 }
@@ -82,7 +100,7 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
   };
   if (!isObject(json)) fail('(top level)', 'must be an object');
   const top = json as Record<string, unknown>;
-  checkKeys(top, ['nodes', 'tls'], '', fail);
+  checkKeys(top, ['nodes', 'tls', 'admission'], '', fail);
   if (!Array.isArray(top.nodes)) fail('nodes', 'must be an array of nodes');
   const rawNodes = top.nodes as unknown[];
   if (rawNodes.length === 0) fail('nodes', 'must name at least one node');
@@ -90,11 +108,12 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
   const ids = new Set<number>();
   const names = new Set<string>();
   const addresses = new Set<string>();
+  const sockets = new Set<string>();
   const nodes = rawNodes.map((raw, i): NodeConfig => {
     const at = `nodes[${i}]`;
     if (!isObject(raw)) fail(at, 'must be an object');
     const n = raw as Record<string, unknown>;
-    checkKeys(n, ['id', 'name', 'address'], `${at}.`, fail);
+    checkKeys(n, ['id', 'name', 'address', 'socket'], `${at}.`, fail);
     if (typeof n.id !== 'number' || !isNodeId(n.id)) fail(`${at}.id`, `must be an integer in 1..${MAX_NODE_ID}`);
     if (typeof n.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(n.name)) {
       fail(`${at}.name`, 'must be a name of letters, digits, ".", "_" or "-"');
@@ -104,13 +123,19 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
     const name = n.name as string;
     const address = n.address as string;
     checkAddress(address, `${at}.address`, fail);
+    if (n.socket !== undefined && (typeof n.socket !== 'string' || !n.socket.startsWith('/') || n.socket.length > 107)) {
+      fail(`${at}.socket`, 'must be an absolute path of at most 107 bytes (a Unix socket)');
+    }
+    const socket = (n.socket as string | undefined) ?? defaults.agentSocket;
     if (ids.has(id)) fail(`${at}.id`, `duplicate node id ${id}`);
     if (names.has(name)) fail(`${at}.name`, `duplicate node name "${name}"`);
     if (addresses.has(address)) fail(`${at}.address`, `duplicate address ${address}`);
+    if (n.socket !== undefined && sockets.has(socket)) fail(`${at}.socket`, `duplicate socket ${socket}`);
     ids.add(id);
     names.add(name);
     addresses.add(address);
-    return { id, name, address };
+    sockets.add(socket);
+    return { id, name, address, socket };
   });
 
   let tls: TlsConfig | undefined;
@@ -123,7 +148,31 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
     }
     tls = { ca: t.ca as string, cert: t.cert as string, key: t.key as string };
   }
-  return { nodes, tls, source };
+  const admission = parseAdmission(top.admission, nodes, fail);
+  return { nodes, tls, admission, source };
+}
+
+function parseAdmission(raw: unknown, nodes: NodeConfig[], fail: (key: string, why: string) => never): AdmissionRule[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) return fail('admission', 'must be an array of rules {"nodes": [...], "users": [...], "groups": [...]}');
+  const principal = (v: unknown) => (typeof v === 'string' && /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}\$?$/.test(v)) || (Number.isInteger(v) && (v as number) >= 0);
+  return raw.map((r: unknown, i): AdmissionRule => {
+    const at = `admission[${i}]`;
+    if (!isObject(r)) fail(at, 'must be an object');
+    const rule = r as Record<string, unknown>;
+    checkKeys(rule, ['nodes', 'users', 'groups'], `${at}.`, fail);
+    if (!Array.isArray(rule.nodes) || rule.nodes.length === 0) fail(`${at}.nodes`, 'must be a non-empty array of node ids or names');
+    const ids = (rule.nodes as unknown[]).map((n, j) => {
+      const node = nodes.find((c) => c.id === n || c.name === n);
+      return node ? node.id : fail(`${at}.nodes[${j}]`, `no node ${JSON.stringify(n)} in the cluster file`);
+    });
+    const list = (key: 'users' | 'groups') => {
+      const v = rule[key] ?? [];
+      if (!Array.isArray(v) || !v.every(principal)) fail(`${at}.${key}`, 'must be an array of names or numeric ids');
+      return v as (string | number)[];
+    };
+    return { nodes: ids, users: list('users'), groups: list('groups') };
+  });
 }
 
 /**

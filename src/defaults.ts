@@ -5,10 +5,16 @@
 export const defaults = {
   /** Cluster file used when neither --config nor $GPROC_CONFIG is given (spec section 2). */
   configPath: '/etc/gproc/cluster.json',
+  /** Where the cluster file, the CA and the node keys live (spec section 8). */
+  configDir: '/etc/gproc',
   /** Default mount point of the cluster view (spec section 3). */
   mountPoint: '/cluster/proc',
   /** Runtime directory for the control mounts and the real-procfs bind (see native-notes/). */
   runDir: '/run/gproc',
+  /** The agent's local Unix socket when the cluster file names none for its node (spec section 2). */
+  agentSocket: '/run/gproc/agent.sock',
+  /** The agent's audit log: one JSON line per signal, spawn, run and refusal (spec section 7). */
+  auditLog: '/var/log/gproc/audit.log',
   /** Where `gproc up` on the default mount point keeps its cluster file and pids. */
   upDir: '/run/gproc/up',
   /** First port `gproc up` gives its agents on loopback; node N listens on basePort + N - 1. */
@@ -39,8 +45,36 @@ export const defaults = {
    * part of an HTTP/2 frame and went away) would otherwise hold a descriptor for ever.
    */
   maxConnectionIdleMs: 60 * 1000,
-  /** Largest gRPC message either side accepts, in bytes (a snapshot of 10k processes is ~40 MB). */
+  /** Largest gRPC message a client accepts, in bytes (a snapshot of 10k processes is ~40 MB). */
   maxMessageBytes: 256 * 1024 * 1024,
+  /**
+   * Bounds on what one request may carry (spec section 7): an agent refuses larger ones
+   * with INVALID_ARGUMENT (or, for a message, RESOURCE_EXHAUSTED) before doing anything.
+   * The argv and environment bounds follow Linux's own (ARG_MAX is 2 MiB for both together).
+   */
+  limits: {
+    /** Largest message an agent accepts, bytes (stdin comes in chunks far below it). */
+    requestBytes: 4 * 1024 * 1024,
+    argvCount: 4096,
+    /** argv (or the shell command line) in bytes, NULs included. */
+    argvBytes: 1024 * 1024,
+    envCount: 4096,
+    envBytes: 1024 * 1024,
+    /** PATH_MAX. */
+    cwdBytes: 4096,
+    /** Targets of one signal request (a group signal asks each node once for all its members). */
+    signalTargets: 4096,
+    /** Audience of one sealed credential. */
+    audience: 511,
+    /** Open connections of one local uid, of one peer node, of one remote address. */
+    connectionsPerPeer: 64,
+    /** Calls one principal (local uid, node, or credentialed uid) may have in progress at once; long calls (wait, run, events) included. */
+    callsPerPrincipal: 256,
+  },
+  /** Lifetime of a credential sealed for a user by its node's agent, ms (MUNGE's default TTL is 300 s). */
+  credentialLifetimeMs: 5 * 60 * 1000,
+  /** Clock skew a credential's issue and expiry times are allowed between nodes, ms. */
+  credentialSkewMs: 30 * 1000,
 
   /** How long an agent keeps the exit status of a process it started, in ms. */
   exitStatusRetentionMs: 10 * 60 * 1000,

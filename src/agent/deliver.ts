@@ -3,10 +3,11 @@
  * each target by pid and the start time it listed; the start time is checked immediately
  * before kill(2), so a reused PID is never signalled. A request acts for one uid and may
  * signal only processes whose real or saved uid is that uid (root: any), as kill(2) allows.
- * Every attempt leaves an audit line in the agent's log.
+ * Every attempt leaves a line in the agent's audit log.
  */
-import type { Logger } from '../log';
 import { signalName } from '../signals';
+import type { Audit } from './audit';
+import type { Principal } from './policy';
 import { readIdentity } from './watcher';
 
 export type Outcome = 'DELIVERED' | 'NO_SUCH_PROCESS' | 'NOT_PERMITTED';
@@ -17,34 +18,17 @@ export interface Target {
   starttime: number;
 }
 
-/** Who asks: the uid the request acts for and the node it comes from. */
-export interface Requester {
-  uid: number;
-  node: number;
-}
-
 /**
  * Sends `signal` to one target after checking its identity and the requester's right.
  * @returns DELIVERED, NO_SUCH_PROCESS (gone or reused pid) or NOT_PERMITTED.
  */
-export function deliverSignal(procRoot: string, target: Target, signal: number, who: Requester, log: Logger): Outcome {
+export function deliverSignal(procRoot: string, target: Target, signal: number, who: Principal, audit: Audit): Outcome {
   const outcome = tryDeliver(procRoot, target, signal, who);
-  log.info(
-    {
-      audit: 'signal',
-      target: target.pid,
-      starttime: target.starttime,
-      signal: signalName(signal),
-      uid: who.uid,
-      requesterNode: who.node,
-      result: outcome,
-    },
-    'signal',
-  );
+  audit.record({ action: 'signal', node: who.node, uid: who.uid, via: who.via, target: target.pid, starttime: target.starttime, signal: signalName(signal), result: outcome });
   return outcome;
 }
 
-function tryDeliver(procRoot: string, target: Target, signal: number, who: Requester): Outcome {
+function tryDeliver(procRoot: string, target: Target, signal: number, who: Pick<Principal, 'uid'>): Outcome {
   // Gone, or a thread id (kill(2) on it would signal its whole process): no such process.
   const seen = readIdentity(procRoot, target.pid);
   if (!seen) return 'NO_SUCH_PROCESS';

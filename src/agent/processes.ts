@@ -7,7 +7,8 @@
  * `defaults.exitStatusRetentionMs`, at most `defaults.maxHeldExitStatuses` of them.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { defaults } from '../defaults';
 import type { Logger } from '../log';
@@ -35,6 +36,8 @@ export interface SpawnSpec {
   cwd: string;
   uid: number;
   gid: number;
+  /** Supplementary groups. */
+  groups: number[];
   origin?: Origin;
 }
 
@@ -43,6 +46,8 @@ export interface StartedProcess {
   pid: number;
   /** Clock ticks after boot (stat field 22). */
   starttime: number;
+  /** The user it runs as: only it (or root) may consume its exit status. */
+  uid: number;
   origin?: Origin;
   child: ChildProcess;
   exited: Promise<ExitStatus>;
@@ -52,6 +57,7 @@ export interface StartedProcess {
 export interface EndedProcess {
   pid: number;
   starttime: number;
+  uid: number;
   status: ExitStatus;
   /** Wall clock ms when it ended, and when its status was first read. */
   endedAt: number;
@@ -86,10 +92,17 @@ export class ProcessRegistry {
     } catch {
       throw new RpcError(status.FAILED_PRECONDITION, `working directory ${JSON.stringify(cwd)} does not exist on this node`);
     }
-    const options = { cwd, env, uid: spec.uid, gid: spec.gid, detached: true, stdio: stdio as StdioOptions };
+    if (!findProgram(argv[0], env.PATH, cwd)) throw new RpcError(status.NOT_FOUND, `${argv[0]}: command not found`);
+    // Node can set a uid and gid but drops every supplementary group; setpriv(1) sets all
+    // three and then execs the command itself, so the started pid is the command's own.
+    const asUser =
+      spec.uid === 0
+        ? argv
+        : ['setpriv', `--reuid=${spec.uid}`, `--regid=${spec.gid}`, spec.groups.length ? `--groups=${spec.groups.join(',')}` : '--clear-groups', '--', ...argv];
+    const options = { cwd, env, detached: true, stdio: stdio as StdioOptions };
     let child: ChildProcess;
     try {
-      child = spawn(argv[0], argv.slice(1), options);
+      child = spawn(asUser[0], asUser.slice(1), options);
     } catch (err) {
       throw new RpcError(status.INVALID_ARGUMENT, `cannot start ${JSON.stringify(argv[0])}: ${(err as Error).message}`);
     }
@@ -104,12 +117,12 @@ export class ProcessRegistry {
       child.once('exit', (code, signal) => {
         const st: ExitStatus = code !== null ? { code } : { signal: signal ?? 'SIGKILL' };
         this.live.delete(pid);
-        this.remember({ pid, starttime, status: st, endedAt: Date.now() });
+        this.remember({ pid, starttime, uid: spec.uid, status: st, endedAt: Date.now() });
         resolve(st);
       });
     });
     child.on('error', (err) => this.log.warn({ err, pid }, 'child process error'));
-    const record: StartedProcess = { pid, starttime, origin: spec.origin, child, exited };
+    const record: StartedProcess = { pid, starttime, uid: spec.uid, origin: spec.origin, child, exited };
     this.live.set(pid, record);
     this.log.info({ pid, starttime, argv, uid: spec.uid, origin: spec.origin }, 'started process');
     return record;
@@ -157,6 +170,12 @@ export class ProcessRegistry {
     return { gone: true };
   }
 
+  /** The user a started process runs (or ran) as, if this agent started it. */
+  owner(pid: number, starttime: number): number | undefined {
+    const p = this.ended.get(pid) ?? this.live.get(pid);
+    return p && (starttime === 0 || p.starttime === starttime) ? p.uid : undefined;
+  }
+
   /** Status of a process that ended, if held (does not count as a read). */
   heldStatus(pid: number, starttime: number): ExitStatus | undefined {
     const held = this.ended.get(pid);
@@ -202,6 +221,20 @@ function environment(entries: string[], extra: Record<string, string>): Record<s
   }
   if (!env.PATH) env.PATH = defaults.spawnPath;
   return { ...env, ...extra };
+}
+
+/** Whether `program` names an executable file, directly (with a slash) or in `path`. */
+function findProgram(program: string, path: string | undefined, cwd: string): boolean {
+  const executable = (file: string) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (program.includes('/')) return existsSync(resolve(cwd, program)); // exec says what else is wrong with it
+  return (path ?? defaults.spawnPath).split(':').some((dir) => executable(`${dir || '.'}/${program}`));
 }
 
 function spawnError(program: string, err: NodeJS.ErrnoException): RpcError {

@@ -2,17 +2,21 @@
  * Starting and stopping an agent: the gRPC server for one node of the cluster file,
  * listening at the address the file gives for it (spec section 2).
  */
-import { Server, type ServerCredentials } from '@grpc/grpc-js';
-import { createServer, type AddressInfo, type Server as TcpServer } from 'node:net';
-import { findNode, splitAddress, type ClusterConfig } from '../config';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Server as NetServer } from 'node:net';
+import { resolve } from 'node:path';
+import { ConfigError, findNode, isLoopback, type ClusterConfig } from '../config';
 import { defaults } from '../defaults';
+import { loadSealer } from '../identity/credential';
 import { createLogger, type Logger } from '../log';
 import { agentService } from '../proto';
-import { serverCredentials } from '../tls';
-import { LoopbackCallers } from './peer';
+import { createAudit } from './audit';
+import { Connections } from './connections';
+import { Policy } from './policy';
 import { defaultReaderThreads } from './reader-pool';
 import { createAgentService } from './service';
-import { resolve } from 'node:path';
 
 export interface AgentOptions {
   config: ClusterConfig;
@@ -23,61 +27,80 @@ export interface AgentOptions {
   procRoot?: string;
   /** Snapshot reader threads (default: one per extra CPU, see reader-pool). */
   readerThreads?: number;
+  /** The audit log's file (default `defaults.auditLog`). */
+  auditLog?: string;
   log?: Logger;
 }
 
 export interface RunningAgent {
   server: Server;
-  /** The port bound (the configured one). */
-  port: number;
   /** Stops accepting calls and ends the open ones. */
   close(): Promise<void>;
 }
 
+/** Reads a PEM file of the tls section. @throws ConfigError naming it. */
+function pem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`cannot read TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+}
+
 /**
- * Starts an agent.
- * @throws ConfigError for an unknown node or credentials that are not allowed; the bind
- *   error (EADDRINUSE...) when the address cannot be listened on.
+ * Starts an agent: its Unix socket for local users, and its address for other nodes
+ * (mutual TLS) or, with --insecure on loopback, for anonymous readers.
+ * @throws ConfigError for an unknown node, unreadable keys, or plaintext that is not
+ *   allowed; the listen error (EADDRINUSE...) when an address cannot be listened on.
  */
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
-  const node = findNode(opts.config, opts.node);
+  const { config } = opts;
+  const node = findNode(config, opts.node);
   const log = opts.log ?? createLogger('agent', { node: node.id });
-  const credentials = serverCredentials(opts.config, node.address, opts.insecure);
-  // Plaintext is only ever on loopback: there the agent accepts connections itself, to
-  // learn from the kernel which user each caller is (peer.ts).
-  const callers = opts.config.tls ? undefined : new LoopbackCallers();
+  const tls = config.tls && { ca: pem(config.tls.ca, 'CA'), cert: pem(config.tls.cert, 'certificate'), key: pem(config.tls.key, 'key') };
+  if (!tls) {
+    if (!opts.insecure) throw new ConfigError(`${config.source} has no "tls" section: give --insecure to use plaintext gRPC on loopback`);
+    if (!isLoopback(node.address)) throw new ConfigError(`--insecure is allowed only on loopback, not on ${node.address}`);
+  }
+  const audit = createAudit(opts.auditLog ?? defaults.auditLog);
+  const connections = new Connections(audit);
+  const procRoot = opts.procRoot ?? '/proc';
+  const policy = new Policy(node.id, config, connections, audit, tls && new X509Certificate(tls.ca), procRoot);
   const service = createAgentService({
     node: { id: node.id, name: node.name },
-    procRoot: opts.procRoot ?? '/proc',
+    procRoot,
     log,
-    childEnv: { GPROC_NODE: String(node.id), GPROC_CONFIG: resolve(opts.config.source) },
+    audit,
+    policy,
+    sealer: tls && loadSealer(tls.key, tls.cert),
+    childEnv: { GPROC_NODE: String(node.id), GPROC_CONFIG: resolve(config.source) },
     readerThreads: opts.readerThreads ?? defaultReaderThreads(),
-    callers,
   });
   const server = new Server({
-    'grpc.max_receive_message_length': defaults.maxMessageBytes,
+    'grpc.max_receive_message_length': defaults.limits.requestBytes,
     'grpc.max_send_message_length': defaults.maxMessageBytes,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.max_connection_idle_ms': defaults.maxConnectionIdleMs,
     'grpc.http2.min_ping_interval_without_data_ms': defaults.keepaliveTimeMs / 2,
   });
   server.addService(agentService().service, service.handlers);
-  let tcp: TcpServer | undefined;
-  let port: number;
-  if (callers) {
-    tcp = await listenAccepting(server, credentials, node.address, callers);
-    port = (tcp.address() as AddressInfo).port;
-  } else {
-    port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(node.address, credentials, (err, p) => (err ? reject(err) : resolve(p))),
-    );
+  // Every connection is accepted here, its peer noted (connections.ts), then served by gRPC
+  // as plaintext HTTP/2: TLS, where there is any, was done by our own listener.
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const inject = (socket: Parameters<typeof injector.injectConnection>[0]) => injector.injectConnection(socket);
+  const listeners: NetServer[] = [];
+  try {
+    listeners.push(await connections.listenUnix(node.socket, inject));
+    listeners.push(tls ? await connections.listenTls(node.address, tls, new Set(config.nodes.map((n) => n.id)), inject) : await connections.listenPlain(node.address, inject));
+  } catch (err) {
+    for (const l of listeners) l.close();
+    throw err;
   }
-  log.info({ address: node.address, nodeName: node.name }, 'agent listening');
+  log.info({ address: node.address, socket: node.socket, nodeName: node.name, tls: !!tls }, 'agent listening');
   return {
     server,
-    port,
     close: async () => {
-      tcp?.close();
+      for (const l of listeners) l.close();
       await new Promise<void>((done) => {
         server.tryShutdown(() => done());
         setTimeout(() => {
@@ -86,28 +109,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         }, 1000).unref();
       });
       await service.close();
+      audit.close();
     },
   };
-}
-
-/**
- * Listens at `address` with a TCP server of the agent's own, noting every connection in
- * `callers` before gRPC serves it.
- * @throws the listen error (EADDRINUSE...).
- */
-async function listenAccepting(server: Server, credentials: ServerCredentials, address: string, callers: LoopbackCallers): Promise<TcpServer> {
-  const injector = server.createConnectionInjector(credentials);
-  const tcp = createServer((socket) => {
-    callers.accept(socket);
-    injector.injectConnection(socket);
-  });
-  const { host, port } = splitAddress(address);
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen({ host, port }, () => {
-      tcp.off('error', reject);
-      resolve();
-    });
-  });
-  return tcp;
 }

@@ -18,13 +18,20 @@ import type { RunInput__Output } from '../proto/gen/gproc/v1/RunInput';
 import type { RunOutput } from '../proto/gen/gproc/v1/RunOutput';
 import type { ProcessEvent } from '../proto/gen/gproc/v1/ProcessEvent';
 import type { SpawnRequest__Output } from '../proto/gen/gproc/v1/SpawnRequest';
+import type { Snapshot } from '../proto/gen/gproc/v1/Snapshot';
+import { defaults } from '../defaults';
+import { seal, type Sealer } from '../identity/credential';
+import type { Audit } from './audit';
 import { deliverSignal } from './deliver';
-import type { LoopbackCallers } from './peer';
+import { checkCount, checkSpawnBounds } from './limits';
+import type { Policy, Principal } from './policy';
 import { ProcessRegistry, type SpawnSpec, type StartedProcess } from './processes';
 import { ReaderPool } from './reader-pool';
 import { RpcError, toServiceError } from './rpc-error';
 import { readNodeInfo, takeSnapshot, type NodeIdentity } from './snapshot';
 import { ProcessWatcher, readIdentity, type SeenProcess } from './watcher';
+import { listPids } from '../procfs/read';
+import { parsePidStat } from '../procfs/stat';
 
 /** The only per-process files the service reads: a request names an enum, never a path. */
 const PROCESS_FILES: Partial<Record<ProcessFileName, string>> = {
@@ -48,15 +55,15 @@ export interface AgentServiceOptions {
   /** Root of the /proc tree served ("/proc"; a fixture tree in tests). */
   procRoot: string;
   log: Logger;
+  audit: Audit;
+  /** Who may do what (policy.ts). */
+  policy: Policy;
+  /** This node's key and certificate, to seal credentials with (undefined without TLS). */
+  sealer?: Sealer;
   /** Environment added to every started process (GPROC_NODE, GPROC_CONFIG). */
   childEnv: Record<string, string>;
   /** Worker threads reading /proc for snapshots (0 in tests that run from source). */
   readerThreads: number;
-  /**
-   * The callers on a plaintext loopback agent's connections (their uids come from the
-   * kernel); undefined over mutual TLS, where a caller is trusted to say its uid.
-   */
-  callers?: LoopbackCallers;
 }
 
 /** Builds the handlers; `registry` holds the processes the agent started. */
@@ -65,26 +72,22 @@ export function createAgentService(opts: AgentServiceOptions): {
   registry: ProcessRegistry;
   close(): Promise<unknown>;
 } {
-  const { node, procRoot, log } = opts;
+  const { node, procRoot, log, policy, audit } = opts;
   const registry = new ProcessRegistry(procRoot, log, opts.childEnv);
   const watcher = new ProcessWatcher(procRoot);
   const pool = new ReaderPool(procRoot, opts.readerThreads, (err) => log.error({ err: err.message }, 'snapshot reader thread failed; reading on the main thread'));
-  const authorize = authorizer(opts.callers);
-  /**
-   * Whose private files (environ, io) a caller may read: undefined for anyone's (root, or
-   * any caller over TLS), -1 for nobody's (a caller the kernel does not name).
-   */
-  const privateFilesOf = (peer: string): number | undefined => {
-    if (!opts.callers) return undefined;
-    const caller = opts.callers.caller(peer);
-    if (!caller) return -1;
-    return caller.uid === 0 ? undefined : caller.uid;
+  // Concurrent snapshot calls share one reading of /proc: a flood of them costs one.
+  let snapshotting: Promise<Snapshot> | undefined;
+  const snapshot = () => (snapshotting ??= takeSnapshot(procRoot, node, pool, registry, log).finally(() => (snapshotting = undefined)));
+
+  /** A spawn request as the registry takes it, once `who` is admitted and the request is within bounds. */
+  const spawnSpec = (req: SpawnRequest__Output, who: Principal, method: string): SpawnSpec => {
+    checkSpawnBounds(req);
+    policy.admit(who, method);
+    return { argv: req.argv, shellCommand: req.shellCommand, env: req.env, cwd: req.cwd, uid: who.uid, gid: who.gid, groups: who.groups, origin: who.origin };
   };
-  /** A spawn request as the registry takes it, once the caller may act for its uid and gid. */
-  const spawnSpec = (req: SpawnRequest__Output, peer: string): SpawnSpec => {
-    authorize(peer, req.uid, req.gid);
-    return toSpawnSpec(req);
-  };
+  const auditStart = (action: 'spawn' | 'run', who: Principal, req: SpawnRequest__Output, result: string, pid?: number) =>
+    audit.record({ action, node: who.node, uid: who.uid, via: who.via, command: req.shellCommand ? ['/bin/sh', '-c', req.shellCommand] : req.argv.slice(0, 64), pid, result });
 
   /** Wraps a unary handler: RpcErrors go out with their code, anything else as INTERNAL. */
   function unary<Req, Res>(name: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>) {
@@ -99,25 +102,28 @@ export function createAgentService(opts: AgentServiceOptions): {
   }
 
   const handlers: AgentHandlers = {
-    GetNodeInfo: unary('GetNodeInfo', () => readNodeInfo(procRoot, node)),
+    GetNodeInfo: unary('GetNodeInfo', (_req, call) => {
+      policy.viewer(call, 'GetNodeInfo');
+      return readNodeInfo(procRoot, node);
+    }),
 
     GetSnapshot: unary('GetSnapshot', async (_req, call) => {
-      const snapshot = await takeSnapshot(procRoot, node, pool, registry, log);
-      const uid = privateFilesOf(call.getPeer());
-      if (uid === undefined) return snapshot;
+      const viewer = policy.viewer(call, 'GetSnapshot');
+      const snap = await snapshot();
+      if (viewer.uid === undefined) return snap;
       // Other users' environments stay private, as in /proc.
-      const processes = snapshot.processes!.map((p) => (p.uid === uid ? p : { ...p, environ: Buffer.alloc(0) }));
-      return { ...snapshot, processes };
+      const processes = snap.processes!.map((p) => (policy.maySeePrivate(viewer, p.uid!) ? p : { ...p, environ: Buffer.alloc(0) }));
+      return { ...snap, processes };
     }),
 
     ReadProcessFile: unary('ReadProcessFile', (req, call) => {
+      const viewer = policy.viewer(call, 'ReadProcessFile');
       const ref = checkRef(req.process);
       const name = PROCESS_FILES[req.file];
       if (!name) throw new RpcError(status.INVALID_ARGUMENT, `unknown process file ${JSON.stringify(req.file)}`);
       if (req.tid !== 0 && (req.tid < 1 || req.tid >= PID_LIMIT)) throw new RpcError(status.INVALID_ARGUMENT, `bad tid ${req.tid}`);
       checkIdentity(procRoot, ref);
-      const reader = PRIVATE_FILES.has(req.file) ? privateFilesOf(call.getPeer()) : undefined;
-      if (reader !== undefined && ownerOf(`${procRoot}/${ref.pid}`) !== reader) {
+      if (PRIVATE_FILES.has(req.file) && !policy.maySeePrivate(viewer, ownerOf(`${procRoot}/${ref.pid}`))) {
         throw new RpcError(status.PERMISSION_DENIED, `${name} of ${ref.pid} is not readable`);
       }
       const dir = req.tid ? `${procRoot}/${ref.pid}/task/${req.tid}` : `${procRoot}/${ref.pid}`;
@@ -133,7 +139,8 @@ export function createAgentService(opts: AgentServiceOptions): {
       return { content };
     }),
 
-    GetUsage: unary('GetUsage', async (req) => {
+    GetUsage: unary('GetUsage', async (req, call) => {
+      policy.viewer(call, 'GetUsage');
       const ref = checkRef(req);
       checkIdentity(procRoot, ref);
       try {
@@ -147,66 +154,66 @@ export function createAgentService(opts: AgentServiceOptions): {
     }),
 
     Signal: unary('Signal', (req, call) => {
+      const who = policy.principal(call, 'Signal');
       if (!SIGNAL_NUMBERS.has(req.signal)) throw new RpcError(status.INVALID_ARGUMENT, `unknown signal number ${req.signal}`);
       if (req.targets.length === 0) throw new RpcError(status.INVALID_ARGUMENT, 'no target');
-      authorize(call.getPeer(), req.uid);
-      const who = { uid: req.uid, node: req.requesterNode };
-      return {
-        results: req.targets.map((t) => {
-          const ref = checkRef(t);
-          return { target: ref, outcome: deliverSignal(procRoot, ref, req.signal, who, log) };
-        }),
-      };
+      checkCount('signal targets', req.targets.length, defaults.limits.signalTargets);
+      const targets = req.targets.map(checkRef);
+      return { results: targets.map((ref) => ({ target: ref, outcome: deliverSignal(procRoot, ref, req.signal, who, audit) })) };
     }),
 
     Spawn: unary('Spawn', async (req, call) => {
-      const p = await registry.start(spawnSpec(req, call.getPeer()), 'ignore');
-      return { pid: p.pid, starttime: p.starttime };
+      const who = policy.principal(call, 'Spawn');
+      const spec = spawnSpec(req, who, 'Spawn');
+      try {
+        const p = await registry.start(spec, 'ignore');
+        auditStart('spawn', who, req, 'started', p.pid);
+        return { pid: p.pid, starttime: p.starttime };
+      } catch (err) {
+        auditStart('spawn', who, req, err instanceof RpcError ? err.message : 'failed');
+        throw err;
+      }
     }),
 
     Wait: unary('Wait', async (req, call) => {
+      const who = policy.principal(call, 'Wait');
       const ref = checkRef(req);
+      const owner = registry.owner(ref.pid, ref.starttime);
+      if (owner !== undefined && !policy.mayConsume(who, owner)) {
+        throw new RpcError(status.PERMISSION_DENIED, `the exit status of ${ref.pid} belongs to uid ${owner}`);
+      }
       const abort = new AbortController();
       call.on('cancelled', () => abort.abort());
       return registry.wait(ref.pid, ref.starttime, abort.signal);
     }),
 
-    Run: (call) => run(call, registry, spawnSpec, log),
+    Run: (call) => run(call, { procRoot, registry, policy, audit, log, spawnSpec, auditStart }),
 
-    Events: (call) => events(call, watcher, registry),
+    Events: (call) => {
+      try {
+        policy.viewer(call, 'Events');
+      } catch (err) {
+        call.emit('error', toServiceError(err, log, 'Events'));
+        return;
+      }
+      events(call, watcher, registry);
+    },
+
+    Seal: unary('Seal', (req, call) => {
+      const who = policy.localCaller(call, 'Seal');
+      if (!opts.sealer) throw new RpcError(status.FAILED_PRECONDITION, 'this cluster has no tls section: credentials need node keys');
+      checkCount('audience', req.audience.length, defaults.limits.audience);
+      const iat = Date.now();
+      const exp = iat + defaults.credentialLifetimeMs;
+      const origin = who.origin ?? { pid: 0, pgrp: 0, session: 0 };
+      const token = seal(
+        { node: node.id, uid: who.uid, gid: who.gid, groups: who.groups, pid: origin.pid, pgrp: origin.pgrp, session: origin.session, aud: req.audience, iat, exp },
+        opts.sealer,
+      );
+      return { token, expiresAtMs: exp };
+    }),
   };
   return { handlers, registry, close: () => pool.close() };
-}
-
-/**
- * The check that a caller (`call.getPeer()`) may act for `uid` (and `gid`). Over TLS
- * (`callers` undefined) every caller may. On a plaintext loopback agent the kernel names the
- * uid owning the caller's socket (peer.ts): root may act for anyone, another user only for
- * itself, and a caller the kernel does not name for no one.
- * The check throws RpcError PERMISSION_DENIED when the caller may not.
- */
-function authorizer(callers: LoopbackCallers | undefined): (peer: string, uid: number, gid?: number) => void {
-  return (peer, uid, gid) => {
-    if (!callers) return;
-    const caller = callers.caller(peer);
-    if (caller === undefined) throw new RpcError(status.PERMISSION_DENIED, `cannot tell which user is calling from ${peer}`);
-    if (caller.uid === 0) return;
-    if (uid !== caller.uid) throw new RpcError(status.PERMISSION_DENIED, `uid ${caller.uid} may not act for uid ${uid}`);
-    if (gid !== undefined && gid !== caller.gid) throw new RpcError(status.PERMISSION_DENIED, `uid ${caller.uid} may not act for gid ${gid}`);
-  };
-}
-
-function toSpawnSpec(req: SpawnRequest__Output): SpawnSpec {
-  const o = req.origin;
-  return {
-    argv: req.argv,
-    shellCommand: req.shellCommand,
-    env: req.env,
-    cwd: req.cwd,
-    uid: req.uid,
-    gid: req.gid,
-    origin: o && o.node !== 0 ? { node: o.node, pid: o.pid, pgrp: o.pgrp, session: o.session } : undefined,
-  };
 }
 
 function checkRef(ref: ProcessRef__Output | null | undefined): ProcessRef__Output {
@@ -225,26 +232,33 @@ function checkIdentity(procRoot: string, ref: ProcessRef__Output): SeenProcess {
   return seen;
 }
 
+interface RunContext {
+  procRoot: string;
+  registry: ProcessRegistry;
+  policy: Policy;
+  audit: Audit;
+  log: Logger;
+  spawnSpec(req: SpawnRequest__Output, who: Principal, method: string): SpawnSpec;
+  auditStart(action: 'run', who: Principal, req: SpawnRequest__Output, result: string, pid?: number): void;
+}
+
 /**
  * gproc run: the first message starts the process; stdin flows in, stdout and stderr
  * flow out, both ways with back-pressure (a full peer pauses the source); the last message
- * is the exit status. A cancelled call (the client went away) hangs the process group up.
+ * is the exit status. A signal message goes to the members of the process's group that
+ * the caller may signal, as the same user's kill(2) would. A cancelled call (the client
+ * went away) hangs the process group up.
  */
-function run(
-  call: ServerDuplexStream<RunInput__Output, RunOutput>,
-  registry: ProcessRegistry,
-  spawnSpec: (req: SpawnRequest__Output, peer: string) => SpawnSpec,
-  log: Logger,
-): void {
+function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, ctx: RunContext): void {
+  const { registry, log } = ctx;
   let proc: StartedProcess | undefined;
+  let who: Principal | undefined;
   let started = false;
   const fail = (err: unknown) => call.emit('error', toServiceError(err, log, 'Run'));
-  const signalGroup = (sig: number) => {
+  const signalGroup = (sig: number, asRoot = false) => {
     if (!proc) return;
-    try {
-      process.kill(-proc.pid, sig);
-    } catch {
-      // the group is gone already
+    for (const pid of groupMembers(ctx.procRoot, proc.pid)) {
+      deliverSignal(ctx.procRoot, { pid, starttime: 0 }, sig, asRoot ? { ...who!, uid: 0, via: 'hang-up of a run whose caller went away' } : who!, ctx.audit);
     }
   };
 
@@ -253,14 +267,26 @@ function run(
       if (started) return fail(new RpcError(status.INVALID_ARGUMENT, 'start sent twice'));
       started = true;
       call.pause();
+      let req: SpawnRequest__Output;
       Promise.resolve()
-        .then(() => registry.start(spawnSpec(msg.start!, call.getPeer()), 'pipe'))
-        .then((p) => {
-          proc = p;
-          attachOutput(call, p);
-          call.write({ started: { pid: p.pid, starttime: p.starttime } });
-          call.resume();
-        }, fail);
+        .then(() => {
+          who = ctx.policy.principal(call, 'Run');
+          req = msg.start!;
+          return registry.start(ctx.spawnSpec(req, who, 'Run'), 'pipe');
+        })
+        .then(
+          (p) => {
+            proc = p;
+            ctx.auditStart('run', who!, req, 'started', p.pid);
+            attachOutput(call, p);
+            call.write({ started: { pid: p.pid, starttime: p.starttime } });
+            call.resume();
+          },
+          (err) => {
+            if (who && req) ctx.auditStart('run', who, req, err instanceof RpcError ? err.message : 'failed');
+            fail(err);
+          },
+        );
       return;
     }
     if (!proc) return fail(new RpcError(status.INVALID_ARGUMENT, 'the first message must be start'));
@@ -279,14 +305,27 @@ function run(
       signalGroup(sig);
     }
   });
-  // The caller went away: hang the process group up, and close its pipes so that a process
-  // that ignores SIGHUP gets EPIPE (as over ssh) instead of blocking on a full pipe.
+  // The caller went away: hang the process group up (the agent does, for the caller, even
+  // members that changed user), and close its pipes so that a process that ignores SIGHUP
+  // gets EPIPE (as over ssh) instead of blocking on a full pipe.
   const hangUp = () => {
-    signalGroup(constants.signals.SIGHUP);
+    signalGroup(constants.signals.SIGHUP, true);
     for (const s of [proc?.child.stdin, proc?.child.stdout, proc?.child.stderr]) s?.destroy();
   };
   call.on('cancelled', hangUp);
   call.on('error', hangUp);
+}
+
+/** The processes of process group `pgrp` on this node (a scan of /proc: only on a forwarded signal). */
+function groupMembers(procRoot: string, pgrp: number): number[] {
+  return listPids(procRoot).filter((pid) => {
+    try {
+      const stat = readWhole(`${procRoot}/${pid}/stat`);
+      return stat !== null && parsePidStat(stat).pgrp === pgrp;
+    } catch {
+      return false; // ended meanwhile, or unparseable: not a member we can signal
+    }
+  });
 }
 
 function attachOutput(call: ServerDuplexStream<RunInput__Output, RunOutput>, p: StartedProcess): void {

@@ -29,16 +29,17 @@ export interface BenchCluster {
 export async function startNodes(count: number, perNode: number, firstPort: number): Promise<BenchCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'gproc-bench-'));
   const configPath = join(dir, 'cluster.json');
-  const nodes = Array.from({ length: count }, (_, i) => ({ id: i + 1, name: `b${i + 1}`, address: `127.0.0.1:${firstPort + i}` }));
+  const nodes = Array.from({ length: count }, (_, i) => ({ id: i + 1, name: `b${i + 1}`, address: `127.0.0.1:${firstPort + i}`, socket: join(dir, `agent-${i + 1}.sock`) }));
   const preamble = `i=0; while [ $i -lt ${perNode} ]; do sleep 100000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done`;
   const cluster = await launchCluster(configPath, nodes, (n) => ({
     logFile: join(dir, `agent-${n.id}.log`),
+    auditLog: join(dir, `audit-${n.id}.log`),
     simulate: true,
     bootOffset: n.id * 100,
     preamble,
     gproc: [process.execPath, CLI],
   }));
-  const clients = nodes.map((n) => new NodeClient(n, cluster.config));
+  const clients = cluster.config.nodes.map((n) => new NodeClient(n, { config: cluster.config, self: 0, role: 'daemon' }));
   const stop = () => {
     clients.forEach((c) => c.close());
     cluster.stop();

@@ -1,6 +1,7 @@
 /** `gproc agent --config FILE --node N [--insecure]`: serve this node's processes (spec section 2). */
 import type { Command } from 'commander';
 import { findNode } from '../config';
+import { defaults } from '../defaults';
 import { action, clusterConfig, surviveUncaught, withConfig } from './common';
 
 export function register(program: Command): void {
@@ -8,13 +9,14 @@ export function register(program: Command): void {
     .description("serve this node's process table over gRPC at the address the cluster file gives it")
     .requiredOption('--node <id|name>', 'which node of the cluster file this is')
     .option('--insecure', 'plaintext gRPC (allowed only on loopback)', false)
+    .option('--audit-log <file>', 'audit log: one JSON line per signal, spawn, run and refusal', defaults.auditLog)
     .action(
-      action(async (opts: { config?: string; node: string; insecure: boolean }) => {
+      action(async (opts: { config?: string; node: string; insecure: boolean; auditLog: string }) => {
         const [{ startAgent }, { createLogger }] = await Promise.all([import('../agent/server'), import('../log')]);
         const config = clusterConfig(opts);
         const log = createLogger('agent', { node: findNode(config, opts.node).id });
         surviveUncaught(log);
-        const agent = await startAgent({ config, node: opts.node, insecure: opts.insecure, log });
+        const agent = await startAgent({ config, node: opts.node, insecure: opts.insecure, auditLog: opts.auditLog, log });
         const stop = () => void agent.close().then(() => process.exit(0));
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

@@ -1,16 +1,19 @@
 /**
- * `gproc certs --out DIR [--node N]` (spec section 7): makes the cluster's own CA and a
- * certificate signed by it, with openssl(1), for mutually authenticated TLS between agents
- * and their clients. The certificate names every host of the cluster file (or node N's
- * only) plus localhost, and serves as both server and client certificate. The command
- * prints the "tls" section to put in the cluster file.
+ * `gproc certs [--out DIR] [--node N]` (spec section 7): makes the cluster's own CA (once)
+ * and, signed by it, one key and certificate per node, with openssl(1). A node's certificate
+ * names its node id (subject alternative name `URI:urn:gproc:node:<id>`, see
+ * src/identity/certificate.ts) and its host, and serves as both its server and its client
+ * certificate. Public files (the certificates) are readable by everyone, keys by root only.
+ * The command prints the "tls" section each node's cluster file takes.
  */
 import type { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
-import { findNode, splitAddress } from '../config';
+import { join, resolve } from 'node:path';
+import { findNode, splitAddress, type NodeConfig } from '../config';
+import { defaults } from '../defaults';
+import { nodeUri } from '../identity/certificate';
 import { action, CliError, clusterConfig, withConfig } from './common';
 
 function openssl(args: string[], cwd: string): void {
@@ -23,35 +26,47 @@ function openssl(args: string[], cwd: string): void {
   }
 }
 
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+/** Makes node `node`'s key and certificate in `dir` (which holds the CA); returns its tls section. */
+function nodeCertificate(dir: string, node: NodeConfig, days: string): { ca: string; cert: string; key: string } {
+  const { host } = splitAddress(node.address);
+  const san = [isIP(host) ? `IP:${host}` : `DNS:${host}`, `URI:${nodeUri(node.id)}`].join(',');
+  const ext = join(dir, `${node.name}.ext`);
+  const csr = join(dir, `${node.name}.csr`);
+  writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n`);
+  const key = join(dir, `${node.name}.key`);
+  const cert = join(dir, `${node.name}.pem`);
+  openssl(['req', ...EC, '-keyout', key, '-out', csr, '-subj', `/O=gproc/CN=${node.name}`], dir);
+  chmodSync(key, 0o600);
+  openssl(['x509', '-req', '-in', csr, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', cert, '-days', days, '-extfile', ext], dir);
+  chmodSync(cert, 0o644);
+  rmSync(ext);
+  rmSync(csr);
+  return { ca: join(dir, 'ca.pem'), cert, key };
+}
+
 export function register(program: Command): void {
   withConfig(program.command('certs'))
-    .description("make the cluster's CA and a certificate for its nodes (mutual TLS), and print the tls section")
-    .requiredOption('--out <dir>', 'directory for ca.pem, ca.key, node.pem, node.key')
+    .description("make the cluster's CA and a key and certificate per node (mutual TLS), and print each node's tls section")
+    .option('--out <dir>', 'directory for ca.pem, ca.key and <node>.pem, <node>.key', defaults.configDir)
     .option('--node <id|name>', 'a certificate for this node only (default: every node of the cluster file)')
-    .option('--days <n>', 'validity of the node certificate, days', '825')
+    .option('--days <n>', 'validity of the node certificates, days', '825')
     .action(
       action((opts: { config?: string; out: string; node?: string; days: string }) => {
         const config = clusterConfig(opts);
         const dir = resolve(opts.out);
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const nodes = opts.node ? [findNode(config, opts.node)] : config.nodes;
-        const hosts = new Set(['localhost', '127.0.0.1', ...nodes.map((n) => splitAddress(n.address).host)]);
-        const san = [...hosts].map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
-        const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-        if (!existsSync(`${dir}/ca.pem`)) {
-          openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '3650', '-subj', '/CN=gproc cluster CA'], dir);
+        // The directory and the certificates are public; the keys are root's alone.
+        mkdirSync(dir, { recursive: true, mode: 0o755 });
+        if (!existsSync(join(dir, 'ca.pem'))) {
+          openssl(['req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '3650', '-subj', '/O=gproc/CN=gproc cluster CA'], dir);
+          chmodSync(join(dir, 'ca.key'), 0o600);
+          chmodSync(join(dir, 'ca.pem'), 0o644);
         }
-        writeFileSync(
-          `${dir}/node.ext`,
-          `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n`,
-        );
-        openssl(['req', ...ec, '-keyout', 'node.key', '-out', 'node.csr', '-subj', '/CN=gproc node'], dir);
-        openssl(
-          ['x509', '-req', '-in', 'node.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.pem', '-days', opts.days, '-extfile', 'node.ext'],
-          dir,
-        );
-        const tls = { ca: `${dir}/ca.pem`, cert: `${dir}/node.pem`, key: `${dir}/node.key` };
-        process.stdout.write(`${JSON.stringify({ tls }, null, 2)}\n`);
+        const nodes = opts.node ? [findNode(config, opts.node)] : config.nodes;
+        const sections = nodes.map((n) => ({ node: n.id, tls: nodeCertificate(dir, n, opts.days) }));
+        const out = opts.node ? { tls: sections[0].tls } : { nodes: sections };
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       }),
     );
 }

@@ -3,10 +3,8 @@
  * error and exit status convention of spec section 6.
  */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { configPath, loadConfig, type ClusterConfig } from '../config';
-import { isNodeId } from '../gpid';
-import { parsePidStat } from '../procfs/stat';
+import { existsSync } from 'node:fs';
+import { configPath, findNode, loadConfig, type ClusterConfig } from '../config';
 
 /** Adds `--config FILE` (default: $GPROC_CONFIG, else /etc/gproc/cluster.json). */
 export function withConfig(cmd: Command): Command {
@@ -47,30 +45,21 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
   };
 }
 
-/**
- * The node this process runs on: $GPROC_NODE, which agents set for every process they
- * start (and `gproc up` for its own).
- * @returns 0 when it is unset or not a node id.
- */
-export function requesterNode(): number {
-  const node = Number(process.env.GPROC_NODE);
-  return isNodeId(node) ? node : 0;
-}
+/** Exit status of a command whose node refused who we are (certificate, credential) or did not admit us (EX_NOPERM). */
+export const REFUSED_EXIT = 77;
 
 /**
- * This process as a cluster requester: its node (`requesterNode`), pid, process group and
- * session (/proc/self/stat, proc(5)).
- * @returns undefined when this machine is not a node of the cluster.
+ * The node this machine is (spec section 2): `--node`, else $GPROC_NODE (which agents set
+ * for every process they start), else the one node of the cluster file whose agent socket
+ * exists here.
+ * @returns 0 when none can be told (a login host, or several sockets here).
+ * @throws ConfigError for a --node or $GPROC_NODE the cluster file does not hold.
  */
-export function requesterOrigin(): { node: number; pid: number; pgrp: number; session: number } | undefined {
-  const node = requesterNode();
-  if (node === 0) return undefined;
-  try {
-    const { pgrp, session } = parsePidStat(readFileSync('/proc/self/stat'));
-    return { node, pid: process.pid, pgrp, session };
-  } catch {
-    return undefined;
-  }
+export function localNode(config: ClusterConfig, flag?: string): number {
+  const named = flag ?? process.env.GPROC_NODE;
+  if (named) return findNode(config, named).id;
+  const here = config.nodes.filter((n) => existsSync(n.socket));
+  return here.length === 1 ? here[0].id : 0;
 }
 
 /**

@@ -5,7 +5,7 @@
  * stderr; exit 0 only if every signal was delivered.
  */
 import type { Command } from 'commander';
-import { action, CliError, clusterConfig, requesterNode } from './common';
+import { action, CliError, clusterConfig, localNode } from './common';
 
 /** Parses kill's own argument syntax (`-TERM`, `-9`, `-s TERM`, `-g`, `--config FILE`). */
 export function parseKillArgs(args: string[]): { signal: string; group: boolean; config?: string; targets: string[] } {
@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .action(
       action(async (args: string[]) => {
         const opts = parseKillArgs(args);
-        const [{ parseSignal }, { parseGpid, formatGpid, decodeGpid }, { Cluster }, { createLogger }, { signalGroup }, { rpcReason }, { status: grpcStatus }] = await Promise.all([
+        const [{ parseSignal }, { parseGpid, formatGpid, decodeGpid }, { Cluster }, { createLogger }, { signalGroup }, { rpcReason, isRefusal, userAccess }, { status: grpcStatus }] = await Promise.all([
           import('../signals'),
           import('../gpid'),
           import('../cluster/cluster'),
@@ -56,8 +56,8 @@ export function register(program: Command): void {
         ]);
         const signal = parseSignal(opts.signal);
         const gpids = opts.targets.map(parseGpid);
-        const cluster = new Cluster(clusterConfig(opts), createLogger('kill', {}, 'silent'));
-        const who = { uid: process.getuid!(), node: requesterNode() };
+        const config = clusterConfig(opts);
+        const cluster = new Cluster(userAccess(config, localNode(config)), createLogger('kill', {}, 'silent'));
         let failures = 0;
         const report = (gpid: number, why: string) => {
           failures++;
@@ -69,7 +69,7 @@ export function register(program: Command): void {
           if (!target) report(gpids[0], table.nodes.get(decodeGpid(gpids[0]).node)?.state === 'down' ? 'its node is down' : 'no such process');
           else if (target.pgrp <= 0) report(gpids[0], 'it has no process group in the cluster (its group lies outside its node)');
           else {
-            const r = await signalGroup(cluster, table, target.pgrp, signal, who);
+            const r = await signalGroup(cluster, table, target.pgrp, signal);
             for (const gpid of r.refused) report(gpid, 'operation not permitted');
             for (const n of r.unreachable) {
               failures++;
@@ -84,12 +84,13 @@ export function register(program: Command): void {
               const client = cluster.clientFor(gpid);
               if (!client) return report(gpid, 'its node is not in the cluster file');
               try {
-                const [r] = await client.signal({ targets: [{ pid: decodeGpid(gpid).pid, starttime: 0 }], signal, uid: who.uid, requesterNode: who.node });
+                const [r] = await client.signal({ targets: [{ pid: decodeGpid(gpid).pid, starttime: 0 }], signal });
                 if (r.outcome === 'NO_SUCH_PROCESS') report(gpid, 'no such process');
                 else if (r.outcome === 'NOT_PERMITTED') report(gpid, 'operation not permitted');
               } catch (err) {
-                const refused = (err as { code?: number }).code === grpcStatus.PERMISSION_DENIED;
-                report(gpid, refused ? `operation not permitted: ${rpcReason(err)}` : `its node does not answer: ${rpcReason(err)}`);
+                const denied = (err as { code?: number }).code === grpcStatus.PERMISSION_DENIED;
+                if (isRefusal(err)) report(gpid, `refused by its node: ${rpcReason(err)}`);
+                else report(gpid, denied ? `operation not permitted: ${rpcReason(err)}` : `its node does not answer: ${rpcReason(err)}`);
               }
             }),
           );

@@ -4,11 +4,11 @@
  * its source while the other is full.
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { rpcReason, type NodeClient } from '../cluster/client';
+import { isRefusal, rpcReason, type NodeClient } from '../cluster/client';
 import { defaults } from '../defaults';
 import { killedStatus, shellStatus } from '../exit-status';
 import { signalNumber, TERMINATING_SIGNALS } from '../signals';
-import { CliError, requesterOrigin } from './common';
+import { CliError, REFUSED_EXIT } from './common';
 
 /**
  * Runs `argv` on the node of `client` with our stdio, forwarding signals.
@@ -18,7 +18,8 @@ import { CliError, requesterOrigin } from './common';
 export async function runRemote(client: NodeClient, argv: string[]): Promise<number> {
   const call = client.run();
   const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
-  call.write({ start: { argv, env, cwd: workingDirectory(), uid: process.getuid!(), gid: process.getgid!(), origin: requesterOrigin() } });
+  // Who we are, and which process asked, the agent learns from the connection, not from us.
+  call.write({ start: { argv, env, cwd: workingDirectory() } });
 
   // Our stdin to theirs, pausing while the stream is full.
   const stdin = process.stdin;
@@ -70,6 +71,9 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
     call.on('error', (err: { code?: number; details?: string; message: string }) => {
       answered();
       const why = rpcReason(err);
+      const node = `node ${client.node.id} (${client.node.address})`;
+      if (isRefusal(err)) return reject(new CliError(`refused by ${node}: ${why}`, REFUSED_EXIT));
+      if (err.code === grpcStatus.PERMISSION_DENIED && /not admitted/.test(why)) return reject(new CliError(`refused by ${node}: ${why}`, REFUSED_EXIT));
       if (err.code === grpcStatus.NOT_FOUND) return reject(new CliError(why, 127));
       if (err.code === grpcStatus.PERMISSION_DENIED) return reject(new CliError(why, 126));
       if (err.code === grpcStatus.UNAVAILABLE || err.code === grpcStatus.DEADLINE_EXCEEDED) {

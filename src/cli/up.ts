@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { splitAddress } from '../config';
+import { findNode, splitAddress } from '../config';
 import { upFiles, type UpFiles } from '../up/files';
 import { defaults } from '../defaults';
 import { action, CliError, surviveUncaught } from './common';
@@ -73,7 +73,7 @@ export function register(program: Command): void {
         const k = opts.simulate ?? 1;
         if (!Number.isInteger(k) || k < 1 || k > 64) throw new CliError('--simulate takes a number of nodes from 1 to 64');
         const simulate = opts.simulate !== undefined;
-        const [{ launchCluster }, { mountClusterView }, { createLogger }, { NodeClient }, { pollUntil }] = await Promise.all([
+        const [{ launchCluster }, { mountClusterView }, { createLogger }, { NodeClient, userAccess }, { pollUntil }] = await Promise.all([
           import('../up/nodes'),
           import('../fs/mount'),
           import('../log'),
@@ -90,7 +90,12 @@ export function register(program: Command): void {
         stopLeftovers(files);
 
         const name = simulate ? (i: number) => `sim${i}` : () => hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60) || 'local';
-        const nodes = Array.from({ length: k }, (_, i) => ({ id: i + 1, name: name(i + 1), address: `127.0.0.1:${opts.basePort + i}` }));
+        const nodes = Array.from({ length: k }, (_, i) => ({
+          id: i + 1,
+          name: name(i + 1),
+          address: `127.0.0.1:${opts.basePort + i}`,
+          socket: `${files.dir}/agent-${i + 1}.sock`,
+        }));
         // An agent that cannot listen would leave its node to whatever answers on its port
         // (another cluster's agent): the ports must be free (leftovers just stopped free theirs).
         for (const n of nodes) {
@@ -105,6 +110,7 @@ export function register(program: Command): void {
         const signalled = untilSignalled().then(() => (stopping = true));
         const { config, nodes: launched, stop } = await launchCluster(files.config, nodes, (n) => ({
           logFile: `${files.dir}/agent-${n.id}.log`,
+          auditLog: `${files.dir}/audit-${n.id}.log`,
           simulate,
           bootOffset: n.id * 3600,
           hostname: simulate ? n.name : undefined,
@@ -120,7 +126,7 @@ export function register(program: Command): void {
           // Wait until every agent answers (or say which does not).
           await Promise.all(
             nodes.map(async (n) => {
-              const client = new NodeClient(n, config);
+              const client = new NodeClient(findNode(config, n.id), userAccess(config, 0));
               try {
                 await pollUntil(`node ${n.id}'s agent`, () => (stopping ? true : client.nodeInfo().then(() => true)), 15000);
               } catch {

@@ -4,7 +4,7 @@
  * 127 for gone). Interruptible, unlike a read of `<gpid>/wait` that FUSE cannot cancel.
  */
 import type { Command } from 'commander';
-import { action, CliError, clusterConfig, withConfig } from './common';
+import { action, CliError, clusterConfig, localNode, REFUSED_EXIT, withConfig } from './common';
 
 export function register(program: Command): void {
   withConfig(program.command('wait'))
@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .argument('<gpid>', 'global pid, as a number or NODE:PID')
     .action(
       action(async (gpidText: string, opts: { config?: string }) => {
-        const [{ parseGpid, decodeGpid }, { NodeClient, rpcReason }, { describeExit, shellStatus }] = await Promise.all([
+        const [{ parseGpid, decodeGpid }, { NodeClient, rpcReason, isRefusal, userAccess }, { describeExit, shellStatus }] = await Promise.all([
           import('../gpid'),
           import('../cluster/client'),
           import('../exit-status'),
@@ -21,13 +21,15 @@ export function register(program: Command): void {
         const { node, pid } = decodeGpid(parseGpid(gpidText));
         const nodeConfig = config.nodes.find((n) => n.id === node);
         if (!nodeConfig) throw new CliError(`${gpidText}: node ${node} is not in ${config.source}`);
-        const client = new NodeClient(nodeConfig, config);
+        const client = new NodeClient(nodeConfig, userAccess(config, localNode(config)));
         const { result, cancel } = client.wait({ pid, starttime: 0 });
         process.once('SIGINT', () => {
           cancel();
           process.exit(130);
         });
         const st = await result.catch((err: Error) => {
+          if (isRefusal(err)) throw new CliError(`refused by node ${node}: ${rpcReason(err)}`, REFUSED_EXIT);
+          if ((err as { code?: number }).code === 7 /* PERMISSION_DENIED */) throw new CliError(rpcReason(err));
           throw new CliError(`node ${node} does not answer: ${rpcReason(err)}`, 255);
         });
         process.stdout.write(`${describeExit(st)}\n`);

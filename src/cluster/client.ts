@@ -5,8 +5,8 @@
  * them when the node stops answering. Reconnection backs off at most
  * `defaults.reprobeIntervalMs`, so a node that comes back is used again at once.
  */
-import { status, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import type { ClusterConfig, NodeConfig } from '../config';
+import { status, type ClientDuplexStream, type ClientReadableStream, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { findNode, type ClusterConfig, type NodeConfig } from '../config';
 import { defaults } from '../defaults';
 import { agentService, type AgentClient } from '../proto';
 import type { ExitStatus__Output } from '../proto/gen/gproc/v1/ExitStatus';
@@ -22,7 +22,7 @@ import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
 import type { SpawnReply__Output } from '../proto/gen/gproc/v1/SpawnReply';
 import type { SpawnRequest } from '../proto/gen/gproc/v1/SpawnRequest';
 import type { Usage__Output } from '../proto/gen/gproc/v1/Usage';
-import { channelCredentials } from '../tls';
+import { actAsMetadata, channelFor, CHANNEL_OPTIONS, type Access, type ActAs } from './transport';
 
 type Callback<T> = (err: ServiceError | null, value?: T) => void;
 
@@ -37,61 +37,67 @@ export class NodeClient {
 
   constructor(
     readonly node: NodeConfig,
-    config: ClusterConfig,
+    private readonly access: Access,
   ) {
     const Agent = agentService().Client;
-    this.client = new Agent(node.address, channelCredentials(config, node.address), {
-      'grpc.max_receive_message_length': defaults.maxMessageBytes,
-      'grpc.max_send_message_length': defaults.maxMessageBytes,
-      'grpc.keepalive_time_ms': defaults.keepaliveTimeMs,
-      'grpc.keepalive_timeout_ms': defaults.keepaliveTimeoutMs,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.initial_reconnect_backoff_ms': defaults.reprobeIntervalMs / 2,
-      'grpc.max_reconnect_backoff_ms': defaults.reprobeIntervalMs,
-      'grpc-node.flow_control_window': defaults.flowControlWindowBytes,
-    });
+    const { target, credentials } = channelFor(node, access);
+    this.client = new Agent(target, credentials, CHANNEL_OPTIONS);
   }
 
-  private unary<T>(call: (deadline: { deadline: number }, cb: Callback<T>) => unknown, deadlineMs?: number): Promise<T> {
+  /**
+   * Metadata of a call: a daemon names the user it acts for (root unless `as` says);
+   * a user's calls carry nothing (the socket or its credential says who it is).
+   */
+  private md(as?: ActAs): Metadata {
+    return actAsMetadata(this.access.role === 'daemon' ? (as ?? ROOT) : undefined);
+  }
+
+  private unary<T>(call: (md: Metadata, deadline: { deadline: number }, cb: Callback<T>) => unknown, as?: ActAs, deadlineMs?: number): Promise<T> {
     return new Promise((resolve, reject) => {
-      call({ deadline: Date.now() + (deadlineMs ?? defaults.rpcDeadlineMs) }, (err, value) => (err ? reject(err) : resolve(value as T)));
+      call(this.md(as), { deadline: Date.now() + (deadlineMs ?? defaults.rpcDeadlineMs) }, (err, value) => (err ? reject(err) : resolve(value as T)));
     });
   }
 
   /** Every process of the node at one moment, with the node files. */
   snapshot(deadlineMs?: number): Promise<Snapshot__Output> {
-    return this.unary((o, cb) => this.client.GetSnapshot({}, o, cb), deadlineMs);
+    return this.unary((m, o, cb) => this.client.GetSnapshot({}, m, o, cb), undefined, deadlineMs);
   }
 
   /** Id, name, boot time (s), clock ticks per second, page size and the node files. */
   nodeInfo(deadlineMs?: number): Promise<NodeInfo__Output> {
-    return this.unary((o, cb) => this.client.GetNodeInfo({}, o, cb), deadlineMs);
+    return this.unary((m, o, cb) => this.client.GetNodeInfo({}, m, o, cb), undefined, deadlineMs);
   }
 
   /** One whitelisted file of a process (tid 0) or of one of its threads. */
   async readFile(ref: ProcessRef, file: ProcessFileName, tid = 0): Promise<Buffer> {
-    const reply = await this.unary<{ content: Buffer }>((o, cb) => this.client.ReadProcessFile({ process: ref, file, tid }, o, cb));
+    const reply = await this.unary<{ content: Buffer }>((m, o, cb) => this.client.ReadProcessFile({ process: ref, file, tid }, m, o, cb));
     return reply.content;
   }
 
   /** pidusage of one process: cpu percent, memory bytes, elapsed ms. */
   usage(ref: ProcessRef): Promise<Usage__Output> {
-    return this.unary((o, cb) => this.client.GetUsage(ref, o, cb));
+    return this.unary((m, o, cb) => this.client.GetUsage(ref, m, o, cb));
   }
 
-  /** Signals the targets (pid + starttime); one outcome per target, in their order. */
-  async signal(req: SignalRequest): Promise<SignalResult__Output[]> {
-    const reply = await this.unary<{ results: SignalResult__Output[] }>((o, cb) => this.client.Signal(req, o, cb));
+  /** Signals the targets (pid + starttime), acting for `as`; one outcome per target, in their order. */
+  async signal(req: SignalRequest, as?: ActAs): Promise<SignalResult__Output[]> {
+    const reply = await this.unary<{ results: SignalResult__Output[] }>((m, o, cb) => this.client.Signal(req, m, o, cb), as);
     return reply.results;
   }
 
   /**
-   * Starts a process as the agent's child; resolves to its pid and starttime (clock ticks).
-   * Rejects with INVALID_ARGUMENT (empty command), NOT_FOUND (no such command or working
-   * directory) or PERMISSION_DENIED.
+   * Starts a process as the agent's child, as `as` (a daemon) or as ourselves; resolves to
+   * its pid and starttime (clock ticks). Rejects with INVALID_ARGUMENT (empty command),
+   * NOT_FOUND (no such command or working directory) or PERMISSION_DENIED (not executable,
+   * or not admitted to the node).
    */
-  spawn(req: SpawnRequest): Promise<SpawnReply__Output> {
-    return this.unary((o, cb) => this.client.Spawn(req, o, cb));
+  spawn(req: SpawnRequest, as?: ActAs): Promise<SpawnReply__Output> {
+    return this.unary((m, o, cb) => this.client.Spawn(req, m, o, cb), as);
+  }
+
+  /** A credential for us, sealed by this (our own node's) agent for the `audience` nodes. */
+  seal(audience: number[]): Promise<{ token: string }> {
+    return this.unary((m, o, cb) => this.client.Seal({ audience }, m, o, cb));
   }
 
   /**
@@ -106,15 +112,15 @@ export class NodeClient {
     await this.nodeInfo(deadlineMs);
   }
 
-  /** Blocks until the process ends (see `ready` for what bounds it). */
-  wait(ref: ProcessRef): { result: Promise<ExitStatus__Output>; cancel(): void } {
+  /** Blocks until the process ends, acting for `as` (see `ready` for what bounds it). */
+  wait(ref: ProcessRef, as?: ActAs): { result: Promise<ExitStatus__Output>; cancel(): void } {
     let call: { cancel(): void } | undefined;
     let cancelled = false;
     const result = this.ready().then(
       () =>
         new Promise<ExitStatus__Output>((resolve, reject) => {
           if (cancelled) return reject(Object.assign(new Error('cancelled'), { code: status.CANCELLED }));
-          call = this.client.Wait(ref, (err, value) => (err ? reject(err) : resolve(value!)));
+          call = this.client.Wait(ref, this.md(as), (err, value) => (err ? reject(err) : resolve(value!)));
         }),
     );
     return {
@@ -128,17 +134,51 @@ export class NodeClient {
 
   /** A gproc run stream. */
   run(): ClientDuplexStream<RunInput, RunOutput__Output> {
-    return this.client.Run();
+    return this.client.Run(this.md());
   }
 
   /** The node's process starts and exits from now on, until cancelled. */
   events(): ClientReadableStream<ProcessEvent__Output> {
-    return this.client.Events({});
+    return this.client.Events({}, this.md());
   }
 
   close(): void {
     this.client.close();
   }
+}
+
+const ROOT: ActAs = { uid: 0, gid: 0 };
+
+/**
+ * How a user's CLI reaches the cluster from node `self` (0: no node): its own node's
+ * agent on its socket, the others with a credential that agent seals for it (once per
+ * process, for every node of the cluster file, renewed before it expires).
+ */
+export function userAccess(config: ClusterConfig, self: number): Access {
+  const access: Access = { config, self, role: 'user' };
+  if (!config.tls || self === 0) return access;
+  let sealed: { token: Promise<string>; renewAtMs: number } | undefined;
+  access.credentials = {
+    token: () => {
+      if (!sealed || Date.now() > sealed.renewAtMs) {
+        const local = new NodeClient(findNode(config, self), access);
+        const audience = config.nodes.map((n) => n.id).filter((id) => id !== self);
+        const token = local.seal(audience).then(
+          (c) => c.token,
+          (err: unknown) => {
+            sealed = undefined;
+            throw Object.assign(new Error(`this node's agent (${local.node.socket}) gave no credential: ${rpcReason(err)}`), {
+              code: status.UNAUTHENTICATED,
+            });
+          },
+        );
+        void token.finally(() => local.close()).catch(() => {});
+        sealed = { token, renewAtMs: Date.now() + defaults.credentialLifetimeMs / 2 };
+      }
+      return sealed.token;
+    },
+  };
+  return access;
 }
 
 /**
@@ -151,4 +191,14 @@ export function rpcReason(err: unknown): string {
   if (e.code === status.DEADLINE_EXCEEDED) return `no answer within its deadline (${details})`;
   const last = /Last error: (?:Error: )?(.*?)(?:\. Resolution note:.*)?$/.exec(details);
   return last ? last[1] : details;
+}
+
+/**
+ * Whether a failed call was a refusal of who we are (our certificate or credential, or the
+ * agent's certificate in our eyes), rather than a node that does not answer.
+ */
+export function isRefusal(err: unknown): boolean {
+  const e = err as { code?: number; details?: string; message?: string };
+  if (e.code === status.UNAUTHENTICATED) return true;
+  return e.code === status.UNAVAILABLE && /certificate|SSL routines|alert|handshake|self[- ]signed/i.test(e.details ?? e.message ?? '');
 }

@@ -7,6 +7,7 @@
  * answers a probe. Concurrent callers share one refresh.
  */
 import type { ClusterConfig } from '../config';
+import type { Access } from './transport';
 import { decodeGpid } from '../gpid';
 import { defaults } from '../defaults';
 import type { Logger } from '../log';
@@ -34,13 +35,16 @@ export class Cluster {
   private readonly down = new Map<number, DownState>();
   private readonly lastInfo = new Map<number, NodeInfo__Output>();
 
+  readonly config: ClusterConfig;
+
   constructor(
-    readonly config: ClusterConfig,
+    access: Access,
     private readonly log: Logger,
     /** How long one table serves readers, ms. */
     readonly lifetimeMs: number = defaults.snapshotLifetimeMs,
   ) {
-    for (const node of config.nodes) this.clients.set(node.id, new NodeClient(node, config));
+    this.config = access.config;
+    for (const node of access.config.nodes) this.clients.set(node.id, new NodeClient(node, access));
   }
 
   /**

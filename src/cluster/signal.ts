@@ -8,12 +8,7 @@
 import type { SignalResult__Output } from '../proto/gen/gproc/v1/SignalResult';
 import type { Cluster } from './cluster';
 import type { ClusterTable, ProcessEntry } from './table';
-
-/** Who asks: the uid the request acts for (0 = root) and the node it comes from (0 = none). */
-export interface Requester {
-  uid: number;
-  node: number;
-}
+import type { ActAs } from './transport';
 
 export type SignalOutcome = SignalResult__Output['outcome'];
 
@@ -32,23 +27,19 @@ export interface GroupResult {
 }
 
 /**
- * Signals one listed process through its node's agent.
+ * Signals one listed process through its node's agent, acting for `as` (a daemon names
+ * the user; a user's CLI acts for itself).
  * @returns the agent's outcome (DELIVERED, NO_SUCH_PROCESS, NOT_PERMITTED).
  * @throws the gRPC error when the node does not answer in its deadline.
  */
-export async function signalProcess(cluster: Cluster, p: ProcessEntry, signal: number, who: Requester): Promise<SignalOutcome> {
+export async function signalProcess(cluster: Cluster, p: ProcessEntry, signal: number, as?: ActAs): Promise<SignalOutcome> {
   const client = cluster.clients.get(p.node)!;
-  const [result] = await client.signal({
-    targets: [{ pid: p.proc.pid, starttime: p.proc.starttime }],
-    signal,
-    uid: who.uid,
-    requesterNode: who.node,
-  });
+  const [result] = await client.signal({ targets: [{ pid: p.proc.pid, starttime: p.proc.starttime }], signal }, as);
   return result.outcome;
 }
 
 /** Signals every member of global process group `gpgrp` as listed in `table`. */
-export async function signalGroup(cluster: Cluster, table: ClusterTable, gpgrp: number, signal: number, who: Requester): Promise<GroupResult> {
+export async function signalGroup(cluster: Cluster, table: ClusterTable, gpgrp: number, signal: number, as?: ActAs): Promise<GroupResult> {
   const byNode = new Map<number, ProcessEntry[]>();
   for (const p of table.groupMembers(gpgrp)) {
     const list = byNode.get(p.node) ?? [];
@@ -59,12 +50,7 @@ export async function signalGroup(cluster: Cluster, table: ClusterTable, gpgrp: 
   await Promise.all(
     [...byNode].map(async ([node, members]) => {
       try {
-        const results = await cluster.clients.get(node)!.signal({
-          targets: members.map((m) => ({ pid: m.proc.pid, starttime: m.proc.starttime })),
-          signal,
-          uid: who.uid,
-          requesterNode: who.node,
-        });
+        const results = await cluster.clients.get(node)!.signal({ targets: members.map((m) => ({ pid: m.proc.pid, starttime: m.proc.starttime })), signal }, as);
         results.forEach((r, i) => {
           const list = r.outcome === 'DELIVERED' ? result.delivered : r.outcome === 'NOT_PERMITTED' ? result.refused : result.gone;
           list.push(members[i].gpid);

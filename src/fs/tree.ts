@@ -12,7 +12,8 @@
  */
 import { constants, existsSync } from 'node:fs';
 import type { Cluster } from '../cluster/cluster';
-import { signalGroup, signalProcess, type Requester } from '../cluster/signal';
+import { signalGroup, signalProcess } from '../cluster/signal';
+import type { ActAs } from '../cluster/transport';
 import { hasThread, threadIds, type ClusterTable, type EndedEntry, type NodeEntry, type ProcessEntry } from '../cluster/table';
 import { decodeGpid, encodeGpid, PID_LIMIT } from '../gpid';
 import type { Logger } from '../log';
@@ -281,9 +282,10 @@ function ownerOf(scope: Scope): { uid: number; gid: number; mtimeMs: number } {
   return { uid: p.proc.uid, gid: p.proc.gid, mtimeMs: (scope.ctx.table.btime + p.starttime / ticks) * 1000 };
 }
 
-/** The uid a request made through a process's file acts for: its owner (the kernel let only it, or root, write). */
-function requesterFor(s: Scope): Requester {
-  return { uid: proc(s).proc.uid, node: s.ctx.localNode };
+/** The user a request made through a process's file acts for: its owner (the kernel let only it, or root, write). */
+function requesterFor(s: Scope): ActAs {
+  const { uid, gid } = proc(s).proc;
+  return { uid, gid };
 }
 
 async function control(s: Scope, data: Buffer, offset: number): Promise<void> {
@@ -320,6 +322,6 @@ async function usage(s: Scope): Promise<Buffer> {
 async function waitFor(s: Scope): Promise<Buffer> {
   if (s.ended) return render.renderExit(s.ended.status);
   const p = proc(s);
-  const { result } = s.ctx.cluster.clients.get(p.node)!.wait({ pid: p.proc.pid, starttime: p.proc.starttime });
+  const { result } = s.ctx.cluster.clients.get(p.node)!.wait({ pid: p.proc.pid, starttime: p.proc.starttime }, requesterFor(s));
   return render.renderExit(await result);
 }

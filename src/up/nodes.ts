@@ -28,6 +28,8 @@ export interface LaunchOptions {
   configPath: string;
   /** Where the agent's log goes. */
   logFile: string;
+  /** Where the agent's audit log goes (default: the agent's default). */
+  auditLog?: string;
   /** Run in fresh PID, mount and time namespaces (a simulated node). */
   simulate: boolean;
   /** Seconds added to a simulated node's boot clock. */
@@ -45,12 +47,13 @@ function shellQuote(s: string): string {
 }
 
 /** The shell command that runs node `id`'s agent (also usable through nsenter). */
-export function agentCommand(opts: Pick<LaunchOptions, 'id' | 'configPath' | 'logFile' | 'gproc'>): string {
+export function agentCommand(opts: Pick<LaunchOptions, 'id' | 'configPath' | 'logFile' | 'auditLog' | 'gproc'>): string {
   return `${agentArgv(opts).map(shellQuote).join(' ')} 2>>${shellQuote(opts.logFile)}`;
 }
 
-function agentArgv(opts: Pick<LaunchOptions, 'id' | 'configPath' | 'gproc'>): string[] {
-  return [...(opts.gproc ?? GPROC), 'agent', '--config', opts.configPath, '--node', String(opts.id), '--insecure'];
+function agentArgv(opts: Pick<LaunchOptions, 'id' | 'configPath' | 'auditLog' | 'gproc'>): string[] {
+  const audit = opts.auditLog ? ['--audit-log', opts.auditLog] : [];
+  return [...(opts.gproc ?? GPROC), 'agent', '--config', opts.configPath, '--node', String(opts.id), ...audit, '--insecure'];
 }
 
 /** The children of a host process. */

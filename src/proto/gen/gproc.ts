@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AgentClient as _gproc_v1_AgentClient, AgentDefinition as _gproc_v1_AgentDefinition } from './gproc/v1/Agent';
+import type { Credential as _gproc_v1_Credential, Credential__Output as _gproc_v1_Credential__Output } from './gproc/v1/Credential';
 import type { Ended as _gproc_v1_Ended, Ended__Output as _gproc_v1_Ended__Output } from './gproc/v1/Ended';
 import type { EventsRequest as _gproc_v1_EventsRequest, EventsRequest__Output as _gproc_v1_EventsRequest__Output } from './gproc/v1/EventsRequest';
 import type { ExitStatus as _gproc_v1_ExitStatus, ExitStatus__Output as _gproc_v1_ExitStatus__Output } from './gproc/v1/ExitStatus';
@@ -16,6 +17,7 @@ import type { ProcessFileRequest as _gproc_v1_ProcessFileRequest, ProcessFileReq
 import type { ProcessRef as _gproc_v1_ProcessRef, ProcessRef__Output as _gproc_v1_ProcessRef__Output } from './gproc/v1/ProcessRef';
 import type { RunInput as _gproc_v1_RunInput, RunInput__Output as _gproc_v1_RunInput__Output } from './gproc/v1/RunInput';
 import type { RunOutput as _gproc_v1_RunOutput, RunOutput__Output as _gproc_v1_RunOutput__Output } from './gproc/v1/RunOutput';
+import type { SealRequest as _gproc_v1_SealRequest, SealRequest__Output as _gproc_v1_SealRequest__Output } from './gproc/v1/SealRequest';
 import type { SignalReply as _gproc_v1_SignalReply, SignalReply__Output as _gproc_v1_SignalReply__Output } from './gproc/v1/SignalReply';
 import type { SignalRequest as _gproc_v1_SignalRequest, SignalRequest__Output as _gproc_v1_SignalRequest__Output } from './gproc/v1/SignalRequest';
 import type { SignalResult as _gproc_v1_SignalResult, SignalResult__Output as _gproc_v1_SignalResult__Output } from './gproc/v1/SignalResult';
@@ -35,6 +37,7 @@ export interface ProtoGrpcType {
   gproc: {
     v1: {
       Agent: SubtypeConstructor<typeof grpc.Client, _gproc_v1_AgentClient> & { service: _gproc_v1_AgentDefinition }
+      Credential: MessageTypeDefinition<_gproc_v1_Credential, _gproc_v1_Credential__Output>
       Ended: MessageTypeDefinition<_gproc_v1_Ended, _gproc_v1_Ended__Output>
       EventsRequest: MessageTypeDefinition<_gproc_v1_EventsRequest, _gproc_v1_EventsRequest__Output>
       ExitStatus: MessageTypeDefinition<_gproc_v1_ExitStatus, _gproc_v1_ExitStatus__Output>
@@ -50,6 +53,7 @@ export interface ProtoGrpcType {
       ProcessRef: MessageTypeDefinition<_gproc_v1_ProcessRef, _gproc_v1_ProcessRef__Output>
       RunInput: MessageTypeDefinition<_gproc_v1_RunInput, _gproc_v1_RunInput__Output>
       RunOutput: MessageTypeDefinition<_gproc_v1_RunOutput, _gproc_v1_RunOutput__Output>
+      SealRequest: MessageTypeDefinition<_gproc_v1_SealRequest, _gproc_v1_SealRequest__Output>
       SignalReply: MessageTypeDefinition<_gproc_v1_SignalReply, _gproc_v1_SignalReply__Output>
       SignalRequest: MessageTypeDefinition<_gproc_v1_SignalRequest, _gproc_v1_SignalRequest__Output>
       SignalResult: MessageTypeDefinition<_gproc_v1_SignalResult, _gproc_v1_SignalResult__Output>

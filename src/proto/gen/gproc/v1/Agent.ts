@@ -2,6 +2,7 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { Credential as _gproc_v1_Credential, Credential__Output as _gproc_v1_Credential__Output } from '../../gproc/v1/Credential';
 import type { EventsRequest as _gproc_v1_EventsRequest, EventsRequest__Output as _gproc_v1_EventsRequest__Output } from '../../gproc/v1/EventsRequest';
 import type { ExitStatus as _gproc_v1_ExitStatus, ExitStatus__Output as _gproc_v1_ExitStatus__Output } from '../../gproc/v1/ExitStatus';
 import type { NodeInfo as _gproc_v1_NodeInfo, NodeInfo__Output as _gproc_v1_NodeInfo__Output } from '../../gproc/v1/NodeInfo';
@@ -12,6 +13,7 @@ import type { ProcessFileRequest as _gproc_v1_ProcessFileRequest, ProcessFileReq
 import type { ProcessRef as _gproc_v1_ProcessRef, ProcessRef__Output as _gproc_v1_ProcessRef__Output } from '../../gproc/v1/ProcessRef';
 import type { RunInput as _gproc_v1_RunInput, RunInput__Output as _gproc_v1_RunInput__Output } from '../../gproc/v1/RunInput';
 import type { RunOutput as _gproc_v1_RunOutput, RunOutput__Output as _gproc_v1_RunOutput__Output } from '../../gproc/v1/RunOutput';
+import type { SealRequest as _gproc_v1_SealRequest, SealRequest__Output as _gproc_v1_SealRequest__Output } from '../../gproc/v1/SealRequest';
 import type { SignalReply as _gproc_v1_SignalReply, SignalReply__Output as _gproc_v1_SignalReply__Output } from '../../gproc/v1/SignalReply';
 import type { SignalRequest as _gproc_v1_SignalRequest, SignalRequest__Output as _gproc_v1_SignalRequest__Output } from '../../gproc/v1/SignalRequest';
 import type { Snapshot as _gproc_v1_Snapshot, Snapshot__Output as _gproc_v1_Snapshot__Output } from '../../gproc/v1/Snapshot';
@@ -104,6 +106,23 @@ export interface AgentClient extends grpc.Client {
   run(options?: grpc.CallOptions): grpc.ClientDuplexStream<_gproc_v1_RunInput, _gproc_v1_RunOutput__Output>;
   
   /**
+   * A short-lived credential for the caller, as the kernel names it, that the agents of
+   * the audience nodes accept over server-authenticated TLS. Unix socket callers only.
+   */
+  Seal(argument: _gproc_v1_SealRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gproc_v1_Credential__Output>): grpc.ClientUnaryCall;
+  Seal(argument: _gproc_v1_SealRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gproc_v1_Credential__Output>): grpc.ClientUnaryCall;
+  Seal(argument: _gproc_v1_SealRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gproc_v1_Credential__Output>): grpc.ClientUnaryCall;
+  Seal(argument: _gproc_v1_SealRequest, callback: grpc.requestCallback<_gproc_v1_Credential__Output>): grpc.ClientUnaryCall;
+  /**
+   * A short-lived credential for the caller, as the kernel names it, that the agents of
+   * the audience nodes accept over server-authenticated TLS. Unix socket callers only.
+   */
+  seal(argument: _gproc_v1_SealRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gproc_v1_Credential__Output>): grpc.ClientUnaryCall;
+  seal(argument: _gproc_v1_SealRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gproc_v1_Credential__Output>): grpc.ClientUnaryCall;
+  seal(argument: _gproc_v1_SealRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gproc_v1_Credential__Output>): grpc.ClientUnaryCall;
+  seal(argument: _gproc_v1_SealRequest, callback: grpc.requestCallback<_gproc_v1_Credential__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Delivers a signal to each target whose start time still matches.
    */
   Signal(argument: _gproc_v1_SignalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gproc_v1_SignalReply__Output>): grpc.ClientUnaryCall;
@@ -182,6 +201,12 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   Run: grpc.handleBidiStreamingCall<_gproc_v1_RunInput__Output, _gproc_v1_RunOutput>;
   
   /**
+   * A short-lived credential for the caller, as the kernel names it, that the agents of
+   * the audience nodes accept over server-authenticated TLS. Unix socket callers only.
+   */
+  Seal: grpc.handleUnaryCall<_gproc_v1_SealRequest__Output, _gproc_v1_Credential>;
+  
+  /**
    * Delivers a signal to each target whose start time still matches.
    */
   Signal: grpc.handleUnaryCall<_gproc_v1_SignalRequest__Output, _gproc_v1_SignalReply>;
@@ -205,6 +230,7 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   GetUsage: MethodDefinition<_gproc_v1_ProcessRef, _gproc_v1_Usage, _gproc_v1_ProcessRef__Output, _gproc_v1_Usage__Output>
   ReadProcessFile: MethodDefinition<_gproc_v1_ProcessFileRequest, _gproc_v1_ProcessFile, _gproc_v1_ProcessFileRequest__Output, _gproc_v1_ProcessFile__Output>
   Run: MethodDefinition<_gproc_v1_RunInput, _gproc_v1_RunOutput, _gproc_v1_RunInput__Output, _gproc_v1_RunOutput__Output>
+  Seal: MethodDefinition<_gproc_v1_SealRequest, _gproc_v1_Credential, _gproc_v1_SealRequest__Output, _gproc_v1_Credential__Output>
   Signal: MethodDefinition<_gproc_v1_SignalRequest, _gproc_v1_SignalReply, _gproc_v1_SignalRequest__Output, _gproc_v1_SignalReply__Output>
   Spawn: MethodDefinition<_gproc_v1_SpawnRequest, _gproc_v1_SpawnReply, _gproc_v1_SpawnRequest__Output, _gproc_v1_SpawnReply__Output>
   Wait: MethodDefinition<_gproc_v1_ProcessRef, _gproc_v1_ExitStatus, _gproc_v1_ProcessRef__Output, _gproc_v1_ExitStatus__Output>

@@ -8,14 +8,6 @@ export interface SignalRequest {
    * signal number (signal(7)); 0 only tests
    */
   'signal'?: (number);
-  /**
-   * uid the request acts for (0 = root: any process)
-   */
-  'uid'?: (number);
-  /**
-   * node the request comes from, for the audit log
-   */
-  'requesterNode'?: (number);
 }
 
 export interface SignalRequest__Output {
@@ -24,12 +16,4 @@ export interface SignalRequest__Output {
    * signal number (signal(7)); 0 only tests
    */
   'signal': (number);
-  /**
-   * uid the request acts for (0 = root: any process)
-   */
-  'uid': (number);
-  /**
-   * node the request comes from, for the audit log
-   */
-  'requesterNode': (number);
 }

@@ -1,6 +1,5 @@
 // Original file: src/proto/gproc.proto
 
-import type { Origin as _gproc_v1_Origin, Origin__Output as _gproc_v1_Origin__Output } from '../../gproc/v1/Origin';
 
 export interface SpawnRequest {
   /**
@@ -19,9 +18,6 @@ export interface SpawnRequest {
    * working directory; "" = "/"
    */
   'cwd'?: (string);
-  'uid'?: (number);
-  'gid'?: (number);
-  'origin'?: (_gproc_v1_Origin | null);
 }
 
 export interface SpawnRequest__Output {
@@ -41,7 +37,4 @@ export interface SpawnRequest__Output {
    * working directory; "" = "/"
    */
   'cwd': (string);
-  'uid': (number);
-  'gid': (number);
-  'origin': (_gproc_v1_Origin__Output | null);
 }

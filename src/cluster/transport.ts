@@ -1,0 +1,105 @@
+/**
+ * How this process reaches each node's agent, and as whom (spec section 7). One rule, for
+ * every client (mount, CLI, tests):
+ *
+ * - this machine's own node, and every node of a cluster without TLS (whose agents are all
+ *   on loopback, so on this machine): the agent's Unix socket, where the kernel tells the
+ *   agent who we are;
+ * - another node, as a daemon (a mount, which runs as root and holds this node's key):
+ *   mutual TLS with this node's certificate; each call names the user it acts for
+ *   (`gproc-act-as`);
+ * - another node, as a user (the CLI): TLS that authenticates the agent only, and a
+ *   credential that this node's agent sealed for us (`gproc-credential`). No key is read.
+ *
+ * Either way the agent's certificate must come from the cluster CA, name the address we
+ * dialled and name the node we meant (its `urn:gproc:node:<id>`).
+ */
+import { CallCredentials, ChannelCredentials, Metadata, type ChannelOptions } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { ConfigError, type ClusterConfig, type NodeConfig } from '../config';
+import { defaults } from '../defaults';
+import { nodeIdOf } from '../identity/certificate';
+
+/** Who this process is to the agents. */
+export interface Access {
+  config: ClusterConfig;
+  /** This machine's node id, 0 when it is no node of the cluster. */
+  self: number;
+  /** 'daemon': acts for users with this node's key (root only); 'user': acts for itself. */
+  role: 'daemon' | 'user';
+  /** Where a user's credential comes from (set up by `userAccess`). */
+  credentials?: CredentialSource;
+}
+
+/** Gives the token of a credential sealed by this node's agent, for calls to other nodes. */
+export interface CredentialSource {
+  token(): Promise<string>;
+}
+
+/** The user a daemon's call acts for (metadata gproc-act-as). */
+export interface ActAs {
+  uid: number;
+  gid: number;
+  groups?: number[];
+}
+
+/** Metadata naming the user a call acts for. */
+export function actAsMetadata(who: ActAs | undefined): Metadata {
+  const md = new Metadata();
+  if (who) md.set('gproc-act-as', `${who.uid}:${who.gid}${who.groups?.length ? `:${who.groups.join(',')}` : ''}`);
+  return md;
+}
+
+function pem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = code === 'EACCES' && what === 'key' ? ' (only root, through the mount, uses the node key; the CLI does not need it)' : '';
+    throw new ConfigError(`cannot read TLS ${what} ${path}: ${code ?? err}${hint}`);
+  }
+}
+
+/** Where to dial `node`, with which credentials. */
+export function channelFor(node: NodeConfig, access: Access): { target: string; credentials: ChannelCredentials } {
+  const { config } = access;
+  if (!config.tls || node.id === access.self) return { target: `unix:${node.socket}`, credentials: ChannelCredentials.createInsecure() };
+  const ca = pem(config.tls.ca, 'CA');
+  const verify = {
+    checkServerIdentity: (host: string, cert: PeerCertificate): Error | undefined => {
+      const err = checkServerIdentity(host, cert);
+      if (err) return err;
+      const id = nodeIdOf(cert.subjectaltname);
+      return id === node.id ? undefined : new Error(`the agent at ${node.address} has a certificate for ${id ? `node ${id}` : 'no node'}, not node ${node.id}`);
+    },
+  };
+  if (access.role === 'daemon') {
+    return { target: node.address, credentials: ChannelCredentials.createSsl(ca, pem(config.tls.key, 'key'), pem(config.tls.cert, 'certificate'), verify) };
+  }
+  const source = access.credentials;
+  if (!source) throw new ConfigError(`node ${node.id} is another node: reaching it needs a credential from this node's agent`);
+  const call = CallCredentials.createFromMetadataGenerator((_opts, cb) => {
+    source.token().then(
+      (token) => {
+        const md = new Metadata();
+        md.set('gproc-credential', token);
+        cb(null, md);
+      },
+      (err: Error) => cb(err),
+    );
+  });
+  return { target: node.address, credentials: ChannelCredentials.createSsl(ca, null, null, verify).compose(call) };
+}
+
+/** Channel options every client uses. */
+export const CHANNEL_OPTIONS: ChannelOptions = {
+  'grpc.max_receive_message_length': defaults.maxMessageBytes,
+  'grpc.max_send_message_length': defaults.limits.requestBytes,
+  'grpc.keepalive_time_ms': defaults.keepaliveTimeMs,
+  'grpc.keepalive_timeout_ms': defaults.keepaliveTimeoutMs,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.initial_reconnect_backoff_ms': defaults.reprobeIntervalMs / 2,
+  'grpc.max_reconnect_backoff_ms': defaults.reprobeIntervalMs,
+  'grpc-node.flow_control_window': defaults.flowControlWindowBytes,
+};
