@@ -22,8 +22,13 @@ install-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# A worktree whose node_modules is a symlink to another checkout's must not run npm ci:
+# npm empties the directory the link points to (breaking that checkout, and any test run
+# there) and replaces the link with a copy. Such a worktree uses the other's packages.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@if [ -L node_modules ]; then \
+	  echo "node_modules is a symlink to $$(readlink node_modules): not running npm ci through it"; \
+	else npm ci --no-audit --no-fund; fi
 
 # Type-check everything, then bundle the command, the snapshot reader thread and the
 # benchmarks into dist/ (one file each: the CLI starts in half the time; see
