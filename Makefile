@@ -34,6 +34,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 # benchmarks into dist/ (one file each: the CLI starts in half the time; see
 # native-notes/performance.md); fuse-native stays outside: it loads a native addon.
 # gproc-kill.so lets tools under `gproc exec` signal global PIDs (src/native/gproc-kill.c).
+# peercred.node tells the agent who is at the other end of a Unix socket (src/native/peercred.c).
+NATIVE_CFLAGS := -O2 -Wall -Wextra -Werror
 ESBUILD := node_modules/.bin/esbuild --bundle --platform=node --target=node20 --log-level=warning --external:fuse-native
 build: deps
 	$(TSC) -p tsconfig.json
@@ -42,6 +44,7 @@ build: deps
 	$(ESBUILD) src/agent/read-worker.ts --outfile=dist/read-worker.js
 	$(ESBUILD) src/bench/main.ts --outfile=dist/bench.js
 	$(CC) -O2 -Wall -Wextra -shared -fPIC -o dist/gproc-kill.so src/native/gproc-kill.c -ldl
+	$(CC) $(NATIVE_CFLAGS) -shared -fPIC -I/usr/include/node -o dist/peercred.node src/native/peercred.c
 	chmod +x dist/gproc.js
 
 
