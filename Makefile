@@ -22,13 +22,20 @@ install-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# A worktree whose node_modules is a symlink to another checkout's must not run npm ci:
+# npm empties the directory the link points to (breaking that checkout, and any test run
+# there) and replaces the link with a copy. Such a worktree uses the other's packages.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@if [ -L node_modules ]; then \
+	  echo "node_modules is a symlink to $$(readlink node_modules): not running npm ci through it"; \
+	else npm ci --no-audit --no-fund; fi
 
 # Type-check everything, then bundle the command, the snapshot reader thread and the
 # benchmarks into dist/ (one file each: the CLI starts in half the time; see
 # native-notes/performance.md); fuse-native stays outside: it loads a native addon.
 # gproc-kill.so lets tools under `gproc exec` signal global PIDs (src/native/gproc-kill.c).
+# peercred.node tells the agent who is at the other end of a Unix socket (src/native/peercred.c).
+NATIVE_CFLAGS := -O2 -Wall -Wextra -Werror
 ESBUILD := node_modules/.bin/esbuild --bundle --platform=node --target=node20 --log-level=warning --external:fuse-native
 build: deps
 	$(TSC) -p tsconfig.json
@@ -37,6 +44,7 @@ build: deps
 	$(ESBUILD) src/agent/read-worker.ts --outfile=dist/read-worker.js
 	$(ESBUILD) src/bench/main.ts --outfile=dist/bench.js
 	$(CC) -O2 -Wall -Wextra -shared -fPIC -o dist/gproc-kill.so src/native/gproc-kill.c -ldl
+	$(CC) $(NATIVE_CFLAGS) -shared -fPIC -I/usr/include/node -o dist/peercred.node src/native/peercred.c
 	chmod +x dist/gproc.js
 
 
