@@ -37,7 +37,11 @@ export interface AdmissionRule {
   groups: (string | number)[];
 }
 
-/** TLS material for the agents (spec section 7): paths of PEM files. */
+/**
+ * TLS material (spec section 7): paths of PEM files. `cert` and `key` are a node's own and
+ * may hold `{name}` or `{id}`, which stand for the node using them, so that one cluster file
+ * serves every machine (`/etc/gproc/{name}.key`: each machine holds only its own key).
+ */
 export interface TlsConfig {
   ca: string;
   cert: string;
@@ -173,6 +177,12 @@ function parseAdmission(raw: unknown, nodes: NodeConfig[], fail: (key: string, w
     };
     return { nodes: ids, users: list('users'), groups: list('groups') };
   });
+}
+
+/** The tls section with `{name}` and `{id}` in `cert` and `key` standing for `node`. */
+export function tlsFor(tls: TlsConfig, node: NodeConfig): TlsConfig {
+  const expand = (path: string) => path.replaceAll('{name}', node.name).replaceAll('{id}', String(node.id));
+  return { ca: tls.ca, cert: expand(tls.cert), key: expand(tls.key) };
 }
 
 /**

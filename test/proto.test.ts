@@ -13,7 +13,7 @@ t.test('gproc.json is generated from gproc.proto (run `make proto` after editing
 
 t.test('the service definition round-trips messages as the generated types describe them', async (t) => {
   const { service } = agentService();
-  t.same(Object.keys(service).sort(), ['Events', 'GetNodeInfo', 'GetSnapshot', 'GetUsage', 'ReadProcessFile', 'Run', 'Signal', 'Spawn', 'Wait']);
+  t.same(Object.keys(service).sort(), ['Events', 'GetNodeInfo', 'GetSnapshot', 'GetUsage', 'ReadProcessFile', 'Run', 'Seal', 'Signal', 'Spawn', 'Wait']);
   t.ok(service.Run.requestStream && service.Run.responseStream, 'Run streams both ways');
   t.ok(service.Events.responseStream && !service.Events.requestStream);
   const snap = service.GetSnapshot;

@@ -38,24 +38,39 @@ t.test('robustness', async (t) => {
     await agentsAlive(t);
   });
 
-  t.test('a local user cannot act for another uid on a plaintext loopback agent', async (t) => {
-    // The client says which uid it acts for; this one lies.
-    const liar = join(cluster.dir, 'liar.js');
-    writeFileSync(liar, `process.getuid = () => 0; process.getgid = () => 0; process.argv.splice(1, 1, ${JSON.stringify(CLI)}); require(${JSON.stringify(CLI)});\n`);
-    const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'env', '-u', 'NODE_OPTIONS', `GPROC_CONFIG=${cluster.configPath}`,
-      'node', liar, 'run', '--node', '1', '--', 'id', '-u'], { encoding: 'utf8' });
-    t.not(r.stdout.trim(), '0', 'nothing ran as root');
-    t.equal(r.status, 126);
-    t.match(r.stderr, /uid 65534 may not act for uid 0/);
-    // The same lie in a signal: a root process of node 2 is not the liar's to kill.
+  t.test('a local user cannot act for another user: the kernel says who it is', async (t) => {
+    // A plain gRPC client (any local user can write one) that names root in gproc-act-as,
+    // as a mount does, on node 2's socket.
     const victim = Number(inNode(cluster.node(2), ['sh', '-c', 'sleep 1000 >/dev/null 2>&1 & echo $!']).stdout.trim());
-    const kill = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'env', '-u', 'NODE_OPTIONS', `GPROC_CONFIG=${cluster.configPath}`,
-      'node', liar, 'kill', '-KILL', `2:${victim}`], { encoding: 'utf8' });
-    t.equal(kill.status, 1);
-    t.match(kill.stderr, /operation not permitted: uid 65534 may not act for uid 0/);
+    t.teardown(() => gproc(['kill', '-KILL', `2:${victim}`]));
+    const liar = join(cluster.dir, 'liar.js');
+    writeFileSync(
+      liar,
+      `const grpc = require(${JSON.stringify(join(REPO, 'node_modules/@grpc/grpc-js'))});
+const loader = require(${JSON.stringify(join(REPO, 'node_modules/@grpc/proto-loader'))});
+const { Agent } = grpc.loadPackageDefinition(loader.loadSync(${JSON.stringify(join(REPO, 'src/proto/gproc.proto'))})).gproc.v1;
+const c = new Agent('unix:' + ${JSON.stringify(cluster.node(2).socket)}, grpc.credentials.createInsecure());
+const md = new grpc.Metadata();
+md.set('gproc-act-as', '0:0');
+c.Signal({ targets: [{ pid: ${victim}, starttime: 0 }], signal: 9 }, md, (e1) => {
+  c.Spawn({ argv: ['id', '-u'] }, md, (e2) => {
+    c.Signal({ targets: [{ pid: ${victim}, starttime: 0 }], signal: 9 }, (e3, r3) => {
+      console.log(JSON.stringify({ actAs: [e1 && e1.code, e2 && e2.code, e1 && e1.details], own: e3 ? e3.code : r3.results[0].outcome }));
+      process.exit(0);
+    });
+  });
+});
+`,
+    );
+    const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'env', '-u', 'NODE_OPTIONS', 'node', liar], { encoding: 'utf8' });
+    t.equal(r.stderr, '');
+    const got = JSON.parse(r.stdout);
+    t.same(got.actAs, [7, 7, 'uid 65534 may not act for another user'], 'signal and spawn acting for root: PERMISSION_DENIED');
+    t.equal(got.own, 'NOT_PERMITTED', "as itself, root's process is not its to kill");
     await new Promise((r) => setTimeout(r, 200));
     t.ok(existsSync(`${cluster.node(2).procRoot}/${victim}`), "root's sleep on node 2 lives on");
-    gproc(['kill', '-KILL', `2:${victim}`]);
+    const audit = readFileSync(`${cluster.dir}/audit-2.log`, 'utf8');
+    t.match(audit, /"action":"refused".*"reason":"uid 65534 may not act for another user"/, 'the refusal is audited');
     const honest = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...GPROC, 'run', '--node', '1', '--', 'id', '-u'], { env, encoding: 'utf8' });
     t.equal(honest.stdout, `${NOBODY}\n`, 'acting for itself is fine');
   });
@@ -73,7 +88,7 @@ t.test('robustness', async (t) => {
       `const grpc = require(${JSON.stringify(join(REPO, 'node_modules/@grpc/grpc-js'))});
 const loader = require(${JSON.stringify(join(REPO, 'node_modules/@grpc/proto-loader'))});
 const { Agent } = grpc.loadPackageDefinition(loader.loadSync(${JSON.stringify(join(REPO, 'src/proto/gproc.proto'))})).gproc.v1;
-const c = new Agent(${JSON.stringify(cluster.node(1).address)}, grpc.credentials.createInsecure());
+const c = new Agent('unix:' + ${JSON.stringify(cluster.node(1).socket)}, grpc.credentials.createInsecure());
 const secrets = (b) => b.toString().split('\\0').filter((x) => x.startsWith('SECRET='));
 c.GetSnapshot({}, (err, snap) => {
   if (err) throw err;

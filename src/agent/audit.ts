@@ -39,7 +39,7 @@ export interface Audit {
  */
 export function createAudit(path: string): Audit {
   const dest = pino.destination({ dest: path, mkdir: true, sync: true, mode: 0o600 });
-  const log = pino({ base: undefined, messageKey: 'event', timestamp: () => `,"time":${Date.now()}` }, dest);
+  const log = pino({ base: undefined, formatters: { level: () => ({}) }, timestamp: () => `,"time":${Date.now()}` }, dest);
   return {
     record: (rec) => log.info(rec),
     refusal: (rec) => log.info({ action: 'refused', result: 'refused', ...rec }),

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server as NetServer } from 'node:net';
 import { resolve } from 'node:path';
-import { ConfigError, findNode, isLoopback, type ClusterConfig } from '../config';
+import { ConfigError, findNode, isLoopback, tlsFor, type ClusterConfig } from '../config';
 import { defaults } from '../defaults';
 import { loadSealer } from '../identity/credential';
 import { createLogger, type Logger } from '../log';
@@ -57,7 +57,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { config } = opts;
   const node = findNode(config, opts.node);
   const log = opts.log ?? createLogger('agent', { node: node.id });
-  const tls = config.tls && { ca: pem(config.tls.ca, 'CA'), cert: pem(config.tls.cert, 'certificate'), key: pem(config.tls.key, 'key') };
+  const files = config.tls && tlsFor(config.tls, node);
+  const tls = files && { ca: pem(files.ca, 'CA'), cert: pem(files.cert, 'certificate'), key: pem(files.key, 'key') };
   if (!tls) {
     if (!opts.insecure) throw new ConfigError(`${config.source} has no "tls" section: give --insecure to use plaintext gRPC on loopback`);
     if (!isLoopback(node.address)) throw new ConfigError(`--insecure is allowed only on loopback, not on ${node.address}`);

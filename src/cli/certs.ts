@@ -4,14 +4,15 @@
  * names its node id (subject alternative name `URI:urn:gproc:node:<id>`, see
  * src/identity/certificate.ts) and its host, and serves as both its server and its client
  * certificate. Public files (the certificates) are readable by everyone, keys by root only.
- * The command prints the "tls" section each node's cluster file takes.
+ * The command prints the cluster file's "tls" section (for every node at once, `{name}`
+ * standing for the node that reads it).
  */
 import type { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { findNode, splitAddress, type NodeConfig } from '../config';
+import { findNode, splitAddress, tlsFor, type NodeConfig, type TlsConfig } from '../config';
 import { defaults } from '../defaults';
 import { nodeUri } from '../identity/certificate';
 import { action, CliError, clusterConfig, withConfig } from './common';
@@ -28,8 +29,8 @@ function openssl(args: string[], cwd: string): void {
 
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-/** Makes node `node`'s key and certificate in `dir` (which holds the CA); returns its tls section. */
-function nodeCertificate(dir: string, node: NodeConfig, days: string): { ca: string; cert: string; key: string } {
+/** Makes node `node`'s key and certificate in `dir` (which holds the CA). */
+function nodeCertificate(dir: string, node: NodeConfig, days: string): void {
   const { host } = splitAddress(node.address);
   const san = [isIP(host) ? `IP:${host}` : `DNS:${host}`, `URI:${nodeUri(node.id)}`].join(',');
   const ext = join(dir, `${node.name}.ext`);
@@ -43,7 +44,23 @@ function nodeCertificate(dir: string, node: NodeConfig, days: string): { ca: str
   chmodSync(cert, 0o644);
   rmSync(ext);
   rmSync(csr);
-  return { ca: join(dir, 'ca.pem'), cert, key };
+}
+
+/**
+ * Makes the CA in `dir` (unless there is one) and a key and certificate for each of `nodes`.
+ * @returns the tls section for them all (`{name}` standing for the node that reads it).
+ * @throws CliError when openssl is missing or fails.
+ */
+export function makeCertificates(dir: string, nodes: NodeConfig[], days = '825'): TlsConfig {
+  // The directory and the certificates are public; the keys are root's alone.
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if (!existsSync(join(dir, 'ca.pem'))) {
+    openssl(['req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '3650', '-subj', '/O=gproc/CN=gproc cluster CA'], dir);
+    chmodSync(join(dir, 'ca.key'), 0o600);
+    chmodSync(join(dir, 'ca.pem'), 0o644);
+  }
+  for (const n of nodes) nodeCertificate(dir, n, days);
+  return { ca: join(dir, 'ca.pem'), cert: join(dir, '{name}.pem'), key: join(dir, '{name}.key') };
 }
 
 export function register(program: Command): void {
@@ -56,17 +73,10 @@ export function register(program: Command): void {
       action((opts: { config?: string; out: string; node?: string; days: string }) => {
         const config = clusterConfig(opts);
         const dir = resolve(opts.out);
-        // The directory and the certificates are public; the keys are root's alone.
-        mkdirSync(dir, { recursive: true, mode: 0o755 });
-        if (!existsSync(join(dir, 'ca.pem'))) {
-          openssl(['req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '3650', '-subj', '/O=gproc/CN=gproc cluster CA'], dir);
-          chmodSync(join(dir, 'ca.key'), 0o600);
-          chmodSync(join(dir, 'ca.pem'), 0o644);
-        }
         const nodes = opts.node ? [findNode(config, opts.node)] : config.nodes;
-        const sections = nodes.map((n) => ({ node: n.id, tls: nodeCertificate(dir, n, opts.days) }));
-        const out = opts.node ? { tls: sections[0].tls } : { nodes: sections };
-        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        const all = makeCertificates(dir, nodes, opts.days);
+        const tls = opts.node ? tlsFor(all, nodes[0]) : all;
+        process.stdout.write(`${JSON.stringify({ tls }, null, 2)}\n`);
       }),
     );
 }

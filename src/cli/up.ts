@@ -73,7 +73,7 @@ export function register(program: Command): void {
         const k = opts.simulate ?? 1;
         if (!Number.isInteger(k) || k < 1 || k > 64) throw new CliError('--simulate takes a number of nodes from 1 to 64');
         const simulate = opts.simulate !== undefined;
-        const [{ launchCluster }, { mountClusterView }, { createLogger }, { NodeClient, userAccess }, { pollUntil }] = await Promise.all([
+        const [{ launchCluster }, { mountClusterView }, { createLogger }, { NodeClient }, { pollUntil }] = await Promise.all([
           import('../up/nodes'),
           import('../fs/mount'),
           import('../log'),
@@ -108,6 +108,9 @@ export function register(program: Command): void {
         // From here on Ctrl-C stops whatever has started, at any stage.
         let stopping = false;
         const signalled = untilSignalled().then(() => (stopping = true));
+        // Simulated nodes speak mutual TLS, each with a certificate of its own, as real ones do:
+        // users' requests then reach other nodes vouched for by their own node's agent.
+        const tls = simulate ? (await import('./certs')).makeCertificates(`${files.dir}/pki`, nodes) : undefined;
         const { config, nodes: launched, stop } = await launchCluster(files.config, nodes, (n) => ({
           logFile: `${files.dir}/agent-${n.id}.log`,
           auditLog: `${files.dir}/audit-${n.id}.log`,
@@ -115,7 +118,7 @@ export function register(program: Command): void {
           bootOffset: n.id * 3600,
           hostname: simulate ? n.name : undefined,
           preamble: simulate ? demoProcesses(n.id) : undefined,
-        }));
+        }), tls);
         writeFileSync(files.pids, [process.pid, ...launched.flatMap((l) => [l.pid, l.initPid])].join('\n'));
         const stopAll = () => {
           stop();
@@ -126,7 +129,7 @@ export function register(program: Command): void {
           // Wait until every agent answers (or say which does not).
           await Promise.all(
             nodes.map(async (n) => {
-              const client = new NodeClient(findNode(config, n.id), userAccess(config, 0));
+              const client = new NodeClient(findNode(config, n.id), { config, self: n.id, role: 'daemon' });
               try {
                 await pollUntil(`node ${n.id}'s agent`, () => (stopping ? true : client.nodeInfo().then(() => true)), 15000);
               } catch {
@@ -137,7 +140,7 @@ export function register(program: Command): void {
             }),
           );
           if (stopping) return;
-          const mounted = await mountClusterView({ config, mountPoint: opts.mount, localNode: simulate ? 0 : 1, log });
+          const mounted = await mountClusterView({ config, mountPoint: opts.mount, localNode: 1, log });
           const gproc = `node ${process.argv[1]}`;
           process.stdout.write(
             [

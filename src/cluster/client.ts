@@ -156,7 +156,7 @@ const ROOT: ActAs = { uid: 0, gid: 0 };
  */
 export function userAccess(config: ClusterConfig, self: number): Access {
   const access: Access = { config, self, role: 'user' };
-  if (!config.tls || self === 0) return access;
+  if (!config.tls || self === 0) return access; // every agent on its socket (transport.ts)
   let sealed: { token: Promise<string>; renewAtMs: number } | undefined;
   access.credentials = {
     token: () => {

@@ -4,7 +4,8 @@
  *
  * - this machine's own node, and every node of a cluster without TLS (whose agents are all
  *   on loopback, so on this machine): the agent's Unix socket, where the kernel tells the
- *   agent who we are;
+ *   agent who we are. A machine that is no node but holds agents' sockets (simulated
+ *   nodes, tests) reaches those agents there too;
  * - another node, as a daemon (a mount, which runs as root and holds this node's key):
  *   mutual TLS with this node's certificate; each call names the user it acts for
  *   (`gproc-act-as`);
@@ -15,9 +16,9 @@
  * dialled and name the node we meant (its `urn:gproc:node:<id>`).
  */
 import { CallCredentials, ChannelCredentials, Metadata, type ChannelOptions } from '@grpc/grpc-js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { ConfigError, type ClusterConfig, type NodeConfig } from '../config';
+import { ConfigError, tlsFor, type ClusterConfig, type NodeConfig } from '../config';
 import { defaults } from '../defaults';
 import { nodeIdOf } from '../identity/certificate';
 
@@ -64,8 +65,9 @@ function pem(path: string, what: string): Buffer {
 /** Where to dial `node`, with which credentials. */
 export function channelFor(node: NodeConfig, access: Access): { target: string; credentials: ChannelCredentials } {
   const { config } = access;
-  if (!config.tls || node.id === access.self) return { target: `unix:${node.socket}`, credentials: ChannelCredentials.createInsecure() };
-  const ca = pem(config.tls.ca, 'CA');
+  const { tls } = config;
+  if (!tls || node.id === access.self || (access.self === 0 && existsSync(node.socket))) return { target: `unix:${node.socket}`, credentials: ChannelCredentials.createInsecure() };
+  const ca = pem(tls.ca, 'CA');
   const verify = {
     checkServerIdentity: (host: string, cert: PeerCertificate): Error | undefined => {
       const err = checkServerIdentity(host, cert);
@@ -75,7 +77,10 @@ export function channelFor(node: NodeConfig, access: Access): { target: string; 
     },
   };
   if (access.role === 'daemon') {
-    return { target: node.address, credentials: ChannelCredentials.createSsl(ca, pem(config.tls.key, 'key'), pem(config.tls.cert, 'certificate'), verify) };
+    const self = config.nodes.find((n) => n.id === access.self);
+    if (!self) throw new ConfigError(`this machine is no node of ${config.source} (give --node): a daemon speaks to other nodes with its node's certificate`);
+    const mine = tlsFor(tls, self);
+    return { target: node.address, credentials: ChannelCredentials.createSsl(ca, pem(mine.key, 'key'), pem(mine.cert, 'certificate'), verify) };
   }
   const source = access.credentials;
   if (!source) throw new ConfigError(`node ${node.id} is another node: reaching it needs a credential from this node's agent`);

@@ -13,6 +13,7 @@ import { NodeClient } from '../../src/cluster/client';
 import type { ClusterConfig, TlsConfig } from '../../src/config';
 import { agentCommand, hostPidsIn, inNamespaces, launchCluster } from '../../src/up/nodes';
 import { pollUntil } from '../../src/poll';
+import { makeCertificates } from '../../src/cli/certs';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const CLI = join(REPO, 'dist', 'gproc.js');
@@ -38,6 +39,8 @@ export interface TestNode {
   id: number;
   name: string;
   address: string;
+  /** The agent's Unix socket. */
+  socket: string;
   /** Host PID of the namespace's init; killing it ends the whole node. */
   initPid: number;
   /** The node's own /proc as the host sees it (through its init's root). */
@@ -89,15 +92,17 @@ export function waitFor<T>(what: string, fn: () => T | undefined | false | Promi
  * Starts `count` nodes, each with an agent in its own PID and time namespace.
  * @param fixtures also start the hostile processes of fixtures.py on every node.
  */
-export async function startCluster(t: Test, opts: { nodes: number; fixtures?: boolean; tls?: TlsConfig }): Promise<TestCluster> {
+export async function startCluster(t: Test, opts: { nodes: number; fixtures?: boolean; tls?: TlsConfig; insecure?: boolean }): Promise<TestCluster> {
   requireRealParts();
   const dir = mkdtempSync(join(tmpdir(), 'gproc-test-'));
   chmodSync(dir, 0o755); // the cluster file is read by tests that run as nobody
   const ports = await freePorts(opts.nodes);
-  const nodesJson = ports.map((port, i) => ({ id: i + 1, name: `n${i + 1}`, address: `127.0.0.1:${port}` }));
+  const nodesJson = ports.map((port, i) => ({ id: i + 1, name: `n${i + 1}`, address: `127.0.0.1:${port}`, socket: join(dir, `n${i + 1}.sock`) }));
   const configPath = join(dir, 'cluster.json');
-  const launchOpts = (n: { id: number }) => ({ logFile: join(dir, `agent-${n.id}.log`), gproc: GPROC });
+  const launchOpts = (n: { id: number }) => ({ logFile: join(dir, `agent-${n.id}.log`), auditLog: join(dir, `audit-${n.id}.log`), gproc: GPROC });
   const bootOffset = (id: number) => id * 1000;
+  // Nodes speak mutual TLS with a certificate each, as on real machines, unless asked not to.
+  const tls = opts.insecure ? undefined : (opts.tls ?? makeCertificates(join(dir, 'pki'), nodesJson));
   const launched = await launchCluster(
     configPath,
     nodesJson,
@@ -107,7 +112,7 @@ export async function startCluster(t: Test, opts: { nodes: number; fixtures?: bo
       bootOffset: bootOffset(n.id),
       preamble: opts.fixtures ? `python3 ${FIXTURES_PY} ${join(dir, `fixtures-${n.id}.json`)} &` : '',
     }),
-    opts.tls,
+    tls,
   );
   const { config } = launched;
   const nodes: TestNode[] = [];
@@ -132,7 +137,8 @@ export async function startCluster(t: Test, opts: { nodes: number; fixtures?: bo
       initPid,
       procRoot: `/proc/${initPid}/root/proc`,
       bootOffset: bootOffset(n.id),
-      client: new NodeClient(n, config),
+      // The tests run as root on the machine of every node: each agent's own socket.
+      client: new NodeClient(n, { config: { ...config, tls: undefined }, self: 0, role: 'daemon' }),
       agentPid: () =>
         hostPidsIn(initPid).find((pid) => {
           try {
