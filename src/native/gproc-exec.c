@@ -29,7 +29,8 @@
  * Environment: glibc removes "unsecure" variables from a set-user-ID program's environment
  * (sysdeps/generic/unsecvars.h): GCONV_PATH, GETCONF_DIR, HOSTALIASES, LD_* (LD_PRELOAD,
  * LD_LIBRARY_PATH, LD_AUDIT, ...), LOCALDOMAIN, LOCPATH, MALLOC_TRACE, NIS_PATH, NLSPATH,
- * RESOLV_HOST_CONF, RES_OPTIONS, TMPDIR, TZDIR. So the caller passes any variable wrapped:
+ * RESOLV_HOST_CONF, RES_OPTIONS, TMPDIR, TZDIR (and it filters GLIBC_TUNABLES and drops
+ * MALLOC_CHECK_). So the caller passes any such variable wrapped:
  * GPROC_ENV_<NAME>=value becomes <NAME>=value (replacing a <NAME> already there) and the
  * wrapped one is removed. This happens after root is dropped, so it only affects CMD,
  * which runs as the caller; `gproc exec` wraps LD_PRELOAD (gproc-kill.so) this way.
