@@ -101,6 +101,7 @@ static void check_mount(unsigned long long id, const char *dir) {
     if (fclose(f) != 0) die("cannot read /proc/self/mountinfo: %s", strerror(errno));
     return;
   }
+  if (ferror(f)) die("cannot read /proc/self/mountinfo: %s", strerror(errno));
   die("%s: mount %llu is not in /proc/self/mountinfo", dir, id);
 }
 
