@@ -35,6 +35,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 # native-notes/performance.md); fuse-native stays outside: it loads a native addon.
 # gproc-kill.so lets tools under `gproc exec` signal global PIDs (src/native/gproc-kill.c).
 # peercred.node tells the agent who is at the other end of a Unix socket (src/native/peercred.c).
+# gproc-exec, set-user-ID root, gives any user's `gproc exec` the view as /proc
+# (src/native/gproc-exec.c): it must be built by root.
 NATIVE_CFLAGS := -O2 -Wall -Wextra -Werror
 ESBUILD := node_modules/.bin/esbuild --bundle --platform=node --target=node20 --log-level=warning --external:fuse-native
 build: deps
@@ -45,6 +47,9 @@ build: deps
 	$(ESBUILD) src/bench/main.ts --outfile=dist/bench.js
 	$(CC) -O2 -Wall -Wextra -shared -fPIC -o dist/gproc-kill.so src/native/gproc-kill.c -ldl
 	$(CC) $(NATIVE_CFLAGS) -shared -fPIC -I/usr/include/node -o dist/peercred.node src/native/peercred.c
+	$(CC) $(NATIVE_CFLAGS) -o dist/gproc-exec src/native/gproc-exec.c
+	chown root:root dist/gproc-exec
+	chmod 4755 dist/gproc-exec
 	chmod +x dist/gproc.js
 
 
