@@ -132,7 +132,12 @@ export function sweepLeftovers(): string[] {
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid === process.pid ? runs > 0 : alive(pid)) continue;
-    removeNetns(name);
+    try {
+      removeNetns(name);
+    } catch (err) {
+      if (netnsNames().includes(name)) throw err;
+      continue; // a run starting at the same time swept it first
+    }
     swept.push(name);
   }
   return swept;
