@@ -48,7 +48,7 @@ t.test('robustness', async (t) => {
       liar,
       `const grpc = require(${JSON.stringify(join(REPO, 'node_modules/@grpc/grpc-js'))});
 const loader = require(${JSON.stringify(join(REPO, 'node_modules/@grpc/proto-loader'))});
-const { Agent } = grpc.loadPackageDefinition(loader.loadSync(${JSON.stringify(join(REPO, 'src/proto/gproc.proto'))})).gproc.v1;
+const { Agent } = grpc.loadPackageDefinition(loader.loadSync(${JSON.stringify(join(REPO, 'src/proto/gproc.proto'))}, { enums: String })).gproc.v1;
 const c = new Agent('unix:' + ${JSON.stringify(cluster.node(2).socket)}, grpc.credentials.createInsecure());
 const md = new grpc.Metadata();
 md.set('gproc-act-as', '0:0');

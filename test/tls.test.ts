@@ -1,58 +1,83 @@
-// Spec section 7: agents accept only mutually authenticated TLS from the cluster's own CA
-// (made by gproc certs); plaintext only with --insecure and only on loopback.
+// Spec section 7: gproc certs makes the cluster's CA and a certificate per node naming its
+// id; agents and mounts speak mutual TLS from that CA; plaintext only with --insecure and
+// only on loopback. (Refusals of wrong peers, on real hosts: identity.test.ts.)
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeGpid } from '../src/gpid';
+import { nodeIdOf } from '../src/identity/certificate';
 import { GPROC, startCluster } from './helpers/cluster';
-import { startMount } from './helpers/mount';
+import { inNode, startMount } from './helpers/mount';
 
 const gproc = (args: string[]) => spawnSync(GPROC[0], [...GPROC.slice(1), ...args], { encoding: 'utf8' });
 
-/** A CA and a certificate for 127.0.0.1 made by gproc certs, in a directory of their own. */
-function makeCerts(name: string) {
+function scratchDir(name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `gproc-${name}-`));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'hosts.json'), JSON.stringify({ nodes: [{ id: 1, name: 'x', address: '127.0.0.1:1' }] }));
-  const r = gproc(['certs', '--config', join(dir, 'hosts.json'), '--out', join(dir, 'pki')]);
-  if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout).tls as { ca: string; cert: string; key: string };
+  return dir;
 }
 
-t.test('mutual TLS from the cluster CA', async (t) => {
-  const tls = makeCerts('ca1');
-  t.match(readdirSync(join(tls.ca, '..')).sort().join(' '), /ca\.key ca\.pem .*node\.key node\.pem/, 'gproc certs wrote a CA and a node certificate');
-  const cluster = await startCluster(t, { nodes: 2, tls });
+t.test('gproc certs: a CA, and a key and certificate per node naming its id', async (t) => {
+  const dir = scratchDir('certs');
+  const nodes = [
+    { id: 1, name: 'a', address: '198.51.100.1:7101' },
+    { id: 7, name: 'b', address: 'b.example:7101' },
+  ];
+  writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ nodes }));
+  const r = gproc(['certs', '--config', join(dir, 'cluster.json'), '--out', join(dir, 'pki')]);
+  t.equal(r.status, 0, r.stderr);
+  const { tls } = JSON.parse(r.stdout) as { tls: { ca: string; cert: string; key: string } };
+  t.same(tls, { ca: join(dir, 'pki/ca.pem'), cert: join(dir, 'pki/{name}.pem'), key: join(dir, 'pki/{name}.key') }, 'one tls section for every node');
+  t.same(readdirSync(join(dir, 'pki')).filter((f) => !f.endsWith('.srl')).sort(), ['a.key', 'a.pem', 'b.key', 'b.pem', 'ca.key', 'ca.pem']);
+  const mode = (f: string) => statSync(join(dir, 'pki', f)).mode & 0o777;
+  t.equal(mode('.'), 0o755, 'the directory is public');
+  for (const f of ['ca.pem', 'a.pem', 'b.pem']) t.equal(mode(f), 0o644, `${f} is readable by everyone`);
+  for (const f of ['ca.key', 'a.key', 'b.key']) t.equal(mode(f), 0o600, `${f} is root's alone`);
+  const ca = new X509Certificate(readFileSync(join(dir, 'pki/ca.pem')));
+  for (const [name, id, host] of [['a', 1, 'IP Address:198.51.100.1'], ['b', 7, 'DNS:b.example']] as const) {
+    const cert = new X509Certificate(readFileSync(join(dir, `pki/${name}.pem`)));
+    t.equal(nodeIdOf(cert.subjectAltName), id, `${name}'s certificate names node ${id}`);
+    t.match(cert.subjectAltName, host, `and its host`);
+    t.ok(cert.checkIssued(ca) && cert.verify(ca.publicKey), 'signed by the CA');
+  }
+  const one = gproc(['certs', '--config', join(dir, 'cluster.json'), '--out', join(dir, 'pki'), '--node', 'b']);
+  t.same(JSON.parse(one.stdout).tls, { ca: join(dir, 'pki/ca.pem'), cert: join(dir, 'pki/b.pem'), key: join(dir, 'pki/b.key') }, '--node: that node\'s files');
+});
+
+t.test('mutual TLS between agents and mounts', async (t) => {
+  const cluster = await startCluster(t, { nodes: 2 });
+  t.ok(cluster.config.tls, 'the cluster speaks TLS');
   const mount = await startMount(t, cluster, { node: 1 });
-  t.ok(readdirSync(mount.mountPoint).includes(String(encodeGpid(2, 1))), 'the view lists node 2 over TLS');
-  const ok = gproc(['run', '--config', cluster.configPath, '--node', '2', '--', 'echo', 'over tls']);
+  t.ok(readdirSync(mount.mountPoint).includes(String(encodeGpid(2, 1))), 'the view on node 1 lists node 2 over TLS');
+  // A user of node 1 reaches node 2 with a credential its own agent sealed.
+  const env = ['env', '-u', 'NODE_OPTIONS', 'GPROC_NODE=1', `GPROC_CONFIG=${cluster.configPath}`, ...GPROC.slice(3)];
+  const ok = inNode(cluster.node(1), [...env, 'run', '--node', '2', '--', 'echo', 'over tls']);
   t.equal(ok.stdout, 'over tls\n');
   t.equal(ok.stderr, '', 'nothing on stderr');
 
-  // The same agents, asked without TLS, or with a certificate of another CA.
-  const plain = join(cluster.dir, 'plain.json');
-  writeFileSync(plain, JSON.stringify({ nodes: cluster.config.nodes }));
-  const r1 = gproc(['run', '--config', plain, '--node', '2', '--', 'true']);
-  t.equal(r1.status, 255, 'a plaintext client is refused');
+  // A client whose CA does not vouch for the agents' certificates.
   const other = join(cluster.dir, 'other.json');
-  writeFileSync(other, JSON.stringify({ nodes: cluster.config.nodes, tls: makeCerts('ca2') }));
-  const r2 = gproc(['run', '--config', other, '--node', '2', '--', 'true']);
-  t.equal(r2.status, 255, 'a client with a certificate of another CA is refused');
-  t.match(r2.stderr, /certificate/);
+  const otherCa = scratchDir('otherca');
+  writeFileSync(join(otherCa, 'c.json'), JSON.stringify({ nodes: [cluster.config.nodes[0]] }));
+  const made = JSON.parse(gproc(['certs', '--config', join(otherCa, 'c.json'), '--out', otherCa]).stdout).tls;
+  writeFileSync(other, JSON.stringify({ nodes: cluster.config.nodes, tls: made }));
+  const r = inNode(cluster.node(1), ['env', '-u', 'NODE_OPTIONS', 'GPROC_NODE=1', `GPROC_CONFIG=${other}`, ...GPROC.slice(3), 'run', '--node', '2', '--', 'true']);
+  t.equal(r.status, 77, 'refused, which is not "does not answer" (255)');
+  t.match(r.stderr, /refused by node 2 .*certificate/);
 });
 
 t.test('plaintext only with --insecure, and only on loopback', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gproc-plain-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = scratchDir('plain');
   const loop = join(dir, 'loop.json');
-  writeFileSync(loop, JSON.stringify({ nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:1' }] }));
+  writeFileSync(loop, JSON.stringify({ nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:1', socket: join(dir, 'a.sock') }] }));
   const r1 = gproc(['agent', '--config', loop, '--node', '1']);
   t.equal(r1.status, 1);
   t.match(r1.stderr, /has no "tls" section: give --insecure/);
   const wide = join(dir, 'wide.json');
-  writeFileSync(wide, JSON.stringify({ nodes: [{ id: 1, name: 'n1', address: '10.255.255.1:7101' }] }));
+  writeFileSync(wide, JSON.stringify({ nodes: [{ id: 1, name: 'n1', address: '198.51.100.1:7101', socket: join(dir, 'b.sock') }] }));
   const r2 = gproc(['agent', '--config', wide, '--node', '1', '--insecure']);
   t.equal(r2.status, 1);
   t.match(r2.stderr, /--insecure is allowed only on loopback/);

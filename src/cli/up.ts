@@ -118,7 +118,7 @@ export function register(program: Command): void {
           bootOffset: n.id * 3600,
           hostname: simulate ? n.name : undefined,
           preamble: simulate ? demoProcesses(n.id) : undefined,
-        }), tls);
+        }), { tls });
         writeFileSync(files.pids, [process.pid, ...launched.flatMap((l) => [l.pid, l.initPid])].join('\n'));
         const stopAll = () => {
           stop();

@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { loadConfig, type ClusterConfig, type NodeConfig, type TlsConfig } from '../config';
+import { loadConfig, type ClusterConfig, type NodeConfig } from '../config';
 import { pollUntil } from '../poll';
 import { parseStatusLines } from '../procfs/status';
 
@@ -40,6 +40,11 @@ export interface LaunchOptions {
   hostname?: string;
   /** The gproc command to run (default: the CLI this module belongs to). */
   gproc?: string[];
+  /**
+   * argv prefix that the node's launcher runs under (a simulated node only): e.g.
+   * `nsenter --net=/run/netns/H --`, which puts the node on a test host of its own.
+   */
+  prefix?: string[];
 }
 
 function shellQuote(s: string): string {
@@ -67,10 +72,10 @@ export function childrenOf(pid: number): number[] {
 
 /**
  * The command prefix that runs a command as a process of the simulated node whose init is
- * host process `initPid`: in its PID, mount (its /proc) and time namespaces.
+ * host process `initPid`: in its PID, mount (its /proc), time and network namespaces.
  */
 export function inNamespaces(initPid: number): string[] {
-  return ['nsenter', '-t', String(initPid), '-p', '-m', '-T', '--'];
+  return ['nsenter', '-t', String(initPid), '-p', '-m', '-T', '-n', '--'];
 }
 
 /** Host PIDs of the processes in the PID namespace of host process `initPid`. */
@@ -130,7 +135,9 @@ export async function launchNode(opts: LaunchOptions): Promise<LaunchedNode> {
     'while :; do wait; sleep 3600; done',
   ].join('\n');
   const args = ['--pid', '--fork', '--mount-proc', '--uts', '--time', '--boottime', String(opts.bootOffset ?? 0), '--', '/bin/sh', '-c', script];
-  const launcher: ChildProcess = spawn('unshare', args, { stdio: 'ignore', detached: true });
+  const argv = [...(opts.prefix ?? []), 'unshare', ...args];
+  // (nsenter execs unshare: the launcher's child is the namespace's init either way)
+  const launcher: ChildProcess = spawn(argv[0], argv.slice(1), { stdio: 'ignore', detached: true });
   launcher.unref();
   const initPid = await pollUntil(
     `node ${opts.id}'s namespace`,
@@ -160,8 +167,11 @@ export interface LaunchedCluster {
   stop(): void;
 }
 
+/** What a cluster file may hold besides its nodes. */
+export type ClusterExtras = Partial<Pick<ClusterConfig, 'tls' | 'admission'>>;
+
 /**
- * Writes the cluster file `configPath` for `nodes` (with `tls`, if given) and launches every
+ * Writes the cluster file `configPath` for `nodes` (with `extras`, if given) and launches every
  * node's agent, in parallel, with the options `launch` gives for it. If one cannot start,
  * those that did are stopped.
  * @returns once the processes are started (the agents are not serving yet: ask them).
@@ -172,9 +182,9 @@ export async function launchCluster(
   configPath: string,
   nodes: NodeConfig[],
   launch: (node: NodeConfig) => Omit<LaunchOptions, 'id' | 'configPath'>,
-  tls?: TlsConfig,
+  extras: ClusterExtras = {},
 ): Promise<LaunchedCluster> {
-  writeFileSync(configPath, `${JSON.stringify({ nodes, ...(tls ? { tls } : {}) }, null, 2)}\n`);
+  writeFileSync(configPath, `${JSON.stringify({ nodes, ...extras }, null, 2)}\n`);
   const config = loadConfig(configPath);
   const results = await Promise.allSettled(nodes.map((n) => launchNode({ ...launch(n), id: n.id, configPath })));
   const launched = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));

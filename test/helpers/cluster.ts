@@ -10,7 +10,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Test } from 'tap';
 import { NodeClient } from '../../src/cluster/client';
-import type { ClusterConfig, TlsConfig } from '../../src/config';
+import type { AdmissionRule, ClusterConfig, TlsConfig } from '../../src/config';
+import { startNetwork, type TestNetwork } from './netns';
+
+/** The port every agent listens on when each node is a host of its own. */
+const AGENT_PORT = 7101;
 import { agentCommand, hostPidsIn, inNamespaces, launchCluster } from '../../src/up/nodes';
 import { pollUntil } from '../../src/poll';
 import { makeCertificates } from '../../src/cli/certs';
@@ -59,6 +63,10 @@ export interface TestCluster {
   dir: string;
   configPath: string;
   config: ClusterConfig;
+  /** The test network, when each node is a host of its own. */
+  net?: TestNetwork;
+  /** argv prefix that puts a command on node `id`'s host network (empty without hosts). */
+  hostPrefix(id: number): string[];
   nodes: TestNode[];
   node(id: number): TestNode;
   stop(): void;
@@ -92,12 +100,25 @@ export function waitFor<T>(what: string, fn: () => T | undefined | false | Promi
  * Starts `count` nodes, each with an agent in its own PID and time namespace.
  * @param fixtures also start the hostile processes of fixtures.py on every node.
  */
-export async function startCluster(t: Test, opts: { nodes: number; fixtures?: boolean; tls?: TlsConfig; insecure?: boolean }): Promise<TestCluster> {
+export async function startCluster(
+  t: Test,
+  opts: {
+    nodes: number;
+    fixtures?: boolean;
+    tls?: TlsConfig;
+    insecure?: boolean;
+    /** Each node a host of its own: a network namespace with 198.51.100.<id> (helpers/netns.ts). */
+    hosts?: boolean;
+    admission?: AdmissionRule[];
+  },
+): Promise<TestCluster> {
   requireRealParts();
   const dir = mkdtempSync(join(tmpdir(), 'gproc-test-'));
   chmodSync(dir, 0o755); // the cluster file is read by tests that run as nobody
-  const ports = await freePorts(opts.nodes);
-  const nodesJson = ports.map((port, i) => ({ id: i + 1, name: `n${i + 1}`, address: `127.0.0.1:${port}`, socket: join(dir, `n${i + 1}.sock`) }));
+  const net = opts.hosts ? startNetwork(t, { hosts: opts.nodes }) : undefined;
+  const ports = net ? net.hosts.map(() => AGENT_PORT) : await freePorts(opts.nodes);
+  const host = (i: number) => (net ? net.hosts[i].address : '127.0.0.1');
+  const nodesJson = ports.map((port, i) => ({ id: i + 1, name: `n${i + 1}`, address: `${host(i)}:${port}`, socket: join(dir, `n${i + 1}.sock`) }));
   const configPath = join(dir, 'cluster.json');
   const launchOpts = (n: { id: number }) => ({ logFile: join(dir, `agent-${n.id}.log`), auditLog: join(dir, `audit-${n.id}.log`), gproc: GPROC });
   const bootOffset = (id: number) => id * 1000;
@@ -109,10 +130,11 @@ export async function startCluster(t: Test, opts: { nodes: number; fixtures?: bo
     (n) => ({
       ...launchOpts(n),
       simulate: true,
+      prefix: net?.inHost(n.id),
       bootOffset: bootOffset(n.id),
       preamble: opts.fixtures ? `python3 ${FIXTURES_PY} ${join(dir, `fixtures-${n.id}.json`)} &` : '',
     }),
-    tls,
+    { tls, admission: opts.admission },
   );
   const { config } = launched;
   const nodes: TestNode[] = [];
@@ -120,6 +142,8 @@ export async function startCluster(t: Test, opts: { nodes: number; fixtures?: bo
     dir,
     configPath,
     config,
+    net,
+    hostPrefix: (id) => (net ? net.inHost(id) : []),
     nodes,
     node: (id) => nodes.find((n) => n.id === id)!,
     stop: () => {
@@ -198,4 +222,18 @@ export function scratch(t: Test, name: string): string {
   const d = join(t.testdir(), name);
   mkdirSync(d, { recursive: true });
   return d;
+}
+
+/**
+ * Bundles helpers/probe.ts (a raw gRPC client of one agent) into `dir`.
+ * @returns the command that runs it: append its JSON argument.
+ */
+export function buildProbe(dir: string): string[] {
+  const out = join(dir, 'probe.js');
+  const r = spawnSync(join(REPO, 'node_modules/.bin/esbuild'), [join(__dirname, 'probe.ts'), '--bundle', '--platform=node', '--target=node20', '--log-level=warning', `--outfile=${out}`], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`bundling the probe failed: ${r.stderr}`);
+  chmodSync(out, 0o644);
+  return ['env', '-u', 'NODE_OPTIONS', 'node', out];
 }

@@ -22,9 +22,10 @@ export interface TestMount {
 /** Starts `gproc mount` for `cluster` and waits until the view answers. */
 export async function startMount(t: Test, cluster: TestCluster, opts: { node?: number; mountPoint?: string } = {}): Promise<TestMount> {
   const mountPoint = opts.mountPoint ?? mkdtempSync(join(tmpdir(), 'gproc-mnt-'));
-  const logFile = join(cluster.dir, `mount-${opts.node ?? 0}-${Date.now()}.log`);
+  const logFile = join(cluster.dir, `mount-${opts.node ?? 1}-${Date.now()}.log`);
   const log = openSync(logFile, 'a');
-  const args = [...GPROC, 'mount', '--config', cluster.configPath, ...(opts.node ? ['--node', String(opts.node)] : []), mountPoint];
+  const node = opts.node ?? 1;
+  const args = [...cluster.hostPrefix(node), ...GPROC, 'mount', '--config', cluster.configPath, '--node', String(node), mountPoint];
   const child = spawn(args[0], args.slice(1), { stdio: ['ignore', log, log] });
   closeSync(log);
   // readdir always reaches the daemon (a stale mount's cached entries could still stat).
