@@ -68,8 +68,11 @@ export const defaults = {
     audience: 511,
     /** Open connections of one local uid, of one peer node, of one remote address. */
     connectionsPerPeer: 64,
-    /** Calls one principal (local uid, node, or credentialed uid) may have in progress at once; long calls (wait, run, events) included. */
-    callsPerPrincipal: 256,
+    /**
+     * Calls in progress on one connection (HTTP/2 streams, long calls included). Generous: a
+     * mount carries every blocked `wait` read of its users on its one connection per node.
+     */
+    streamsPerConnection: 1024,
   },
   /** Lifetime of a credential sealed for a user by its node's agent, ms (MUNGE's default TTL is 300 s). */
   credentialLifetimeMs: 5 * 60 * 1000,

@@ -81,6 +81,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     'grpc.max_receive_message_length': defaults.limits.requestBytes,
     'grpc.max_send_message_length': defaults.maxMessageBytes,
     'grpc.keepalive_permit_without_calls': 1,
+    // With the connections per peer bounded, this bounds the calls one peer has in progress.
+    'grpc.max_concurrent_streams': defaults.limits.streamsPerConnection,
     'grpc.max_connection_idle_ms': defaults.maxConnectionIdleMs,
     'grpc.http2.min_ping_interval_without_data_ms': defaults.keepaliveTimeMs / 2,
   });

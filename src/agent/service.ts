@@ -24,7 +24,7 @@ import { seal, type Sealer } from '../identity/credential';
 import type { Audit } from './audit';
 import { deliverSignal } from './deliver';
 import { checkCount, checkSpawnBounds } from './limits';
-import type { Policy, Principal } from './policy';
+import type { Policy, Principal, Viewer } from './policy';
 import { ProcessRegistry, type SpawnSpec, type StartedProcess } from './processes';
 import { ReaderPool } from './reader-pool';
 import { RpcError, toServiceError } from './rpc-error';
@@ -111,9 +111,11 @@ export function createAgentService(opts: AgentServiceOptions): {
       const viewer = policy.viewer(call, 'GetSnapshot');
       const snap = await snapshot();
       if (viewer.uid === undefined) return snap;
-      // Other users' environments stay private, as in /proc.
+      // Other users' environments stay private, as in /proc, and so do the exit statuses of
+      // the processes the agent started for them.
       const processes = snap.processes!.map((p) => (policy.maySeePrivate(viewer, p.uid!) ? p : { ...p, environ: Buffer.alloc(0) }));
-      return { ...snap, processes };
+      const ended = snap.ended!.filter((e) => policy.maySeePrivate(viewer, registry.owner(e.pid!, Number(e.starttime)) ?? -1));
+      return { ...snap, processes, ended };
     }),
 
     ReadProcessFile: unary('ReadProcessFile', (req, call) => {
@@ -190,13 +192,14 @@ export function createAgentService(opts: AgentServiceOptions): {
     Run: (call) => run(call, { procRoot, registry, policy, audit, log, spawnSpec, auditStart }),
 
     Events: (call) => {
+      let viewer: Viewer;
       try {
-        policy.viewer(call, 'Events');
+        viewer = policy.viewer(call, 'Events');
       } catch (err) {
         call.emit('error', toServiceError(err, log, 'Events'));
         return;
       }
-      events(call, watcher, registry);
+      events(call, watcher, registry, viewer, policy);
     },
 
     Seal: unary('Seal', (req, call) => {
@@ -349,9 +352,14 @@ function attachOutput(call: ServerDuplexStream<RunInput__Output, RunOutput>, p: 
 }
 
 /** Streams START and EXIT events of this node until the caller goes away. */
-function events(call: ServerWritableStream<unknown, ProcessEvent>, watcher: ProcessWatcher, registry: ProcessRegistry): void {
+function events(call: ServerWritableStream<unknown, ProcessEvent>, watcher: ProcessWatcher, registry: ProcessRegistry, viewer: Viewer, policy: Policy): void {
+  // Exit statuses of processes the agent started are their owners' (and root's) to see.
+  const mayKnow = (p: SeenProcess) => {
+    const owner = registry.owner(p.pid, p.starttime);
+    return owner === undefined || policy.maySeePrivate(viewer, owner);
+  };
   const send = (kind: 'START' | 'EXIT') => (p: SeenProcess) => {
-    const status = kind === 'EXIT' ? (registry.heldStatus(p.pid, p.starttime) ?? { gone: true }) : undefined;
+    const status = kind === 'EXIT' && mayKnow(p) ? (registry.heldStatus(p.pid, p.starttime) ?? { gone: true }) : undefined;
     call.write({ kind, pid: p.pid, starttime: p.starttime, ppid: p.ppid, comm: Buffer.from(p.comm, 'latin1'), status, timeMs: Date.now() });
   };
   const onStart = send('START');

@@ -12,6 +12,7 @@ import { NodeClient } from '../cluster/client';
 import type { ClusterConfig } from '../config';
 import { pollUntil } from '../poll';
 import { inNamespaces, launchCluster, type LaunchedNode } from '../up/nodes';
+import { makeCertificates } from '../cli/certs';
 
 /** The gproc command (the bundle next to this one), for benchmarks that run it as users do. */
 export const CLI = join(__dirname, 'gproc.js');
@@ -31,6 +32,8 @@ export async function startNodes(count: number, perNode: number, firstPort: numb
   const configPath = join(dir, 'cluster.json');
   const nodes = Array.from({ length: count }, (_, i) => ({ id: i + 1, name: `b${i + 1}`, address: `127.0.0.1:${firstPort + i}`, socket: join(dir, `agent-${i + 1}.sock`) }));
   const preamble = `i=0; while [ $i -lt ${perNode} ]; do sleep 100000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done`;
+  // Per-node certificates, as a real cluster has: users reach other nodes over TLS.
+  const tls = makeCertificates(join(dir, 'pki'), nodes);
   const cluster = await launchCluster(configPath, nodes, (n) => ({
     logFile: join(dir, `agent-${n.id}.log`),
     auditLog: join(dir, `audit-${n.id}.log`),
@@ -38,7 +41,7 @@ export async function startNodes(count: number, perNode: number, firstPort: numb
     bootOffset: n.id * 100,
     preamble,
     gproc: [process.execPath, CLI],
-  }));
+  }), { tls });
   const clients = cluster.config.nodes.map((n) => new NodeClient(n, { config: cluster.config, self: 0, role: 'daemon' }));
   const stop = () => {
     clients.forEach((c) => c.close());
