@@ -1,26 +1,24 @@
 /** `gproc mount --config FILE [--node N] MOUNTPOINT`: mount the cluster view (spec section 2). */
 import type { Command } from 'commander';
-import { findNode } from '../config';
 import { defaults } from '../defaults';
 import { TERMINATING_SIGNALS } from '../signals';
-import { action, clusterConfig, surviveUncaught, withConfig } from './common';
+import { action, clusterConfig, localNode, surviveUncaught, withConfig } from './common';
 
 export function register(program: Command): void {
   withConfig(program.command('mount'))
     .description('mount the cluster view (one /proc for every node) and stay in the foreground; Ctrl-C unmounts')
     .argument('[mountpoint]', 'where to mount', defaults.mountPoint)
-    .option('--node <id|name>', 'the node this machine is (default: $GPROC_NODE, else none)')
+    .option('--node <id|name>', 'the node this machine is (default: $GPROC_NODE, else the node whose agent socket is here)')
     .option('--insecure', 'accepted for symmetry with agent: plaintext gRPC on loopback when the cluster has no TLS', false)
     .action(
       action(async (mountPoint: string, opts: { config?: string; node?: string }) => {
         const config = clusterConfig(opts);
-        const nodeArg = opts.node ?? process.env.GPROC_NODE;
-        const localNode = nodeArg ? findNode(config, nodeArg).id : 0;
+        const node = localNode(config, opts.node);
         const { createLogger } = await import('../log');
         const { mountClusterView } = await import('../fs/mount');
-        const log = createLogger('mount', { node: localNode });
+        const log = createLogger('mount', { node });
         surviveUncaught(log);
-        const mounted = await mountClusterView({ config, mountPoint, localNode, log });
+        const mounted = await mountClusterView({ config, mountPoint, localNode: node, log });
         // SIGUSR2 logs the FUSE requests served so far, by operation (`make bench` reads them).
         process.on('SIGUSR2', () => log.info({ requests: mounted.view.counts }, 'FUSE requests'));
         await untilSignalled();
