@@ -44,6 +44,7 @@ build: deps
 	$(TSC) -p test/tsconfig.json
 	$(ESBUILD) src/cli/main.ts --outfile=dist/gproc.js
 	$(ESBUILD) src/agent/read-worker.ts --outfile=dist/read-worker.js
+	$(ESBUILD) src/liveness/heartbeat-worker.ts --outfile=dist/heartbeat-worker.js
 	$(ESBUILD) src/bench/main.ts --outfile=dist/bench.js
 	$(CC) -O2 -Wall -Wextra -shared -fPIC -o dist/gproc-kill.so src/native/gproc-kill.c -ldl
 	$(CC) $(NATIVE_CFLAGS) -shared -fPIC -I/usr/include/node -o dist/peercred.node src/native/peercred.c

@@ -30,6 +30,21 @@ export const defaults = {
   runStartDeadlineMs: 3000,
   /** How often a node marked down is asked again, in ms. */
   reprobeIntervalMs: 1000,
+  /** How often a mount (or `gproc run`) pings each node's heartbeat, ms (native-notes/liveness.md). */
+  heartbeatIntervalMs: 250,
+  /**
+   * A node whose heartbeat is silent this long is down, ms. With the interval above a silent
+   * node is down 1.25-1.5 s after its last answer, inside spec 6's 2 s.
+   */
+  downAfterMs: 1250,
+  /** How often an agent's heartbeat thread counts the node's processes, ms. */
+  heartbeatCountMs: 1000,
+  /**
+   * After hanging up a run whose caller went away (SIGHUP to its process group), how long the
+   * agent waits before SIGKILL, ms. With the agent's keepalive below, a remote command ends at
+   * most about 12 s after its caller vanished, even when the network between them is cut.
+   */
+  hangupGraceMs: 5000,
   /**
    * gRPC keepalive, in ms: a ping every keepaliveTimeMs, and the connection is dropped when
    * its ack is keepaliveTimeoutMs late. It is what ends long calls (wait, run, events) on a

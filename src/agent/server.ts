@@ -7,7 +7,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server as NetServer } from 'node:net';
 import { resolve } from 'node:path';
-import { ConfigError, findNode, isLoopback, tlsFor, type ClusterConfig } from '../config';
+import { ConfigError, findNode, isLoopback, splitAddress, tlsFor, type ClusterConfig } from '../config';
+import { startResponder } from '../liveness/responder';
 import { defaults } from '../defaults';
 import { loadSealer } from '../identity/credential';
 import { createLogger, type Logger } from '../log';
@@ -85,6 +86,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     'grpc.max_concurrent_streams': defaults.limits.streamsPerConnection,
     'grpc.max_connection_idle_ms': defaults.maxConnectionIdleMs,
     'grpc.http2.min_ping_interval_without_data_ms': defaults.keepaliveTimeMs / 2,
+    // The agent pings its callers too: a caller that vanished (cut off, frozen) ends its
+    // calls here, so a run whose caller is gone is hung up (service.ts).
+    'grpc.keepalive_time_ms': defaults.keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': defaults.keepaliveTimeoutMs,
   });
   server.addService(agentService().service, service.handlers);
   // Every connection is accepted here, its peer noted (connections.ts), then served by gRPC
@@ -92,9 +97,12 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const inject = (socket: Parameters<typeof injector.injectConnection>[0]) => injector.injectConnection(socket);
   const listeners: NetServer[] = [];
+  let heartbeat: { close(): Promise<void> } | undefined;
   try {
     listeners.push(await connections.listenUnix(node.socket, inject));
     listeners.push(tls ? await connections.listenTls(node.address, tls, new Set(config.nodes.map((n) => n.id)), inject) : await connections.listenPlain(node.address, inject));
+    const { host, port } = splitAddress(node.address);
+    heartbeat = await startResponder({ host, port, node: node.id, procRoot });
   } catch (err) {
     for (const l of listeners) l.close();
     throw err;
@@ -104,6 +112,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     server,
     close: async () => {
       for (const l of listeners) l.close();
+      await heartbeat?.close();
       await new Promise<void>((done) => {
         server.tryShutdown(() => done());
         setTimeout(() => {

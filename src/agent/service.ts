@@ -312,8 +312,14 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, ctx: RunCont
   // members that changed user), and close its pipes so that a process that ignores SIGHUP
   // gets EPIPE (as over ssh) instead of blocking on a full pipe.
   const hangUp = () => {
+    if (!proc) return;
+    const p = proc;
     signalGroup(constants.signals.SIGHUP, true);
-    for (const s of [proc?.child.stdin, proc?.child.stdout, proc?.child.stderr]) s?.destroy();
+    for (const s of [p.child.stdin, p.child.stdout, p.child.stderr]) s?.destroy();
+    // As ssh and srun do: what ignores the hang-up is killed after a grace period.
+    const kill = setTimeout(() => signalGroup(constants.signals.SIGKILL, true), defaults.hangupGraceMs);
+    kill.unref();
+    void p.exited.then(() => clearTimeout(kill));
   };
   call.on('cancelled', hangUp);
   call.on('error', hangUp);

@@ -9,6 +9,7 @@ import * as agent from './agent';
 import * as certs from './certs';
 import * as exec from './exec';
 import * as mount from './mount';
+import * as nodes from './nodes';
 import * as kill from './kill';
 import * as run from './run';
 import * as up from './up';
@@ -23,7 +24,7 @@ const program = new Command('gproc')
   .version(VERSION)
   .enablePositionalOptions();
 
-for (const cmd of [agent, mount, exec, up, run, wait, kill, certs]) cmd.register(program);
+for (const cmd of [agent, mount, exec, up, run, wait, kill, nodes, certs]) cmd.register(program);
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`gproc: ${err instanceof Error ? err.message : err}\n`);

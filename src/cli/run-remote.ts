@@ -6,6 +6,7 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { isRefusal, rpcReason, type NodeClient } from '../cluster/client';
 import { defaults } from '../defaults';
+import { onSilence } from '../liveness/monitor';
 import { killedStatus, shellStatus } from '../exit-status';
 import { signalNumber, TERMINATING_SIGNALS } from '../signals';
 import { CliError, REFUSED_EXIT } from './common';
@@ -56,6 +57,12 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
     };
     process.stdout.on('error', readerGone);
     process.stderr.on('error', readerGone);
+    // A node that stops answering (frozen, cut off) ends the run within the heartbeat's
+    // bound, as ssh's ServerAlive would, rather than after the stream's keepalive.
+    const unwatch = onSilence(client.node, () => {
+      reject(new CliError(`node ${client.node.id} (${client.node.address}) stopped answering`, 255));
+      call.cancel();
+    });
     call.on('data', (msg) => {
       answered();
       if (msg.kind === 'stdout' || msg.kind === 'stderr') {
@@ -70,6 +77,7 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
     });
     call.on('error', (err: { code?: number; details?: string; message: string }) => {
       answered();
+      unwatch();
       const why = rpcReason(err);
       const node = `node ${client.node.id} (${client.node.address})`;
       if (isRefusal(err)) return reject(new CliError(`refused by ${node}: ${why}`, REFUSED_EXIT));
@@ -83,6 +91,7 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
     });
     call.on('end', () => {
       answered();
+      unwatch();
       stdin.destroy();
       // Let stdout and stderr drain before leaving.
       const done = () => resolve(exit ?? 255);

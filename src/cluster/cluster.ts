@@ -1,17 +1,24 @@
 /**
  * The cluster as a client sees it: one NodeClient per node and the merged table, refreshed
  * on demand. A refresh asks every up node for one snapshot, all in parallel, each with its
- * own deadline; a node that fails is marked down, left out of the table, and from then on
- * probed in the background (every `defaults.reprobeIntervalMs`) instead of being waited
- * for, so a dead node costs one deadline once, never a hang. It is back as soon as it
- * answers a probe. Concurrent callers share one refresh.
+ * own deadline. Concurrent callers share one refresh.
+ *
+ * Which nodes are up, a daemon (`watch`) learns from their heartbeats (liveness/monitor.ts),
+ * on a timer of its own: a node that goes silent is down before anyone asks, so no reader
+ * waits a deadline for it, and it is up again at its first answer. A node that answers its
+ * heartbeat but misses a snapshot deadline is busy, not gone: it stays up, listed from its
+ * last snapshot. A node whose snapshot fails otherwise (refused, unreachable) is marked
+ * down and probed in the background (every `defaults.reprobeIntervalMs`) until it answers.
  */
 import type { ClusterConfig } from '../config';
 import type { Access } from './transport';
 import { decodeGpid } from '../gpid';
 import { defaults } from '../defaults';
 import type { Logger } from '../log';
+import { status } from '@grpc/grpc-js';
 import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
+import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
+import { LivenessMonitor } from '../liveness/monitor';
 import { NodeClient } from './client';
 import { buildTable, type ClusterTable, type NodeResult } from './table';
 
@@ -34,18 +41,38 @@ export class Cluster {
   private generation = 0;
   private readonly down = new Map<number, DownState>();
   private readonly lastInfo = new Map<number, NodeInfo__Output>();
+  /** Each node's last snapshot, served while it is up but busy. */
+  private readonly lastSnapshot = new Map<number, Snapshot__Output>();
+  /** Heartbeats of every node (daemons only). */
+  readonly monitor: LivenessMonitor | undefined;
 
   readonly config: ClusterConfig;
 
   constructor(
     access: Access,
     private readonly log: Logger,
-    /** How long one table serves readers, ms. */
-    readonly lifetimeMs: number = defaults.snapshotLifetimeMs,
+    opts: {
+      /** How long one table serves readers, ms. */
+      lifetimeMs?: number;
+      /** Keep every node's state by heartbeat (a mount); a short-lived command does not. */
+      watch?: boolean;
+    } = {},
   ) {
     this.config = access.config;
+    this.lifetimeMs = opts.lifetimeMs ?? defaults.snapshotLifetimeMs;
     for (const node of access.config.nodes) this.clients.set(node.id, new NodeClient(node, access));
+    if (opts.watch) {
+      this.monitor = new LivenessMonitor(access.config.nodes);
+      this.monitor.on('change', (node, state) => {
+        this.log.warn({ node }, state === 'down' ? 'node down: its heartbeat is silent' : 'node up: its heartbeat answers');
+        if (state === 'up') this.down.delete(node); // ask it at the next refresh
+        this.invalidate();
+      });
+    }
   }
+
+  /** How long one table serves readers, ms. */
+  readonly lifetimeMs: number;
 
   /**
    * The table if it is younger than its lifetime, else undefined (the fast path). A table
@@ -78,29 +105,39 @@ export class Cluster {
   }
 
   isDown(node: number): boolean {
-    return this.down.has(node);
+    return this.down.has(node) || !!this.monitor?.isDown(node);
   }
 
   close(): void {
+    this.monitor?.close();
     for (const c of this.clients.values()) c.close();
   }
 
   private async build(): Promise<ClusterTable> {
     const results = await Promise.all(
       this.config.nodes.map(async (config): Promise<NodeResult> => {
+        const info = this.lastInfo.get(config.id);
+        if (this.monitor?.isDown(config.id)) return { config, error: 'its heartbeat is silent', info };
         const down = this.down.get(config.id);
         if (down) {
           this.probe(config.id, down);
-          return { config, error: down.error, info: this.lastInfo.get(config.id) };
+          return { config, error: down.error, info };
         }
         try {
           const snapshot = await this.clients.get(config.id)!.snapshot();
           if (snapshot.node) this.lastInfo.set(config.id, snapshot.node);
+          if (this.monitor) this.lastSnapshot.set(config.id, snapshot);
           return { config, snapshot };
         } catch (err) {
+          const busy = (err as { code?: number }).code === status.DEADLINE_EXCEEDED && this.monitor?.health(config.id).state === 'up';
+          const last = this.lastSnapshot.get(config.id);
+          if (busy && last) {
+            this.log.info({ node: config.id }, 'node busy: listed from its last snapshot');
+            return { config, snapshot: last };
+          }
           const error = (err as Error).message;
           this.markDown(config.id, error);
-          return { config, error, info: this.lastInfo.get(config.id) };
+          return { config, error, info };
         }
       }),
     );

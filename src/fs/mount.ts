@@ -77,7 +77,7 @@ export async function mountClusterView(opts: {
 
   // The mount runs as root and acts for the owners of the files written (the kernel checked
   // the writers), reaching other nodes with this node's certificate.
-  const cluster = new Cluster({ config: opts.config, self: opts.localNode, role: 'daemon' }, opts.log);
+  const cluster = new Cluster({ config: opts.config, self: opts.localNode, role: 'daemon' }, opts.log, { watch: true });
   const control = new ControlView(cluster, opts.log);
   const view = new CachedView({ cluster, hostProc, controlMount, localNode: opts.localNode, log: opts.log });
   const cache = { cacheSeconds: defaults.kernelCacheSeconds };

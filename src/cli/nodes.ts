@@ -1,0 +1,50 @@
+/**
+ * `gproc nodes` (spec section 2): one line per node of the cluster file: id, name, address,
+ * state (up|down, by heartbeat), time since its last answer, round-trip time, process count,
+ * agent version, and its clock's offset from this machine's (a skewed clock makes start
+ * times lie). It listens to the heartbeats for at most `defaults.downAfterMs`, then asks
+ * each node that answered for its version.
+ */
+import type { Command } from 'commander';
+import { action, clusterConfig, localNode, withConfig } from './common';
+
+export function register(program: Command): void {
+  withConfig(program.command('nodes'))
+    .description('list the nodes: state, last answer, round trip, processes, agent version, clock offset')
+    .action(
+      action(async (opts: { config?: string }) => {
+        const [{ LivenessMonitor }, { NodeClient, userAccess }, { defaults }] = await Promise.all([
+          import('../liveness/monitor'),
+          import('../cluster/client'),
+          import('../defaults'),
+        ]);
+        const config = clusterConfig(opts);
+        const monitor = new LivenessMonitor(config.nodes);
+        await monitor.settle(defaults.downAfterMs);
+        const access = userAccess(config, localNode(config));
+        const rows = await Promise.all(
+          config.nodes.map(async (n) => {
+            const h = monitor.health(n.id);
+            let version = '-';
+            if (h.state === 'up') {
+              const client = new NodeClient(n, access);
+              version = await client.nodeInfo().then(
+                (info) => info.version,
+                () => '?',
+              );
+              client.close();
+            }
+            const ms = (v: number | undefined, digits = 1) => (v === undefined ? '-' : `${v.toFixed(digits)}ms`);
+            const age = h.lastAnswerMs === undefined ? 'never' : `${((Date.now() - h.lastAnswerMs) / 1000).toFixed(1)}s`;
+            const offset = h.clockOffsetMs === undefined ? '-' : `${h.clockOffsetMs >= 0 ? '+' : ''}${h.clockOffsetMs.toFixed(1)}ms`;
+            return [String(n.id), n.name, n.address, h.state, age, ms(h.rttMs, 2), h.processes === undefined ? '-' : String(h.processes), version, offset];
+          }),
+        );
+        monitor.close();
+        const table = [['ID', 'NAME', 'ADDRESS', 'STATE', 'LAST', 'RTT', 'PROCS', 'VERSION', 'OFFSET'], ...rows];
+        const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
+        process.stdout.write(table.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n');
+        process.exit(rows.every((r) => r[3] === 'up') ? 0 : 1);
+      }),
+    );
+}

@@ -1,0 +1,149 @@
+/**
+ * Which nodes answer, by heartbeat (packet.ts), on a timer of its own: whether or not
+ * anyone reads the view, a node that goes silent is `down` within `defaults.downAfterMs`
+ * (plus one interval), and `up` again at its first answer. One connected UDP socket per
+ * node, so an agent that is gone (nothing listens on its port) is known at once from the
+ * ICMP error. Each node's last answer gives its round-trip time, its clock offset from
+ * ours, its process count and its boot id.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { splitAddress, type NodeConfig } from '../config';
+import { defaults } from '../defaults';
+import { decodePong, encodePing, type Pong } from './packet';
+
+export type NodeState = 'up' | 'down';
+
+/** What the heartbeat knows of one node. */
+export interface NodeHealth {
+  state: NodeState;
+  /** Wall clock ms of its last answer (undefined: never answered). */
+  lastAnswerMs?: number;
+  /** Round-trip time of its last answer, ms. */
+  rttMs?: number;
+  /** Its clock minus ours, ms (from its last answer, halfway through the round trip). */
+  clockOffsetMs?: number;
+  processes?: number;
+  bootId?: string;
+}
+
+interface Tracked {
+  node: NodeConfig;
+  socket: Socket;
+  health: NodeHealth;
+  /** Outstanding pings: nonce (hex) -> sent at (ms, monotonic). */
+  sent: Map<string, number>;
+  startedMs: number;
+  connected: boolean;
+}
+
+export interface MonitorEvents {
+  change: [node: number, state: NodeState];
+}
+
+export class LivenessMonitor extends EventEmitter<MonitorEvents> {
+  private readonly tracked = new Map<number, Tracked>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    nodes: NodeConfig[],
+    intervalMs: number = defaults.heartbeatIntervalMs,
+    private readonly downAfterMs: number = defaults.downAfterMs,
+  ) {
+    super();
+    for (const node of nodes) this.track(node);
+    this.timer = setInterval(() => this.tick(), intervalMs);
+    this.timer.unref();
+    this.tick();
+  }
+
+  /** The heartbeat's view of `node` (down until it first answers, or for a node not tracked). */
+  health(node: number): NodeHealth {
+    return this.tracked.get(node)?.health ?? { state: 'down' };
+  }
+
+  isDown(node: number): boolean {
+    return this.health(node).state === 'down';
+  }
+
+  /** Resolves when every node has answered or `ms` passed (a short-lived CLI's first look). */
+  async settle(ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (Date.now() < end && [...this.tracked.values()].some((t) => t.health.lastAnswerMs === undefined)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    for (const t of this.tracked.values()) t.socket.close();
+    this.tracked.clear();
+  }
+
+  private track(node: NodeConfig): void {
+    const { host, port } = splitAddress(node.address);
+    const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+    socket.unref();
+    const t: Tracked = { node, socket, health: { state: 'down' }, sent: new Map(), startedMs: performance.now(), connected: false };
+    socket.on('message', (msg) => this.answer(t, msg));
+    // ECONNREFUSED: nobody listens (the agent is gone); other errors: no route. Either way,
+    // silence: the node goes down when its time is up, not at one lost datagram.
+    socket.on('error', () => {});
+    socket.connect(port, host, () => {
+      t.connected = true;
+      this.ping(t);
+    });
+    this.tracked.set(node.id, t);
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    for (const t of this.tracked.values()) {
+      for (const [nonce, at] of t.sent) if (now - at > this.downAfterMs) t.sent.delete(nonce);
+      this.ping(t);
+      const silentFor = t.health.lastAnswerMs === undefined ? now - t.startedMs : Date.now() - t.health.lastAnswerMs;
+      if (t.health.state === 'up' && silentFor > this.downAfterMs) this.set(t, 'down');
+    }
+  }
+
+  private ping(t: Tracked): void {
+    if (!t.connected) return; // its address is still being resolved
+    const nonce = randomBytes(16);
+    t.sent.set(nonce.toString('hex'), performance.now());
+    t.socket.send(encodePing(nonce), () => {}); // refused or unroutable: silence
+  }
+
+  private answer(t: Tracked, msg: Buffer): void {
+    const pong: Pong | undefined = decodePong(msg);
+    if (!pong) return;
+    const key = pong.nonce.toString('hex');
+    const sentAt = t.sent.get(key);
+    if (sentAt === undefined || pong.node !== t.node.id) return; // not ours, or not that node
+    t.sent.delete(key);
+    const rtt = performance.now() - sentAt;
+    const now = Date.now();
+    Object.assign(t.health, { lastAnswerMs: now, rttMs: rtt, clockOffsetMs: pong.wallMs - (now - rtt / 2), processes: pong.processes, bootId: pong.bootId });
+    if (t.health.state === 'down') this.set(t, 'up');
+  }
+
+  private set(t: Tracked, state: NodeState): void {
+    t.health.state = state;
+    this.emit('change', t.node.id, state);
+  }
+}
+
+/**
+ * Calls `onSilent` once if `node`, having answered, goes silent (a long call's guard: the
+ * client gives up within `defaults.downAfterMs` instead of waiting for its keepalive).
+ * @returns a function that stops watching.
+ */
+export function onSilence(node: NodeConfig, onSilent: () => void): () => void {
+  const m = new LivenessMonitor([node]);
+  m.once('change', (_id, state) => {
+    if (state === 'down') onSilent();
+    else m.once('change', () => onSilent());
+  });
+  return () => m.close();
+}
