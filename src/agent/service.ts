@@ -364,16 +364,24 @@ function events(call: ServerWritableStream<unknown, ProcessEvent>, watcher: Proc
     const owner = registry.owner(p.pid, p.starttime);
     return owner === undefined || policy.maySeePrivate(viewer, owner);
   };
+  let stopped = false;
   const send = (kind: 'START' | 'EXIT') => (p: SeenProcess) => {
-    const status = kind === 'EXIT' && mayKnow(p) ? (registry.heldStatus(p.pid, p.starttime) ?? { gone: true }) : undefined;
-    call.write({ kind, pid: p.pid, starttime: p.starttime, ppid: p.ppid, comm: Buffer.from(p.comm, 'latin1'), status, timeMs: Date.now() });
+    if (stopped) return;
+    // A reader that does not keep up is let go rather than buffered for without bound; its
+    // client reconnects and goes on from then.
+    if (call.writableLength > defaults.eventsBufferBytes) {
+      stop();
+      call.emit('error', { code: status.RESOURCE_EXHAUSTED, details: 'events reader fell behind' });
+      return;
+    }
+    const st = kind === 'EXIT' && mayKnow(p) ? (registry.heldStatus(p.pid, p.starttime) ?? { gone: true }) : undefined;
+    call.write({ kind, pid: p.pid, starttime: p.starttime, ppid: p.ppid, comm: Buffer.from(p.comm, 'latin1'), status: st, timeMs: Date.now() });
   };
   const onStart = send('START');
   const onExit = send('EXIT');
   watcher.on('start', onStart);
   watcher.on('exit', onExit);
   watcher.acquire();
-  let stopped = false;
   const stop = () => {
     if (stopped) return;
     stopped = true;

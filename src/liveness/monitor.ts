@@ -46,10 +46,11 @@ export interface MonitorEvents {
 export class LivenessMonitor extends EventEmitter<MonitorEvents> {
   private readonly tracked = new Map<number, Tracked>();
   private readonly timer: NodeJS.Timeout;
+  private lastTickMs: number | undefined;
 
   constructor(
     nodes: NodeConfig[],
-    intervalMs: number = defaults.heartbeatIntervalMs,
+    private readonly intervalMs: number = defaults.heartbeatIntervalMs,
     private readonly downAfterMs: number = defaults.downAfterMs,
   ) {
     super();
@@ -100,9 +101,22 @@ export class LivenessMonitor extends EventEmitter<MonitorEvents> {
 
   private tick(): void {
     const now = performance.now();
+    // A loop held up (a long request in this process) learns nothing about the nodes: the
+    // pongs of the pings it sent are waiting, unread, in the sockets. Judge next time.
+    const stalled = this.lastTickMs !== undefined && now - this.lastTickMs > 2 * this.intervalMs;
+    this.lastTickMs = now;
     for (const t of this.tracked.values()) {
       for (const [nonce, at] of t.sent) if (now - at > this.downAfterMs) t.sent.delete(nonce);
       this.ping(t);
+    }
+    // Judge after this turn's I/O (timers run before the poll phase): pongs that arrived
+    // since the last tick are read first.
+    if (!stalled) setImmediate(() => this.judge());
+  }
+
+  private judge(): void {
+    const now = performance.now();
+    for (const t of this.tracked.values()) {
       const silentFor = t.health.lastAnswerMs === undefined ? now - t.startedMs : Date.now() - t.health.lastAnswerMs;
       if (t.health.state === 'up' && silentFor > this.downAfterMs) this.set(t, 'down');
     }
