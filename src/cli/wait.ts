@@ -23,6 +23,13 @@ export function register(program: Command): void {
         if (!nodeConfig) throw new CliError(`${gpidText}: node ${node} is not in ${config.source}`);
         const client = new NodeClient(nodeConfig, userAccess(config, localNode(config)));
         const { result, cancel } = client.wait({ pid, starttime: 0 });
+        // A node that stops answering ends the wait within the heartbeat's bound.
+        const { onSilence } = await import('../liveness/monitor');
+        onSilence(nodeConfig, () => {
+          cancel();
+          process.stderr.write(`gproc: node ${node} (${nodeConfig.address}) stopped answering\n`);
+          process.exit(255);
+        });
         process.once('SIGINT', () => {
           cancel();
           process.exit(130);
