@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl
 BENCH_PACKAGES := openssh-server openssh-client
 TSC := node_modules/.bin/tsc
 
-.PHONY: deps debian-deps install-packages build test run bench proto clean
+.PHONY: deps debian-deps install-packages build test soak run bench proto clean
 
 deps: debian-deps node_modules/.package-lock.json
 
@@ -56,6 +56,10 @@ build: deps
 
 test: build
 	node_modules/.bin/tap
+
+# The soak test of `make test`, for ten minutes.
+soak: build
+	GPROC_SOAK_SECONDS=600 node_modules/.bin/tap --timeout=1200 test/soak.test.ts
 
 run: build
 	node dist/gproc.js up
