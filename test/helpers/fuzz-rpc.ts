@@ -418,6 +418,19 @@ interface Outcome {
 const GRACE_MS = 3000;
 const UNARY_DEADLINE_MS = 10000;
 const WAIT_DEADLINE_MS = 300;
+/** Requests with more repeated entries than this may take their deadline to be served. */
+const MANY_ENTRIES = 1000;
+/** Repeated entries of a request as the agent decodes it (0 if it cannot). */
+function entries(rpc: string, bytes: Buffer): number {
+  const r = RPCS.find((x) => x.name === rpc)!;
+  try {
+    const o = T(r.req).toObject(T(r.req).decode(bytes), CONVERSION) as Record<string, unknown>;
+    const body = (o.start as Record<string, unknown> | undefined) ?? o;
+    return ['targets', 'argv', 'env', 'audience'].reduce((n, k) => n + (Array.isArray(body[k]) ? (body[k] as unknown[]).length : 0), 0);
+  } catch {
+    return 0;
+  }
+}
 /** Requests larger than this may take their deadline to arrive. */
 const LARGE_BYTES = 256 << 10;
 
@@ -504,8 +517,10 @@ async function fuzz(): Promise<void> {
     const decoding = o.code === status.INTERNAL && /deserializ/i.test(o.details);
     // Megabytes through HTTP/2 flow control on a loaded machine may not arrive in time: that
     // is transfer, not the agent failing to answer.
-    const large = o.code === status.DEADLINE_EXCEEDED && size > LARGE_BYTES;
-    const code = decoding ? 'INTERNAL_DECODING' : large ? 'DEADLINE_EXCEEDED_LARGE' : (NAMES[o.code] ?? (o.code === -1 ? 'HANG' : o.code === -2 ? 'CLIENT_ERROR' : `CODE_${o.code}`));
+    // So may a request of thousands of entries: each signal target costs the agent a read
+    // of /proc and a synchronous audit line, on its one thread.
+    const large = o.code === status.DEADLINE_EXCEEDED && (size > LARGE_BYTES || entries(rpc, bytes) > MANY_ENTRIES);
+    const code = decoding ? 'INTERNAL_DECODING' : large ? 'DEADLINE_EXCEEDED_HEAVY' : (NAMES[o.code] ?? (o.code === -1 ? 'HANG' : o.code === -2 ? 'CLIENT_ERROR' : `CODE_${o.code}`));
     const byRpc = (result.counts[rpc] ??= {});
     byRpc[code] = (byRpc[code] ?? 0) + 1;
     if (!decoding) result.reached++;
