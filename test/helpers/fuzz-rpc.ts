@@ -51,6 +51,8 @@ export interface FuzzResult {
   patched: number;
   samples: { rpc: string; code: string; details: string; mutation: string; metadata: string; hex: string }[];
   maxLateMs: number;
+  /** Longest stall of the fuzzer's own event loop, ms. */
+  maxStallMs: number;
 }
 
 const spec = JSON.parse(process.argv[2]) as FuzzSpec;
@@ -434,7 +436,23 @@ function entries(rpc: string, bytes: Buffer): number {
 /** Requests larger than this may take their deadline to arrive. */
 const LARGE_BYTES = 256 << 10;
 
-function withWatchdog(ms: number, start: (done: (o: Outcome) => void) => () => void): Promise<Outcome & { lateMs: number }> {
+/**
+ * This process's own event loop stalls (start ms, length ms): on a loaded machine it can be
+ * held up for seconds, and a call it could not send or read meanwhile misses its deadline
+ * through no fault of the agent.
+ */
+const stalls: [number, number][] = [];
+let lastBeat = Date.now();
+setInterval(() => {
+  const now = Date.now();
+  if (now - lastBeat > 600) stalls.push([lastBeat, now - lastBeat]);
+  if (stalls.length > 1000) stalls.shift();
+  lastBeat = now;
+}, 100).unref();
+/** Whether this process stalled for a second or more in [from, to]. */
+const stalledBetween = (from: number, to: number) => stalls.some(([at, len]) => len >= 1000 && at + len >= from && at <= to);
+
+function withWatchdog(ms: number, start: (done: (o: Outcome) => void) => () => void): Promise<Outcome & { lateMs: number; clientStalled: boolean }> {
   return new Promise((resolve) => {
     const t0 = Date.now();
     let finished = false;
@@ -444,7 +462,7 @@ function withWatchdog(ms: number, start: (done: (o: Outcome) => void) => () => v
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      resolve({ ...o, lateMs: Math.max(0, Date.now() - t0 - ms) });
+      resolve({ ...o, lateMs: Math.max(0, Date.now() - t0 - ms), clientStalled: stalledBetween(t0, Date.now()) });
     };
     timer = setTimeout(() => {
       // Let whatever this process had queued while it was held up run first.
@@ -510,9 +528,9 @@ async function seal(audience: number[]): Promise<void> {
 }
 
 async function fuzz(): Promise<void> {
-  const result: FuzzResult = { sent: 0, reached: 0, elapsedMs: 0, stoppedEarly: false, counts: {}, mutations: {}, patched: 0, samples: [], maxLateMs: 0 };
+  const result: FuzzResult = { sent: 0, reached: 0, elapsedMs: 0, stoppedEarly: false, counts: {}, mutations: {}, patched: 0, samples: [], maxLateMs: 0, maxStallMs: 0 };
   const t0 = Date.now();
-  const note = (rpc: string, o: Outcome & { lateMs: number }, mutation: string, md: string, bytes: Buffer, size: number) => {
+  const note = (rpc: string, o: Outcome & { lateMs: number; clientStalled: boolean }, mutation: string, md: string, bytes: Buffer, size: number) => {
     // grpc-js answers a request it cannot decode with INTERNAL "Error deserializing request".
     const decoding = o.code === status.INTERNAL && /deserializ/i.test(o.details);
     // Megabytes through HTTP/2 flow control on a loaded machine may not arrive in time: that
@@ -520,13 +538,14 @@ async function fuzz(): Promise<void> {
     // So may a request of thousands of entries: each signal target costs the agent a read
     // of /proc and a synchronous audit line, on its one thread.
     const large = o.code === status.DEADLINE_EXCEEDED && (size > LARGE_BYTES || entries(rpc, bytes) > MANY_ENTRIES);
-    const code = decoding ? 'INTERNAL_DECODING' : large ? 'DEADLINE_EXCEEDED_HEAVY' : (NAMES[o.code] ?? (o.code === -1 ? 'HANG' : o.code === -2 ? 'CLIENT_ERROR' : `CODE_${o.code}`));
+    const stalled = o.code === status.DEADLINE_EXCEEDED && !large && o.clientStalled;
+    const code = decoding ? 'INTERNAL_DECODING' : large ? 'DEADLINE_EXCEEDED_HEAVY' : stalled ? 'DEADLINE_EXCEEDED_CLIENT_STALLED' : (NAMES[o.code] ?? (o.code === -1 ? 'HANG' : o.code === -2 ? 'CLIENT_ERROR' : `CODE_${o.code}`));
     const byRpc = (result.counts[rpc] ??= {});
     byRpc[code] = (byRpc[code] ?? 0) + 1;
     if (!decoding) result.reached++;
     result.maxLateMs = Math.max(result.maxLateMs, o.lateMs);
     const interesting = (o.code === status.INTERNAL && !decoding) || o.code < 0 || [status.UNKNOWN, status.UNAVAILABLE, status.UNIMPLEMENTED, status.DATA_LOSS, status.ABORTED, status.OUT_OF_RANGE].includes(o.code) ||
-      (o.code === status.DEADLINE_EXCEEDED && !large && !['Wait', 'Events'].includes(rpc));
+      (o.code === status.DEADLINE_EXCEEDED && !large && !stalled && !['Wait', 'Events'].includes(rpc));
     if (interesting && result.samples.filter((s) => s.code === code && s.rpc === rpc).length < 5) {
       result.samples.push({ rpc, code, details: o.details.slice(0, 300), mutation, metadata: md.slice(0, 300), hex: bytes.subarray(0, 200).toString('hex') });
     }
@@ -537,7 +556,7 @@ async function fuzz(): Promise<void> {
     const [md, mdText] = metadata();
     const valid = rpc.valid();
     let mutation: string;
-    let o: Outcome & { lateMs: number };
+    let o: Outcome & { lateMs: number; clientStalled: boolean };
     let shown: Buffer;
     let size: number;
     if (rpc.kind === 'bidi') {
@@ -600,6 +619,7 @@ async function fuzz(): Promise<void> {
   };
   await Promise.all(Array.from({ length: spec.concurrency ?? 4 }, worker));
   result.elapsedMs = Date.now() - t0;
+  result.maxStallMs = Math.max(0, ...stalls.map(([, len]) => len));
   client.close();
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
