@@ -71,6 +71,8 @@ export const defaults = {
   limits: {
     /** Largest message an agent accepts, bytes (stdin comes in chunks far below it). */
     requestBytes: 4 * 1024 * 1024,
+    /** Entries of any repeated field of a request, checked before it is decoded. */
+    requestEntries: 4096,
     argvCount: 4096,
     /** argv (or the shell command line) in bytes, NULs included. */
     argvBytes: 1024 * 1024,

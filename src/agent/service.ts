@@ -257,6 +257,8 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, ctx: RunCont
   let proc: StartedProcess | undefined;
   let who: Principal | undefined;
   let started = false;
+  /** The call is over (cancelled or failed): a process that starts now is hung up at once. */
+  let ended = false;
   const fail = (err: unknown) => call.emit('error', toServiceError(err, log, 'Run'));
   const signalGroup = (sig: number, asRoot = false) => {
     if (!proc) return;
@@ -281,6 +283,9 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, ctx: RunCont
           (p) => {
             proc = p;
             ctx.auditStart('run', who!, req, 'started', p.pid);
+            // The call ended while the process was starting (its caller went, or sent
+            // garbage): nobody will read it, so it is hung up like any orphaned run.
+            if (ended) return hangUp();
             attachOutput(call, p);
             call.write({ started: { pid: p.pid, starttime: p.starttime } });
             call.resume();
@@ -312,6 +317,7 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, ctx: RunCont
   // members that changed user), and close its pipes so that a process that ignores SIGHUP
   // gets EPIPE (as over ssh) instead of blocking on a full pipe.
   const hangUp = () => {
+    ended = true;
     if (!proc) return;
     const p = proc;
     signalGroup(constants.signals.SIGHUP, true);
