@@ -108,6 +108,21 @@ export const defaults = {
   /** How often an agent looks for started and ended processes for `events` and `wait`, in ms. */
   processPollMs: 200,
 
+  /**
+   * How far a node's boot time (btime of /proc/stat, seconds) may move before an open
+   * `ctl` or `wait` handle counts its process as gone with the old boot: btime is derived
+   * from the clock and moves by a second with adjustments; a reboot moves it far more.
+   */
+  bootTimeSlackSeconds: 5,
+  /**
+   * Events the `events` file keeps for readers that fall behind: a reader at most this many
+   * events behind loses none; one further behind gets one `<ms> missed <N>` line in their
+   * place. The file keeps between this many and twice this many lines (~100 bytes each).
+   */
+  eventsKeptLines: 10000,
+  /** Most bytes of events one open `events` handle holds for its reader at a time (whole lines). */
+  eventsHandleBytes: 64 * 1024,
+
   /** PATH given to commands started through nodes/<id>/spawn. */
   spawnPath: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   /** HTTP/2 flow-control window of a client's connection, bytes (64 KiB by default: slow for `gproc run` streams). */

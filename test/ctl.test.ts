@@ -1,10 +1,11 @@
 // Issue 4: control files. Signals forwarded to any node through <gpid>/ctl, stop/cont,
 // process groups across three nodes, EINVAL for garbage (and daemons that live on), a PID
 // reused on purpose is never signalled, the kernel enforces ctl's owner, gproc kill, and
-// every forwarded signal leaves an audit line on the agent that delivered it.
+// every forwarded signal leaves an audit line on the agent that delivered it. Open ctl and
+// wait handles name the process they were opened on, through a PID reuse; wait is its owner's.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { encodeGpid } from '../src/gpid';
 import { GPROC, GPROC_SH, startCluster, waitFor, type TestNode } from './helpers/cluster';
 import { hex, inNode, inView, startMount, writeCases } from './helpers/mount';
@@ -136,6 +137,79 @@ t.test('control files', async (t) => {
       return;
     }
     t.fail('could not reuse the PID within one refresh of the view');
+  });
+
+  /** Kills `pid` in `node` (if given), waits until it is reaped, and starts `sleep ARG` with that same pid. */
+  const reusePid = (node: TestNode, pid: number, arg: string, kill = true) =>
+    Number(
+      inNode(node, ['sh', '-c', `${kill ? `kill -9 ${pid}; ` : ''}while [ -e /proc/${pid} ]; do :; done; echo ${pid - 1} > /proc/sys/kernel/ns_last_pid; sleep ${arg} </dev/null >/dev/null 2>&1 & echo $!`]).stdout.trim(),
+    );
+
+  t.test('a held ctl handle names its process: after a PID reuse, the write fails with ESRCH', async (t) => {
+    const node = cluster.node(2);
+    const old = startIn(node, 'exec sleep 1003');
+    const gpid = encodeGpid(2, old);
+    await waitFor('listed', () => existsSync(ctl(gpid)) || undefined);
+    t.ok(lstatSync(ctl(gpid)).isSymbolicLink(), 'ctl links into the control view');
+    const fd = openSync(ctl(gpid), 'w'); // as `exec 5>ctl` does
+    try {
+      t.equal(reusePid(node, old, '1004'), old, 'a new process got the same PID');
+      // However long it takes: even once the view lists the new process under this gpid.
+      await waitFor('the view lists the new process', () => readFileSync(`${mount.mountPoint}/${gpid}/cmdline`, 'latin1') === 'sleep\u00001004\u0000' || undefined, 5000);
+      t.throws(() => writeSync(fd, 'kill\n'), { code: 'ESRCH' }, 'the write through the old handle: ESRCH');
+      t.throws(() => writeSync(fd, 'signal-group KILL\n'), { code: 'ESRCH' }, 'and signal-group too');
+    } finally {
+      closeSync(fd);
+    }
+    t.equal(readFileSync(`${node.procRoot}/${old}/cmdline`, 'latin1'), 'sleep\u00001004\u0000', 'the new process is untouched');
+    t.equal(readFileSync(`${node.procRoot}/${old}/stat`, 'latin1').split(') ')[1][0], 'S', 'and still asleep');
+    writeFileSync(ctl(gpid), 'kill'); // a new open names the new process
+    await gone(gpid);
+  });
+
+  t.test('a wait handle answers for its process after the PID is reused', async (t) => {
+    const node = cluster.node(2);
+    const r = spawnSync('bash', ['-c', `exec 3<>${mount.mountPoint}/nodes/2/spawn; echo 'sleep 2; exit 6' >&3; read g <&3; echo $g`], { encoding: 'utf8' });
+    const gpid = Number(r.stdout.trim());
+    const pid = gpid % 2 ** 22;
+    const wait = `${mount.mountPoint}/${gpid}/wait`;
+    await waitFor('listed', () => existsSync(wait) || undefined);
+    const fd = openSync(wait, 'r');
+    try {
+      t.equal(reusePid(node, pid, '1005', false), pid, 'it ended, and a new process got its PID');
+      await waitFor('the view lists the new process', () => readFileSync(`${mount.mountPoint}/${gpid}/cmdline`, 'latin1') === 'sleep\u00001005\u0000' || undefined, 5000);
+      const buf = Buffer.alloc(64);
+      t.equal(buf.subarray(0, readSync(fd, buf, 0, 64, 0)).toString(), 'exited 6\n', 'the handle answers for the process it was opened on');
+      t.equal(readSync(fd, buf, 0, 64, 9), 0, 'then end-of-file');
+    } finally {
+      closeSync(fd);
+    }
+    t.equal(readFileSync(`${node.procRoot}/${pid}/cmdline`, 'latin1'), 'sleep\u00001005\u0000', 'the new process runs on');
+    writeFileSync(ctl(gpid), 'kill');
+    await gone(gpid);
+  });
+
+  t.test("wait is 0400, owned by the process uid: another user's read is EACCES, the owner's works", async (t) => {
+    const gpid = encodeGpid(3, startIn(cluster.node(3), 'exec sleep 1000', NOBODY));
+    const wait = `${mount.mountPoint}/${gpid}/wait`;
+    await waitFor('listed', () => existsSync(wait) || undefined);
+    const st = statSync(wait);
+    t.equal(st.mode & 0o777, 0o400, 'mode 0400');
+    t.equal(st.uid, NOBODY, 'owned by the uid');
+    const asUser = (uid: number) => ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'cat', wait];
+    const other = spawnSync(asUser(NOBODY - 1)[0], asUser(NOBODY - 1).slice(1), { encoding: 'utf8' });
+    t.not(other.status, 0);
+    t.match(other.stderr, /Permission denied/, 'another user: EACCES');
+    const owner = spawn(asUser(NOBODY)[0], asUser(NOBODY).slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise((r) => owner.once('exit', r));
+    let out = '';
+    owner.stdout.on('data', (d) => (out += d));
+    await new Promise((r) => setTimeout(r, 500));
+    t.equal(owner.exitCode, null, "the owner's read blocks while the process runs");
+    writeFileSync(ctl(gpid), 'kill');
+    t.equal(await exited, 0, "the owner's cat ends");
+    t.equal(out, 'gone\n', 'with the answer (nobody held this status: it was not started by an agent)');
+    await gone(gpid);
   });
 
   t.test('the kernel enforces ctl: 0200, owned by the process uid', async (t) => {

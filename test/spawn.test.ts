@@ -3,9 +3,7 @@
 // node's mount, restarted in between; global parents in pstree and psutil; validation.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { encodeGpid, PID_LIMIT } from '../src/gpid';
 import { GPROC, GPROC_SH, startCluster, waitFor } from './helpers/cluster';
 import { hex, inNode, inView, startMount, writeCases } from './helpers/mount';
@@ -92,9 +90,10 @@ t.test('process operations across nodes', async (t) => {
   t.test('spawn on node 3, wait from node 2\'s mount restarted in between', async (t) => {
     const m1 = await startMount(t, cluster, { node: 1 });
     const spawnFile = `${m1.mountPoint}/nodes/3/spawn`;
-    // It ends when the test says so (not after a time a loaded machine might outlast).
-    const go = join(cluster.dir, 'go-exit-7');
-    const r = spawnSync('bash', ['-c', `exec 3<>${spawnFile}; echo 'until [ -e ${go} ]; do sleep 0.1; done; exit 7' >&3; read g <&3; echo $g`], { encoding: 'utf8' });
+    // It ends when the test says (a file appears in node 3), not after a time: starting and
+    // stopping mounts on a loaded machine can take longer than any fixed sleep.
+    const go = `/tmp/gproc-go-${process.pid}`;
+    const r = spawnSync('bash', ['-c', `exec 3<>${spawnFile}; echo 'while [ ! -e ${go} ]; do sleep 0.1; done; exit 7' >&3; read g <&3; echo $g`], { encoding: 'utf8' });
     t.equal(r.stderr, '');
     const gpid = Number(r.stdout.trim());
     t.equal(Math.floor(gpid / PID_LIMIT), 3, `the answer is a gpid of node 3 (${gpid})`);
@@ -102,15 +101,16 @@ t.test('process operations across nodes', async (t) => {
     await m2.stop();
     m1.process.kill('SIGINT');
     m2 = await startMount(t, cluster, { node: 2, mountPoint: m2.mountPoint });
-    let ended = false;
-    const waiting = readFile(`${m2.mountPoint}/${gpid}/wait`, 'utf8').then((w) => {
-      t.ok(ended, 'the read blocked until it ended');
-      return w;
-    });
-    await new Promise((r) => setTimeout(r, 500));
-    ended = true;
-    writeFileSync(go, '');
-    t.equal(await waiting, 'exited 7\n', 'the restarted mount reads its status');
+    const reader = spawn('cat', [`${m2.mountPoint}/${gpid}/wait`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const readerExit = new Promise((done) => reader.once('exit', done));
+    let wait = '';
+    reader.stdout.on('data', (d) => (wait += d));
+    await new Promise((done) => setTimeout(done, 500));
+    t.equal(reader.exitCode, null, 'the read blocks while the process runs');
+    inNode(cluster.node(3), ['touch', go]);
+    t.equal(await readerExit, 0);
+    t.equal(wait, 'exited 7\n', 'the restarted mount reads its status once it ended');
+    inNode(cluster.node(3), ['rm', '-f', go]);
     t.equal(readFileSync(`${m2.mountPoint}/${gpid}/wait`, 'utf8'), 'exited 7\n', 'and again');
 
     const both = spawnSync('bash', ['-c', `exec 3<>${m2.mountPoint}/nodes/1/spawn; printf 'true\\nexit 3\\n' >&3; read a <&3; read b <&3; echo $a $b`], { encoding: 'utf8' });

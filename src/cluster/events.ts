@@ -6,6 +6,12 @@
  * Line format: `<ms since the epoch> start <gpid> <parent gpid> <comm>` and
  * `<ms since the epoch> exit <gpid> exited N|killed SIGNAME|gone`, comm escaped as in status
  * (newline as \n, backslash as \\).
+ *
+ * The lines are kept in one buffer shared by every reader of the mount, each reader holding
+ * a cursor into it. A reader at most `defaults.eventsKeptLines` events behind loses none; a
+ * reader that fell further behind gets, in place of the events it missed, one line
+ * `<ms since the epoch> missed <N>` (N events were dropped before it read them), then goes
+ * on with the oldest kept event. Every piece `next` returns is whole lines.
  */
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { encodeGpid, translatePid } from '../gpid';
@@ -14,9 +20,6 @@ import type { Logger } from '../log';
 import type { ProcessEvent__Output } from '../proto/gen/gproc/v1/ProcessEvent';
 import { describeExit } from '../exit-status';
 import type { Cluster } from './cluster';
-
-/** Lines kept for readers that fall behind; older ones are dropped. */
-const KEEP_LINES = 10000;
 
 /** The events file's lines, shared by every reader of one mount; a reader holds a cursor (a line sequence number). */
 export class EventHub {
@@ -43,6 +46,9 @@ export class EventHub {
   unsubscribe(): void {
     if (--this.readers > 0) return;
     this.disconnect();
+    // Nobody reads: the kept lines can go (a new reader starts at the next event anyway).
+    this.firstSeq += this.lines.length;
+    this.lines = [];
   }
 
   /** Ends every stream for good (the mount is going away). */
@@ -59,23 +65,28 @@ export class EventHub {
   }
 
   /**
-   * Whole lines from `cursor` on, at most `maxBytes`; waits until there is one.
-   * @returns the text and the cursor after it.
+   * Whole lines from `cursor` on, at most `maxBytes` of them unless the first line alone is
+   * longer (it is returned whole); waits until there is one. A cursor behind the kept lines
+   * gets the `missed` line first.
+   * @param cursor a sequence number from `subscribe` or from the last `next`.
+   * @returns the text (latin1: one character per byte) and the cursor after it.
    */
   async next(cursor: number, maxBytes: number): Promise<{ text: string; cursor: number }> {
     while (cursor >= this.firstSeq + this.lines.length) {
       await new Promise<void>((resolve) => this.waiters.add(resolve));
     }
+    let text = cursor < this.firstSeq ? formatMissed(this.firstSeq - cursor) : '';
     let i = Math.max(cursor, this.firstSeq) - this.firstSeq;
-    let text = '';
     while (i < this.lines.length && (text === '' || text.length + this.lines[i].length <= maxBytes)) text += this.lines[i++];
-    return { text: text.slice(0, maxBytes), cursor: this.firstSeq + i };
+    return { text, cursor: this.firstSeq + i };
   }
 
+  /** Adds one event line; keeps between `eventsKeptLines` and twice as many (module comment). */
   private push(line: string): void {
     this.lines.push(line);
-    if (this.lines.length > KEEP_LINES) {
-      const dropped = this.lines.length - KEEP_LINES / 2;
+    const keep = defaults.eventsKeptLines;
+    if (this.lines.length >= 2 * keep) {
+      const dropped = this.lines.length - keep;
       this.lines.splice(0, dropped);
       this.firstSeq += dropped;
     }
@@ -103,6 +114,11 @@ export class EventHub {
     clearTimeout(this.retry);
     this.retry = setTimeout(() => this.readers > 0 && this.connect(), defaults.reprobeIntervalMs);
   }
+}
+
+/** The line that stands for `count` events a reader missed (module comment). */
+export function formatMissed(count: number, nowMs = Date.now()): string {
+  return `${nowMs} missed ${count}\n`;
 }
 
 /** One event as a line of the events file. */

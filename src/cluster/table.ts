@@ -88,6 +88,8 @@ export interface EndedEntry {
   gpid: number;
   node: number;
   starttime: number;
+  /** The user it ran as (owner of its `wait`). */
+  uid: number;
   status: ExitStatus__Output;
 }
 
@@ -248,7 +250,7 @@ export function buildTable(
       });
     }
     for (const e of r.snapshot.ended) {
-      if (e.status) table.ended.set(encodeGpid(id, e.pid), { gpid: encodeGpid(id, e.pid), node: id, starttime: e.starttime, status: e.status });
+      if (e.status) table.ended.set(encodeGpid(id, e.pid), { gpid: encodeGpid(id, e.pid), node: id, starttime: e.starttime, uid: e.uid, status: e.status });
     }
   }
   entries.sort((a, b) => a.gpid - b.gpid);

@@ -11,8 +11,8 @@
  * So `ps` reading a process whose files did not change since the last refresh costs no
  * request at all, and one getattr per file after a refresh.
  *
- * The files that need an open handle (nodes/<id>/spawn, events) are links into the
- * control view.
+ * The files that need an open handle (nodes/<id>/spawn, events, <gpid>/ctl, <gpid>/wait)
+ * are links into the control view.
  */
 import type { ClusterTable } from '../cluster/table';
 import { E, FsError, toErrno } from './errno';

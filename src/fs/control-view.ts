@@ -1,6 +1,7 @@
 /**
  * The control view: the files of the cluster view that need a handle per open, served with
- * direct I/O from a second, small mount (the cluster view links to it):
+ * direct I/O from a second, small mount (the cluster view links to it; paths and owners
+ * come from the routing table, tree.ts `resolveControlPath`):
  *
  * - nodes/<id>/spawn (spec section 5): open read-write, write a command line, read back
  *   the new gpid and a newline. Each complete line written starts `/bin/sh -c LINE` on
@@ -10,9 +11,13 @@
  *   The file is 0600 root: the agent runs the command as root, and FUSE does not tell who
  *   the caller is, so only root may use it (others use `gproc run`).
  * - events: each open reads the cluster's process events from the moment it opened; a
- *   read blocks until there is one.
+ *   read blocks until there is one. A read returns whole lines only, as many as fit, unless
+ *   a line alone is longer than the read: then it comes in pieces, the last of which ends at
+ *   its newline. So a reader never gets the start of a line it did not ask for.
+ * - processes/<gpid>-<start time>/{ctl,wait} (spec sections 4 and 5): an open binds the
+ *   process (process-handle.ts); writes to ctl signal that process and no other (ESRCH once
+ *   it ended), a read of wait answers for it (`exited N`...), once per handle, at any offset.
  */
-import { constants } from 'node:fs';
 import type { Cluster } from '../cluster/cluster';
 import { EventHub } from '../cluster/events';
 import { defaults } from '../defaults';
@@ -20,6 +25,8 @@ import { encodeGpid } from '../gpid';
 import type { Logger } from '../log';
 import { E, FsError, toErrno } from './errno';
 import { IMMUTABLE_TREE, type FuseOps } from './fuse';
+import { signalThrough, waitThrough, type BoundProcess } from './process-handle';
+import { resolveControlPath, type ControlContext, type ControlEntry } from './tree';
 
 type Cb = (...args: unknown[]) => void;
 
@@ -28,8 +35,9 @@ type Cb = (...args: unknown[]) => void;
  * reader may seek back into what its last read returned: bash's `read` reads a chunk, then
  * seeks back to just after the line it used. Offsets are relative to the last read, not
  * absolute: on a spawn file opened read-write, writes move the file position too.
+ * A read ends at the end of a line (see the module comment).
  */
-class ReadBuffer {
+export class ReadBuffer {
   /** File offset of data[0]: where the last read started. */
   private pos = 0;
   private data = Buffer.alloc(0);
@@ -53,9 +61,22 @@ class ReadBuffer {
     if (bytes.length) this.data = Buffer.concat([this.data, bytes]);
   }
 
-  /** Up to `len` bytes for the read placed by `seek`. */
+  /** Bytes held and not yet read. */
+  get length(): number {
+    return this.data.length;
+  }
+
+  /**
+   * The bytes for the read placed by `seek`: as many whole lines as fit in `len`; when not
+   * even the first fits, its first `len` bytes; an unterminated rest only when it is all
+   * there is.
+   */
   take(len: number): Buffer {
-    const out = this.data.subarray(0, len);
+    let out = this.data.subarray(0, len);
+    if (out.length < this.data.length) {
+      const end = out.lastIndexOf(0x0a);
+      if (end >= 0) out = out.subarray(0, end + 1);
+    }
     this.served = out.length;
     return out;
   }
@@ -78,94 +99,128 @@ interface EventsHandle {
   out: ReadBuffer;
 }
 
-type Handle = SpawnHandle | EventsHandle;
+/** An open ctl file: the process it was opened on. */
+interface CtlHandle {
+  kind: 'ctl';
+  process: BoundProcess;
+}
 
-/** Bytes of events taken from the hub at once (whole lines; a read gets them in pieces). */
-const EVENTS_CHUNK = 64 * 1024;
+/** An open wait file: the process it was opened on, and its answer once asked. */
+interface WaitHandle {
+  kind: 'wait';
+  process: BoundProcess;
+  answer?: Promise<Buffer>;
+}
+
+type Handle = SpawnHandle | EventsHandle | CtlHandle | WaitHandle;
 
 /** Longest command line the spawn file takes, in characters of the UTF-8-decoded write. */
 const MAX_LINE = 64 * 1024;
 
-const { S_IFDIR, S_IFREG } = constants;
-
-/** Paths of the control view: the directories leading to the control files, and the files. */
-function classify(path: string): { kind: 'dir' | 'spawn' | 'events'; node?: number } | undefined {
-  if (path === '/' || path === '/nodes') return { kind: 'dir' };
-  if (path === '/events') return { kind: 'events' };
-  const m = /^\/nodes\/([1-9]\d{0,2})(\/spawn)?$/.exec(path);
-  if (!m) return undefined;
-  return { kind: m[2] ? 'spawn' : 'dir', node: Number(m[1]) };
-}
-
-/** The direct-I/O control view: spawn and events files with an answer per open handle (spec section 5). */
+/** The direct-I/O control view: files with an answer per open handle (spec sections 4 and 5). */
 export class ControlView {
   private readonly handles = new Map<number, Handle>();
   private nextHandle = 1;
   private readonly events: EventHub;
+  private readonly paths: ControlContext;
+  private readonly mountedAtMs = Date.now();
 
   constructor(
     private readonly cluster: Cluster,
     private readonly log: Logger,
   ) {
     this.events = new EventHub(cluster, log);
+    this.paths = { cluster, table: () => cluster.fresh() ?? cluster.refresh() };
   }
 
   ops(): FuseOps {
-    const now = Date.now();
-    const attr = (mode: number) => ({ mode, uid: 0, gid: 0, size: 0, nlink: 1, mtime: now, atime: now, ctime: now });
     return {
       ...IMMUTABLE_TREE,
-      getattr: (path: string, cb: Cb) => {
-        const c = this.known(path);
-        if (!c) return cb(-E.ENOENT);
-        cb(0, attr(c.kind === 'dir' ? S_IFDIR | 0o555 : c.kind === 'spawn' ? S_IFREG | 0o600 : S_IFREG | 0o444));
-      },
-      readdir: (path: string, cb: Cb) => {
-        if (path === '/') return cb(0, ['nodes', 'events']);
-        if (path === '/nodes') return cb(0, this.cluster.config.nodes.map((n) => String(n.id)));
-        if (this.known(path)?.kind === 'dir') return cb(0, ['spawn']);
-        cb(-E.ENOENT);
-      },
-      open: (path: string, _flags: number, cb: Cb) => {
-        const c = this.known(path);
-        if (!c || c.kind === 'dir') return cb(-E.ENOENT);
-        const fh = this.nextHandle++;
-        const out = new ReadBuffer();
-        if (c.kind === 'spawn') this.handles.set(fh, { kind: 'spawn', node: c.node!, pending: '', discarding: false, out });
-        else this.handles.set(fh, { kind: 'events', cursor: this.events.subscribe(), out });
-        cb(0, fh);
-      },
+      getattr: (path: string, cb: Cb) =>
+        this.resolve(path, cb, (c) => {
+          const t = c.attr.mtimeMs || this.mountedAtMs;
+          cb(0, { mode: c.attr.mode, uid: c.attr.uid, gid: c.attr.gid, size: 0, nlink: c.kind === 'dir' ? 2 : 1, mtime: t, atime: t, ctime: t });
+        }),
+      readdir: (path: string, cb: Cb) => this.resolve(path, cb, (c) => (c.kind === 'dir' ? cb(0, c.entries()) : cb(-E.ENOTDIR))),
+      open: (path: string, _flags: number, cb: Cb) =>
+        this.resolve(path, cb, (c) => {
+          if (c.kind === 'dir') return cb(-E.EISDIR);
+          const fh = this.nextHandle++;
+          this.handles.set(fh, this.handleFor(c));
+          cb(0, fh);
+        }),
       release: (_path: string, fh: number, cb: Cb) => {
         if (this.handles.get(fh)?.kind === 'events') this.events.unsubscribe();
         this.handles.delete(fh);
         cb(0);
       },
-      write: (_path: string, fh: number, buf: Buffer, len: number, _pos: number, cb: Cb) => {
+      write: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
         const h = this.handles.get(fh);
-        if (h?.kind !== 'spawn') return cb(-E.EBADF);
-        this.takeWrite(h, buf.subarray(0, len).toString()).then(
+        const data = Buffer.from(buf.subarray(0, len)); // the kernel's buffer is gone after this call
+        let done: Promise<void>;
+        if (h?.kind === 'spawn') done = this.takeWrite(h, data.toString());
+        else if (h?.kind === 'ctl') done = signalThrough(this.cluster, h.process, data, pos, this.log);
+        else return cb(-E.EBADF);
+        done.then(
           () => cb(len),
-          (err) => cb(toErrno(err)),
+          (err) => cb(this.errno(err, 'write', 'ESRCH')),
         );
       },
       read: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
         const h = this.handles.get(fh);
         if (!h) return cb(-E.EBADF);
-        const serve = () => cb(h.out.take(len).copy(buf));
-        if (h.out.seek(pos)) return serve();
+        // Root may open ctl for reading (the kernel checks others): EINVAL, as Linux answers
+        // a read of a write-only file of /proc.
+        if (h.kind === 'ctl') return cb(-E.EINVAL);
+        if (h.kind === 'wait') return this.readWait(h, buf, len, pos, cb);
+        const out = h.out;
+        const serve = () => cb(out.take(len).copy(buf));
+        if (out.seek(pos)) return serve();
         // Past what was produced: events wait for the next lines; spawn starts an unterminated
         // line first (and reads as end-of-file when nothing is left).
         const more =
           h.kind === 'events'
-            ? this.events.next(h.cursor, EVENTS_CHUNK).then(({ text, cursor }) => {
+            ? this.events.next(h.cursor, defaults.eventsHandleBytes).then(({ text, cursor }) => {
                 h.cursor = cursor;
-                h.out.append(Buffer.from(text, 'latin1'));
+                out.append(Buffer.from(text, 'latin1'));
               })
             : this.flush(h);
-        more.then(serve, (err) => cb(toErrno(err)));
+        more.then(serve, (err) => cb(this.errno(err, 'read')));
       },
+      // `echo X > ctl` opens with O_TRUNC: accepted, and means nothing.
       truncate: (_path: string, _size: number, cb: Cb) => cb(0),
     };
+  }
+
+  /** Resolves `path` through the routing table and hands the entry to `ok`, or fails `cb`. */
+  private resolve(path: string, cb: Cb, ok: (c: ControlEntry) => void): void {
+    const fail = (err: unknown) => cb(this.errno(err, 'lookup'));
+    try {
+      const c = resolveControlPath(path, this.paths);
+      if (c instanceof Promise) c.then(ok, fail);
+      else ok(c);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  private handleFor(c: Exclude<ControlEntry, { kind: 'dir' }>): Handle {
+    switch (c.kind) {
+      case 'spawn':
+        return { kind: 'spawn', node: c.node, pending: '', discarding: false, out: new ReadBuffer() };
+      case 'events':
+        return { kind: 'events', cursor: this.events.subscribe(), out: new ReadBuffer() };
+      case 'ctl':
+        return { kind: 'ctl', process: c.process };
+      case 'wait':
+        return { kind: 'wait', process: c.process };
+    }
+  }
+
+  private errno(err: unknown, op: string, notFound: 'ENOENT' | 'ESRCH' = 'ENOENT'): number {
+    const errno = toErrno(err, notFound);
+    if (errno === -E.EIO) this.log.warn({ op, err: (err as Error)?.message }, 'control request failed');
+    return errno;
   }
 
   /** Ends the event streams (the mount is going away). */
@@ -173,10 +228,16 @@ export class ControlView {
     this.events.close();
   }
 
-  private known(path: string) {
-    const c = classify(path);
-    if (c?.node !== undefined && !this.cluster.clients.has(c.node)) return undefined;
-    return c;
+  /** A read of a wait handle: its one answer (asked for at the first read), at `pos`. */
+  private readWait(h: WaitHandle, buf: Buffer, len: number, pos: number, cb: Cb): void {
+    h.answer ??= waitThrough(this.cluster, h.process);
+    h.answer.then(
+      (answer) => cb(pos >= answer.length ? 0 : answer.copy(buf, 0, pos, Math.min(answer.length, pos + len))),
+      (err) => {
+        h.answer = undefined; // a node that did not answer may answer the next read
+        cb(this.errno(err, 'read'));
+      },
+    );
   }
 
   /**

@@ -1,24 +1,30 @@
 /**
  * The routing table of the cluster view (spec section 3): every directory, file and link,
  * their modes and owners, and what reading or writing them does. getattr, readdir, read,
- * write and readlink of the cluster view resolve paths through this one table; spawn and
- * events are links into the control view (control-view.ts), which serves those two.
+ * write and readlink of the cluster view resolve paths through this one table. The files
+ * that need a handle per open are links into the control view (control-view.ts), whose
+ * paths resolve here too (`resolveControlPath`).
  *
- *   /<gpid>/{stat,status,statm,cmdline,comm,environ,cgroup,io,ctl,wait,node,usage}
+ * Cluster view:
+ *   /<gpid>/{stat,status,statm,cmdline,comm,environ,cgroup,io,node,usage}
+ *   /<gpid>/{ctl,wait}  links to the control view's files of that process (its identity)
  *   /<gpid>/task/<gtid>/{stat,status,statm,comm,cmdline}
  *   /{stat,uptime,meminfo,loadavg,cpuinfo}  /sys/kernel/{pid_max,osrelease}
  *   /nodes/<id>/{name,address,state,uptime,meminfo,loadavg,spawn}  /events  /self
  *   /<local pid> and any other top-level name of the real /proc: links into it, unlisted
+ * Control view:
+ *   /nodes/<id>/spawn  /events
+ *   /processes/<gpid>-<start time>/{ctl,wait}  one process: its gpid and its start time
+ *     (clock ticks after its node's boot), so that a new process with the same gpid has
+ *     other paths, which no kernel cache (entries, attributes, failed lookups) confuses
  */
 import { constants, existsSync } from 'node:fs';
 import type { Cluster } from '../cluster/cluster';
-import { signalGroup, signalProcess } from '../cluster/signal';
-import type { ActAs } from '../cluster/transport';
 import { hasThread, threadIds, type ClusterTable, type EndedEntry, type NodeEntry, type ProcessEntry } from '../cluster/table';
 import { decodeGpid, encodeGpid, PID_LIMIT } from '../gpid';
 import type { Logger } from '../log';
-import { parseCtl } from './ctl';
 import { E, FsError } from './errno';
+import { bindEnded, bindLive, type BoundProcess } from './process-handle';
 import * as render from './render';
 
 /** Owner, permission bits and times of an entry. */
@@ -46,6 +52,14 @@ export interface FileOps {
   /** Handles a write at `offset`; resolves when the operation is done. */
   write?: (data: Buffer, offset: number) => Promise<void>;
 }
+
+/** The paths of the control view that the cluster view links to. */
+export const CONTROL_PATHS = {
+  spawn: (node: number) => `/nodes/${node}/spawn`,
+  events: '/events',
+  /** A file of one process, named by its identity (module comment). */
+  process: (gpid: number, starttime: number, name: 'ctl' | 'wait') => `/processes/${gpid}-${starttime}/${name}`,
+};
 
 /** Everything a path needs to resolve. */
 export interface TreeContext {
@@ -128,9 +142,6 @@ const THREAD_DIR = dir({
   statm: readOnly((s) => proc(s).proc.statm),
 });
 
-/** The wait file: blocks until the process ends (spec section 5). */
-const WAIT = file(0o444, (s) => ({ blocking: true, read: () => waitFor(s) }));
-
 /** Files of one process: <gpid>/. */
 const PROCESS_DIR = dir({
   stat: readOnly((s) => render.renderStat(proc(s), table(s))),
@@ -154,14 +165,14 @@ const PROCESS_DIR = dir({
       },
     },
   ),
-  ctl: file(0o200, (s) => ({ write: (data, offset) => control(s, data, offset) })),
-  wait: WAIT,
+  ctl: controlLink((s) => CONTROL_PATHS.process(proc(s).gpid, proc(s).proc.starttime, 'ctl')),
+  wait: controlLink((s) => CONTROL_PATHS.process(proc(s).gpid, proc(s).proc.starttime, 'wait')),
   node: readOnly((s) => render.renderNodeOf(proc(s), table(s))),
   usage: readOnly((s) => usage(s)),
 });
 
 /** What is left of a process whose exit status an agent still holds: its wait file. */
-const ENDED_DIR = dir({ wait: WAIT });
+const ENDED_DIR = dir({ wait: controlLink((s) => CONTROL_PATHS.process(s.ended!.gpid, s.ended!.starttime, 'wait')) });
 
 /** nodes/<id>/. */
 const NODE_DIR = dir({
@@ -171,7 +182,7 @@ const NODE_DIR = dir({
   uptime: readOnly((s) => nodeFiles(s).uptime),
   meminfo: readOnly((s) => nodeFiles(s).meminfo),
   loadavg: readOnly((s) => nodeFiles(s).loadavg),
-  spawn: controlLink((s) => `/nodes/${s.node!.config.id}/spawn`),
+  spawn: controlLink((s) => CONTROL_PATHS.spawn(s.node!.config.id)),
 });
 
 /** The root of the cluster view. */
@@ -200,7 +211,7 @@ export const ROOT: DirSpec = dir(
         },
       },
     ),
-    events: controlLink(() => '/events'),
+    events: controlLink(() => CONTROL_PATHS.events),
     self: { kind: 'link', target: (s) => `${s.ctx.hostProc}/self` },
   },
   {
@@ -258,7 +269,7 @@ function withScope(spec: Spec | undefined, scope: Scope) {
 }
 
 function toResolved(spec: Spec, scope: Scope): Resolved {
-  const owner = ownerOf(scope);
+  const owner = ownerOf(scope.ctx.table, scope.proc);
   switch (spec.kind) {
     case 'dir':
       return {
@@ -274,38 +285,11 @@ function toResolved(spec: Spec, scope: Scope): Resolved {
 }
 
 /** Process entries belong to the process's uid, as in /proc; the rest to root. */
-function ownerOf(scope: Scope): { uid: number; gid: number; mtimeMs: number } {
-  const p = scope.proc;
-  if (!p) return { uid: 0, gid: 0, mtimeMs: scope.ctx.table.builtAtMs };
-  const info = scope.ctx.table.nodes.get(p.node)?.info;
+function ownerOf(table: ClusterTable, p: ProcessEntry | undefined): { uid: number; gid: number; mtimeMs: number } {
+  if (!p) return { uid: 0, gid: 0, mtimeMs: table.builtAtMs };
+  const info = table.nodes.get(p.node)?.info;
   const ticks = info?.clockTicks || 100;
-  return { uid: p.proc.uid, gid: p.proc.gid, mtimeMs: (scope.ctx.table.btime + p.starttime / ticks) * 1000 };
-}
-
-/** The user a request made through a process's file acts for: its owner (the kernel let only it, or root, write). */
-function requesterFor(s: Scope): ActAs {
-  const { uid, gid } = proc(s).proc;
-  return { uid, gid };
-}
-
-async function control(s: Scope, data: Buffer, offset: number): Promise<void> {
-  const cmd = parseCtl(data, offset);
-  const p = proc(s);
-  const { cluster, log } = s.ctx;
-  if (cmd.verb === 'signal-group' && p.pgrp <= 0) throw new FsError(E.ESRCH, `${p.gpid} has no process group in the cluster`);
-  if (cmd.verb === 'signal') {
-    const outcome = await signalProcess(cluster, p, cmd.signal, requesterFor(s));
-    if (outcome === 'NO_SUCH_PROCESS') throw new FsError(E.ESRCH, `${p.gpid} is gone`);
-    if (outcome === 'NOT_PERMITTED') throw new FsError(E.EPERM, `${p.gpid}: not permitted`);
-    return;
-  }
-  // signal-group: the freshest table, so that members started a moment ago are reached.
-  const t = await cluster.refresh();
-  const result = await signalGroup(cluster, t, p.pgrp, cmd.signal, requesterFor(s));
-  log.info({ gpgrp: p.pgrp, signal: cmd.signal, ...result }, 'signal-group');
-  if (result.unreachable.length) throw new FsError(E.EHOSTDOWN, `nodes ${result.unreachable} of the group did not answer`);
-  if (result.refused.length) throw new FsError(E.EPERM, `group ${p.pgrp}: not permitted for ${result.refused}`);
-  if (result.delivered.length === 0) throw new FsError(E.ESRCH, `group ${p.pgrp}: no process left`);
+  return { uid: p.proc.uid, gid: p.proc.gid, mtimeMs: (table.btime + p.starttime / ticks) * 1000 };
 }
 
 async function remoteFile(s: Scope, name: 'IO'): Promise<Buffer> {
@@ -318,10 +302,78 @@ async function usage(s: Scope): Promise<Buffer> {
   return render.renderUsage(await s.ctx.cluster.clients.get(p.node)!.usage({ pid: p.proc.pid, starttime: p.proc.starttime }));
 }
 
-/** Answers `wait`: at once for an ended process whose status is held, else when it ends. */
-async function waitFor(s: Scope): Promise<Buffer> {
-  if (s.ended) return render.renderExit(s.ended.status);
-  const p = proc(s);
-  const { result } = s.ctx.cluster.clients.get(p.node)!.wait({ pid: p.proc.pid, starttime: p.proc.starttime }, requesterFor(s));
-  return render.renderExit(await result);
+/** What a path of the control view is: control-view.ts gives each open of a file a handle. */
+export type ControlEntry =
+  | { kind: 'dir'; attr: Attr; entries: () => string[] }
+  | { kind: 'spawn'; attr: Attr; node: number }
+  | { kind: 'events'; attr: Attr }
+  /** A file of one process (`process` is what an open binds: process-handle.ts). */
+  | { kind: 'ctl' | 'wait'; attr: Attr; process: BoundProcess };
+
+/** What resolving a control path needs: the cluster, and its table for process paths. */
+export interface ControlContext {
+  cluster: Cluster;
+  /** The current table (made fresh if it is not). */
+  table: () => ClusterTable | Promise<ClusterTable>;
+}
+
+/**
+ * Resolves a path of the control view (module comment): root's files and directories, and
+ * the files of one process, which exist while the table lists that process with that start
+ * time (or holds its exit status: `wait` only). Owners and modes as in the cluster view:
+ * spawn 0600 root, events 0444, ctl 0200 and wait 0400 owned by the process's uid.
+ * @throws FsError ENOENT (no such path, or the process ended), EHOSTDOWN (its node is down).
+ */
+export function resolveControlPath(path: string, ctx: ControlContext): ControlEntry | Promise<ControlEntry> {
+  const root = (mode: number) => ({ mode, uid: 0, gid: 0, mtimeMs: 0 });
+  const dirEntry = (entries: () => string[]): ControlEntry => ({ kind: 'dir', attr: root(S_IFDIR | 0o555), entries });
+  const nodeIds = () => [...ctx.cluster.clients.keys()].map(String);
+  if (path === '/') return dirEntry(() => ['nodes', 'events', 'processes']);
+  if (path === CONTROL_PATHS.events) return { kind: 'events', attr: root(S_IFREG | 0o444) };
+  if (path === '/nodes') return dirEntry(nodeIds);
+  const node = /^\/nodes\/([1-9]\d{0,2})(\/spawn)?$/.exec(path);
+  if (node && ctx.cluster.clients.has(Number(node[1]))) {
+    const id = Number(node[1]);
+    return node[2] ? { kind: 'spawn', attr: root(S_IFREG | 0o600), node: id } : dirEntry(() => ['spawn']);
+  }
+  const m = /^\/processes(?:\/([1-9]\d{0,14})-(0|[1-9]\d{0,19})(?:\/(ctl|wait))?)?$/.exec(path);
+  if (!m) throw new FsError(E.ENOENT, `${path}: no such entry`);
+  const inTable = (table: ClusterTable): ControlEntry => {
+    if (m[1] === undefined) return dirEntry(() => processIds(table));
+    const gpid = Number(m[1]);
+    const starttime = Number(m[2]);
+    const live = table.processes.get(gpid);
+    const ended = table.ended.get(gpid);
+    let bound: BoundProcess | undefined;
+    let mtimeMs = table.builtAtMs;
+    if (live?.proc.starttime === starttime) {
+      bound = bindLive(live, table);
+      mtimeMs = ownerOf(table, live).mtimeMs;
+    } else if (ended?.starttime === starttime && m[3] !== 'ctl') bound = bindEnded(ended, table);
+    if (!bound) {
+      const down = isGpidOfDownNode(gpid, table);
+      throw new FsError(down ? E.EHOSTDOWN : E.ENOENT, `${path}: ${down ? 'its node is down' : 'no such process'}`);
+    }
+    const { uid, gid } = bound.owner;
+    if (m[3] === undefined) return { kind: 'dir', attr: { mode: S_IFDIR | 0o555, uid, gid, mtimeMs }, entries: () => (bound.ended ? ['wait'] : ['ctl', 'wait']) };
+    const kind = m[3] as 'ctl' | 'wait';
+    return { kind, attr: { mode: S_IFREG | (kind === 'ctl' ? 0o200 : 0o400), uid, gid, mtimeMs }, process: bound };
+  };
+  const table = ctx.table();
+  return table instanceof Promise ? table.then(inTable) : inTable(table);
+}
+
+/** The names of processes/ in the control view: every listed process and held status. */
+function processIds(table: ClusterTable): string[] {
+  const live = [...table.processes.values()].map((p) => `${p.gpid}-${p.proc.starttime}`);
+  const ended = [...table.ended.values()].map((e) => `${e.gpid}-${e.starttime}`);
+  return [...live, ...ended];
+}
+
+function isGpidOfDownNode(gpid: number, table: ClusterTable): boolean {
+  try {
+    return table.nodes.get(decodeGpid(gpid).node)?.state === 'down';
+  } catch {
+    return false;
+  }
 }
