@@ -56,4 +56,23 @@ t.test('what a hostile local user tried', async (t) => {
     t.equal(plain.stdout, `${scratchDir}\n`, 'a directory the user may enter is entered');
   });
 
+  t.test("another user's wait file is not readable, live or ended", async (t) => {
+    const mount = await startMount(t, cluster, { node: 1 });
+    const [started] = rawAs(OTHER, [{ m: 'Spawn', req: { shellCommand: 'sleep 2; exit 7' } }]);
+    const dir = `${mount.mountPoint}/${encodeGpid(1, started.pid)}`;
+    await waitFor('the process listed', () => existsSync(`${dir}/wait`) || undefined);
+    const st = statSync(`${dir}/wait`);
+    t.equal(st.mode & 0o777, 0o400, 'mode 0400');
+    t.equal(st.uid, OTHER, "the owner's");
+    const cat = (uid: number) => spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'cat', `${dir}/wait`], { encoding: 'utf8', timeout: 20000 });
+    const early = cat(NOBODY);
+    t.match(early.stderr, /Permission denied/, 'nobody may not read it while it runs');
+    await waitFor('it ended', () => !existsSync(`${dir}/cmdline`) || undefined);
+    await waitFor('the ended entry', () => existsSync(`${dir}/wait`) || undefined);
+    t.equal(statSync(`${dir}/wait`).uid, OTHER, "the ended entry's wait file is the owner's");
+    t.equal(statSync(`${dir}/wait`).mode & 0o777, 0o400);
+    t.match(cat(NOBODY).stderr, /Permission denied/, 'nobody may not read it once ended');
+    t.equal(cat(OTHER).stdout, 'exited 7\n', 'its owner reads it');
+  });
+
 });

@@ -53,6 +53,6 @@ export async function takeSnapshot(
     takenAtMs,
     processes,
     started: registry.started().map((p) => ({ pid: p.pid, starttime: p.starttime, origin: p.origin })),
-    ended: registry.endedProcesses().map((p) => ({ pid: p.pid, starttime: p.starttime, status: p.status })),
+    ended: registry.endedProcesses().map((p) => ({ pid: p.pid, starttime: p.starttime, status: p.status, uid: p.uid })),
   };
 }

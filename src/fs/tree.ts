@@ -128,8 +128,9 @@ const THREAD_DIR = dir({
   statm: readOnly((s) => proc(s).proc.statm),
 });
 
-/** The wait file: blocks until the process ends (spec section 5). */
-const WAIT = file(0o444, (s) => ({ blocking: true, read: () => waitFor(s) }));
+/** The wait file: blocks until the process ends (spec section 5). Mode 0400: reading it consumes
+ * the status as its owner (requesterFor), so the kernel must let only the owner, or root, read. */
+const WAIT = file(0o400, (s) => ({ blocking: true, read: () => waitFor(s) }));
 
 /** Files of one process: <gpid>/. */
 const PROCESS_DIR = dir({
@@ -276,6 +277,7 @@ function toResolved(spec: Spec, scope: Scope): Resolved {
 /** Process entries belong to the process's uid, as in /proc; the rest to root. */
 function ownerOf(scope: Scope): { uid: number; gid: number; mtimeMs: number } {
   const p = scope.proc;
+  if (!p && scope.ended) return { uid: scope.ended.uid, gid: 0, mtimeMs: scope.ctx.table.builtAtMs };
   if (!p) return { uid: 0, gid: 0, mtimeMs: scope.ctx.table.builtAtMs };
   const info = scope.ctx.table.nodes.get(p.node)?.info;
   const ticks = info?.clockTicks || 100;

@@ -10,6 +10,10 @@ export interface Ended {
   'pid'?: (number);
   'starttime'?: (number | string | Long);
   'status'?: (_gproc_v1_ExitStatus | null);
+  /**
+   * the user it ran as: its wait file is that user's (mode 0400)
+   */
+  'uid'?: (number);
 }
 
 /**
@@ -19,4 +23,8 @@ export interface Ended__Output {
   'pid': (number);
   'starttime': (number);
   'status': (_gproc_v1_ExitStatus__Output | null);
+  /**
+   * the user it ran as: its wait file is that user's (mode 0400)
+   */
+  'uid': (number);
 }
