@@ -75,4 +75,24 @@ t.test('what a hostile local user tried', async (t) => {
     t.equal(cat(OTHER).stdout, 'exited 7\n', 'its owner reads it');
   });
 
+  t.test("a run whose leader was reaped hangs up as its caller: a root group that took the id is spared", async (t) => {
+    const pidFile = join(scratchDir, 'leader');
+    chmodSync(scratchDir, 0o1777);
+    // The leader leaves (and is reaped) while a process of another session keeps the stream's output open.
+    const calls = [{ m: 'Run', ms: 30000, keepOpen: true, cancelAfterMs: 4000, req: { argv: ['sh', '-c', `echo $$ > ${pidFile}; setsid sleep 20 & exit 0`] } }];
+    const argv = asUser(NOBODY, ['node', client, spec(calls)]);
+    const run = spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
+    t.teardown(() => run.kill('SIGKILL'));
+    const ended = new Promise((r) => run.once('exit', r));
+    const leader = await waitFor('the leader pid', () => (existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8'))) || undefined);
+    await new Promise((r) => setTimeout(r, 500)); // reaped
+    // Root starts a session whose id is the old leader's pid (as pid reuse would give it).
+    const py = `import os\nopen('/proc/sys/kernel/ns_last_pid','w').write(str(${leader - 1}))\npid=os.fork()\nif pid==0:\n  os.setsid(); fd=os.open('/dev/null',os.O_RDWR)\n  [os.dup2(fd,f) for f in (0,1,2)]\n  os.execvp('sleep',['sleep','60'])\nprint(pid)`;
+    const victim = Number(inNode(n1, ['python3', '-c', py]).stdout.trim());
+    t.teardown(() => inNode(n1, ['kill', '-9', String(victim)]));
+    t.equal(victim, leader, "root's session leader has the old leader's pid");
+    await ended;
+    await new Promise((r) => setTimeout(r, 500));
+    t.ok(readFileSync(`${n1.procRoot}/${victim}/stat`, 'latin1').match(/\) [RS] /), "root's process lives after the run is cancelled");
+  });
 });

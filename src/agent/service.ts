@@ -312,7 +312,12 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, ctx: RunCont
   // members that changed user), and close its pipes so that a process that ignores SIGHUP
   // gets EPIPE (as over ssh) instead of blocking on a full pipe.
   const hangUp = () => {
-    signalGroup(constants.signals.SIGHUP, true);
+    // As root only while the leader is unreaped (libuv reaps it, and sets exitCode, in one
+    // step of the event loop, never during this synchronous scan): till then its pid, the
+    // group's id, cannot be taken by anyone else. Once it is reaped, another session's group
+    // (root's, another user's) may have that id: signal as the caller, whose uid is checked.
+    const leaderHeld = proc !== undefined && proc.child.exitCode === null && proc.child.signalCode === null;
+    signalGroup(constants.signals.SIGHUP, leaderHeld);
     for (const s of [proc?.child.stdin, proc?.child.stdout, proc?.child.stderr]) s?.destroy();
   };
   call.on('cancelled', hangUp);
