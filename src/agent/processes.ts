@@ -95,11 +95,14 @@ export class ProcessRegistry {
     if (!findProgram(argv[0], env.PATH, cwd)) throw new RpcError(status.NOT_FOUND, `${argv[0]}: command not found`);
     // Node can set a uid and gid but drops every supplementary group; setpriv(1) sets all
     // three and then execs the command itself, so the started pid is the command's own.
+    // The working directory is entered as the user, after setpriv (a shell's cd, then exec:
+    // still the command's own pid). Entered by the agent, as root, it would hand the user a
+    // directory whose path it may not search (/home/alice/pub under a 0700 /home/alice).
     const asUser =
       spec.uid === 0
         ? argv
-        : ['setpriv', `--reuid=${spec.uid}`, `--regid=${spec.gid}`, spec.groups.length ? `--groups=${spec.groups.join(',')}` : '--clear-groups', '--', ...argv];
-    const options = { cwd, env, detached: true, stdio: stdio as StdioOptions };
+        : ['setpriv', `--reuid=${spec.uid}`, `--regid=${spec.gid}`, spec.groups.length ? `--groups=${spec.groups.join(',')}` : '--clear-groups', '--', ...enterAsUser(resolve(cwd), argv)];
+    const options = { cwd: spec.uid === 0 ? cwd : '/', env, detached: true, stdio: stdio as StdioOptions };
     let child: ChildProcess;
     try {
       child = spawn(asUser[0], asUser.slice(1), options);
@@ -221,6 +224,11 @@ function environment(entries: string[], extra: Record<string, string>): Record<s
   }
   if (!env.PATH) env.PATH = defaults.spawnPath;
   return { ...env, ...extra };
+}
+
+/** argv that enters `dir` and execs `argv` (run after the ids are the user's). */
+function enterAsUser(dir: string, argv: string[]): string[] {
+  return ['/bin/sh', '-c', 'cd -P -- "$1" || exit 126; shift; exec "$@"', 'gproc-cwd', dir, ...argv];
 }
 
 /** Whether `program` names an executable file, directly (with a slash) or in `path`. */

@@ -320,10 +320,15 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, ctx: RunCont
     ended = true;
     if (!proc) return;
     const p = proc;
-    signalGroup(constants.signals.SIGHUP, true);
+    // As root only while the leader is unreaped (libuv reaps it, and sets exitCode, in one
+    // step of the event loop, never during this synchronous scan): till then its pid, the
+    // group's id, cannot be taken by anyone else. Once it is reaped, another session's group
+    // (root's, another user's) may have that id: signal as the caller, whose uid is checked.
+    const leaderHeld = () => p.child.exitCode === null && p.child.signalCode === null;
+    signalGroup(constants.signals.SIGHUP, leaderHeld());
     for (const s of [p.child.stdin, p.child.stdout, p.child.stderr]) s?.destroy();
     // As ssh and srun do: what ignores the hang-up is killed after a grace period.
-    const kill = setTimeout(() => signalGroup(constants.signals.SIGKILL, true), defaults.hangupGraceMs);
+    const kill = setTimeout(() => signalGroup(constants.signals.SIGKILL, leaderHeld()), defaults.hangupGraceMs);
     kill.unref();
     void p.exited.then(() => clearTimeout(kill));
   };

@@ -88,9 +88,9 @@ export interface EndedEntry {
   gpid: number;
   node: number;
   starttime: number;
-  /** The user it ran as (owner of its `wait`). */
-  uid: number;
   status: ExitStatus__Output;
+  /** The user it ran as (0 from an agent that does not say: then only root reads its wait file). */
+  uid: number;
 }
 
 /** Origin of a started process in the requester's node: node, pid, pgrp, session. */
@@ -250,7 +250,7 @@ export function buildTable(
       });
     }
     for (const e of r.snapshot.ended) {
-      if (e.status) table.ended.set(encodeGpid(id, e.pid), { gpid: encodeGpid(id, e.pid), node: id, starttime: e.starttime, uid: e.uid, status: e.status });
+      if (e.status) table.ended.set(encodeGpid(id, e.pid), { gpid: encodeGpid(id, e.pid), node: id, starttime: e.starttime, status: e.status, uid: e.uid });
     }
   }
   entries.sort((a, b) => a.gpid - b.gpid);
