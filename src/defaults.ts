@@ -30,6 +30,13 @@ export const defaults = {
 
   /** How long one refresh of the merged process table serves readers, in ms. */
   snapshotLifetimeMs: 1000,
+  /**
+   * MemTotal, MemFree and MemAvailable of the top-level meminfo while no node answers, kB:
+   * not 0, because procps divides by MemTotal (`free`, `ps u`, `top`).
+   */
+  noNodeMemoryKb: 1,
+  /** Smallest top-level uptime, seconds: the file never says 0.00 (tools divide by it). */
+  minUptimeSeconds: 0.01,
   /** Kernel entry, attribute and negative-lookup timeouts of the cluster view, in seconds. */
   kernelCacheSeconds: 1,
   /** Deadline of every short remote call (snapshot, file, usage, signal, spawn), in ms. */
