@@ -11,6 +11,14 @@ export const defaults = {
   mountPoint: '/cluster/proc',
   /** Runtime directory for the control mounts and the real-procfs bind (see native-notes/). */
   runDir: '/run/gproc',
+  /** Where the fusectl file system is (or is mounted): one directory per FUSE connection, with `abort`. */
+  fusectlDir: '/sys/fs/fuse/connections',
+  /**
+   * Longest a mount or umount command may take when a new mount daemon clears what an
+   * earlier one left, in ms: the clearing never waits on the old mounts, so this only
+   * bounds a misbehaving command.
+   */
+  mountCommandMs: 5000,
   /** The agent's local Unix socket when the cluster file names none for its node (spec section 2). */
   agentSocket: '/run/gproc/agent.sock',
   /** The agent's audit log: one JSON line per signal, spawn, run and refusal (spec section 7). */
@@ -22,6 +30,13 @@ export const defaults = {
 
   /** How long one refresh of the merged process table serves readers, in ms. */
   snapshotLifetimeMs: 1000,
+  /**
+   * MemTotal, MemFree and MemAvailable of the top-level meminfo while no node answers, kB:
+   * not 0, because procps divides by MemTotal (`free`, `ps u`, `top`).
+   */
+  noNodeMemoryKb: 1,
+  /** Smallest top-level uptime, seconds: the file never says 0.00 (tools divide by it). */
+  minUptimeSeconds: 0.01,
   /** Kernel entry, attribute and negative-lookup timeouts of the cluster view, in seconds. */
   kernelCacheSeconds: 1,
   /** Deadline of every short remote call (snapshot, file, usage, signal, spawn), in ms. */

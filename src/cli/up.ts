@@ -27,11 +27,14 @@ function demoProcesses(id: number): string {
 /**
  * Stops what an earlier `gproc up` left behind when it was killed before it could: the
  * PIDs file lists that `up` first, then its agents and node inits. A live `up` is not
- * touched (this one refuses to start instead); a listed process is killed only if its
- * command line still names this `up`'s cluster file, so a reused PID is left alone.
+ * touched (this one refuses to start instead); a stopped one (SIGSTOP: frozen, its mount
+ * would never answer) is killed and its leftovers stopped as a killed one's. A listed
+ * process is killed only if its command line still names this `up`'s cluster file, so a
+ * reused PID is left alone. Nothing here looks at the mount point; its stale mounts are
+ * cleared by mountClusterView.
  * @throws CliError when another `gproc up` is running.
  */
-function stopLeftovers(files: UpFiles): void {
+function stopLeftovers(files: UpFiles, isStopped: (pid: number) => boolean): void {
   let pids: number[];
   try {
     pids = readFileSync(files.pids, 'utf8').split(/\s+/).filter(Boolean).map(Number);
@@ -47,7 +50,10 @@ function stopLeftovers(files: UpFiles): void {
   };
   const [upPid, ...started] = pids;
   if (upPid !== process.pid && /\0up(\0|$)/.test(cmdline(upPid))) {
-    throw new CliError(`another "gproc up" (pid ${upPid}) is running; stop it first (Ctrl-C, or kill -INT ${upPid})`);
+    if (isStopped(upPid)) {
+      process.kill(upPid, 'SIGKILL');
+      process.stderr.write(`gproc: the earlier "gproc up" (pid ${upPid}) was stopped (frozen): killed it, taking over\n`);
+    } else throw new CliError(`another "gproc up" (pid ${upPid}) is running; stop it first (Ctrl-C, or kill -INT ${upPid})`);
   }
   for (const pid of started) {
     if (cmdline(pid).includes(files.config)) {
@@ -73,9 +79,10 @@ export function register(program: Command): void {
         const k = opts.simulate ?? 1;
         if (!Number.isInteger(k) || k < 1 || k > 64) throw new CliError('--simulate takes a number of nodes from 1 to 64');
         const simulate = opts.simulate !== undefined;
-        const [{ launchCluster }, { mountClusterView }, { createLogger }, { NodeClient }, { pollUntil }] = await Promise.all([
+        const [{ launchCluster }, { mountClusterView }, { isStopped }, { createLogger }, { NodeClient }, { pollUntil }] = await Promise.all([
           import('../up/nodes'),
           import('../fs/mount'),
+          import('../fs/stale-mount'),
           import('../log'),
           import('../cluster/client'),
           import('../poll'),
@@ -87,7 +94,7 @@ export function register(program: Command): void {
         surviveUncaught(log); // this process serves the mount
         const files = upFiles(opts.mount);
         mkdirSync(files.dir, { recursive: true });
-        stopLeftovers(files);
+        stopLeftovers(files, isStopped);
 
         const name = simulate ? (i: number) => `sim${i}` : () => hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60) || 'local';
         const nodes = Array.from({ length: k }, (_, i) => ({

@@ -47,9 +47,10 @@ export interface FuseMount {
 }
 
 /**
- * Mounts `ops` at `mountPoint` (created if missing). A stale mount left by a daemon that
- * died ("Transport endpoint is not connected") is cleared first.
- * @throws when the mount point is in use by a live filesystem or FUSE is unavailable.
+ * Mounts `ops` at `mountPoint` (created if missing). The caller clears stale mounts first
+ * (stale-mount.ts): fuse-native's own `force` would stat a file under the old mount, which
+ * blocks for ever when its daemon is frozen.
+ * @throws when the mount point is in use or FUSE is unavailable.
  */
 export function mountFuse(mountPoint: string, ops: FuseOps, opts: MountOptions): Promise<FuseMount> {
   const extra = opts.extra.concat(`negative_timeout=${opts.cacheSeconds}`);
@@ -67,7 +68,7 @@ export function mountFuse(mountPoint: string, ops: FuseOps, opts: MountOptions):
   }
   const fuse = new GprocFuse(mountPoint, hotOps, {
     timeout: false,
-    force: true,
+    force: false,
     mkdir: true,
     allowOther: true,
     defaultPermissions: true,

@@ -4,11 +4,15 @@
  *   /run/gproc/mounts/<key>/control      the control view (direct I/O, open handles)
  *   /run/gproc/mounts/<key>/proc         a procfs of this machine (target of self and of
  *                                        local PIDs, reachable under `gproc exec` too)
- * where <key> names MOUNTPOINT. Mounts left by a daemon that died are cleared first.
+ * where <key> names MOUNTPOINT, and records itself in /run/gproc/mounts/<key>/pid before
+ * mounting. Mounts left by a daemon that died or is frozen are cleared first, without
+ * touching them (stale-mount.ts); a live daemon's are refused. No code path of the daemon
+ * reads its own mounts: they are found in /proc/self/mountinfo, and the runtime directory
+ * is removed entry by entry (rmdir of a mount point fails, it never descends into one).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Cluster } from '../cluster/cluster';
 import type { ClusterConfig } from '../config';
@@ -17,6 +21,7 @@ import type { Logger } from '../log';
 import { CachedView } from './cached-view';
 import { ControlView } from './control-view';
 import { mountFuse, type FuseMount } from './fuse';
+import { clearStaleMounts, mountsAt, ownsMount, parseMountinfo, recordDaemon, recordFile } from './stale-mount';
 
 export interface MountedView {
   mountPoint: string;
@@ -34,29 +39,11 @@ export function runtimeDir(mountPoint: string): string {
   return `${defaults.runDir}/mounts/${readable}-${hash}`;
 }
 
-/** True when `dir` is a mount point whose file system answers (not a dead daemon's). */
-function isLiveMount(dir: string): boolean {
-  if (!isMountPoint(dir)) return false;
-  try {
-    statSync(dir);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ENOTCONN';
-  }
-}
-
-/** True when `dir` is a mount point (per /proc/self/mountinfo). */
-function isMountPoint(dir: string): boolean {
-  const escaped = dir.replace(/ /g, '\\040');
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((line) => line.split(' ')[4] === escaped);
-}
-
 /**
  * Mounts the cluster view at `mountPoint`.
  * @param localNode this machine's node id (0: none), used for osrelease and in audit logs.
- * @throws when FUSE is unavailable (/dev/fuse, libfuse2) or the mount point is in use.
+ * @throws AlreadyMountedError when a live gproc daemon (or another file system) has the
+ *   mount point; Error when FUSE is unavailable (/dev/fuse, libfuse2).
  */
 export async function mountClusterView(opts: {
   config: ClusterConfig;
@@ -68,12 +55,13 @@ export async function mountClusterView(opts: {
   const run = runtimeDir(mountPoint);
   const hostProc = `${run}/proc`;
   const controlMount = `${run}/control`;
-  // A live mount there (another daemon's) is left alone; a dead one is cleared below.
-  for (const dir of [mountPoint, controlMount]) {
-    if (isLiveMount(dir)) throw new Error(`${dir} is already mounted (is another gproc mount running there?)`);
-  }
+  // A live daemon's mounts are left alone (and refused); a dead or frozen one's are cleared.
+  const cleared = clearStaleMounts({ mountPoint, run, log: opts.log });
+  if (cleared.length) opts.log.info({ cleared }, 'stale mounts detached');
   mkdirSync(hostProc, { recursive: true });
-  if (!isMountPoint(hostProc)) execFileSync('mount', ['-t', 'proc', 'proc', hostProc]);
+  recordDaemon(run);
+  const procMounted = mountsAt(parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')), hostProc).length > 0;
+  if (!procMounted) execFileSync('mount', ['-t', 'proc', 'proc', hostProc], { timeout: defaults.mountCommandMs });
 
   // The mount runs as root and acts for the owners of the files written (the kernel checked
   // the writers), reaching other nodes with this node's certificate.
@@ -84,14 +72,27 @@ export async function mountClusterView(opts: {
   const mounts: FuseMount[] = [];
   const close = async () => {
     control.close();
-    for (const m of mounts.reverse()) await m.unmount();
-    mounts.length = 0;
-    try {
-      execFileSync('umount', ['-l', hostProc], { stdio: 'ignore' });
-    } catch {
-      // already gone
+    // A daemon that was frozen and taken over (its record names the new daemon) leaves the
+    // mount points alone: unmounting by path would take down the new daemon's mounts.
+    if (ownsMount(run)) {
+      for (const m of mounts.reverse()) await m.unmount();
+      mounts.length = 0;
+      try {
+        execFileSync('umount', ['--lazy', '--no-canonicalize', hostProc], { stdio: 'ignore', timeout: defaults.mountCommandMs });
+      } catch {
+        // already gone
+      }
+      rmSync(recordFile(run), { force: true });
+      for (const dir of [controlMount, hostProc, run]) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // still a mount point (left for the next start to clear), or gone already
+        }
+      }
+    } else {
+      opts.log.warn({ mountPoint }, 'another daemon took this mount over: leaving its mounts alone');
     }
-    rmSync(run, { recursive: true, force: true });
     cluster.close();
   };
   try {

@@ -4,14 +4,15 @@
  * Pure functions: the table in, bytes out.
  */
 import { threadOf, threadStat, type ClusterTable, type NodeEntry, type ProcessEntry } from '../cluster/table';
+import { defaults } from '../defaults';
 import { describeExit, type WireExit } from '../exit-status';
 import { encodeGpid, translatePid } from '../gpid';
 import { renumberCpuBlock, splitCpuinfo } from '../procfs/cpuinfo';
 import { formatLoadAvg, parseLoadAvg, type LoadAvg } from '../procfs/loadavg';
-import { formatMeminfo, parseMeminfo, type MeminfoLine } from '../procfs/meminfo';
+import { formatMeminfo, MEMINFO_LAYOUT, parseMeminfo, type MeminfoLine } from '../procfs/meminfo';
 import { formatPidStat, StatField } from '../procfs/stat';
 import { formatStatusLines, parseStatusLines } from '../procfs/status';
-import { formatSystemStat, parseSystemStat, type SystemStat, type SystemStatLine } from '../procfs/system-stat';
+import { CPU_COLUMNS, formatSystemStat, parseSystemStat, SYSTEM_STAT_LAYOUT, type SystemStat, type SystemStatLine } from '../procfs/system-stat';
 import { formatUptime, parseUptime } from '../procfs/uptime';
 
 /** pid_max of the view: 2^31-1, so that procps sizes its PID columns for gpids. */
@@ -96,18 +97,30 @@ export function renderExit(status: WireExit): Buffer {
   return Buffer.from(`${describeExit(status)}\n`);
 }
 
+/*
+ * The top-level files (stat uptime meminfo loadavg cpuinfo) with some or all nodes down
+ * (spec section 3). Their figures are sums over the nodes that answer, as listings show
+ * only those nodes' processes. With no node up, every file keeps its lines and format:
+ * the layout (keys, units, columns, CPUs, cpuinfo blocks) and the sizes that are no sums
+ * (Hugepagesize) come from the last figures seen from any node (the table keeps a down
+ * node's info), the amounts are 0; with no node ever seen, the layout is Linux 6.x's.
+ * meminfo's MemTotal, MemFree and MemAvailable are then defaults.noNodeMemoryKb (procps
+ * divides by MemTotal), btime stays the cluster's, and uptime (from btime) is never 0.
+ */
+
+/** Up nodes that sent their files: the nodes whose figures are summed. */
 function upInfos(table: ClusterTable): NodeEntry[] {
   return table.upNodes().filter((n) => n.info?.files);
 }
 
-/**
- * Top-level stat: `cpu` summed over nodes, `cpuN` renumbered across nodes, btime the
- * cluster's, and the counters (intr, ctxt, processes, procs_running, procs_blocked,
- * softirq) summed column by column.
- */
-export function renderSystemStat(table: ClusterTable): Buffer {
-  const stats = upInfos(table).map((n) => parseSystemStat(n.info!.files!.stat));
-  const merged: SystemStat = { cpu: [], cpus: [], btime: table.btime, other: [] };
+/** Every node whose files were ever seen (a down node keeps its last), by id: the layout when none is up. */
+function seenInfos(table: ClusterTable): NodeEntry[] {
+  return [...table.nodes.values()].filter((n) => n.info?.files);
+}
+
+/** Sums /proc/stat files: cpu columns, cpuN lines in node order, other lines column by column. */
+function mergeSystemStats(stats: SystemStat[], btime: number): SystemStat {
+  const merged: SystemStat = { cpu: [], cpus: [], btime, other: [] };
   for (const s of stats) {
     merged.cpu = addColumns(merged.cpu, s.cpu);
     merged.cpus.push(...s.cpus);
@@ -117,35 +130,76 @@ export function renderSystemStat(table: ClusterTable): Buffer {
       else merged.other.push({ key: line.key, values: line.values.slice() } satisfies SystemStatLine);
     }
   }
-  return Buffer.from(formatSystemStat(merged));
+  return merged;
+}
+
+const zeros = (values: number[]) => values.map(() => 0);
+
+/**
+ * Top-level stat: `cpu` summed over nodes, `cpuN` renumbered across nodes, btime the
+ * cluster's, and the counters (intr, ctxt, processes, procs_running, procs_blocked,
+ * softirq) summed column by column. With no node up, the same lines at 0 (see above).
+ */
+export function renderSystemStat(table: ClusterTable): Buffer {
+  const up = upInfos(table);
+  if (up.length) return Buffer.from(formatSystemStat(mergeSystemStats(up.map((n) => parseSystemStat(n.info!.files!.stat)), table.btime)));
+  const seen = seenInfos(table);
+  const layout: SystemStat = seen.length
+    ? mergeSystemStats(seen.map((n) => parseSystemStat(n.info!.files!.stat)), table.btime)
+    : { cpu: [], cpus: [], btime: table.btime, other: SYSTEM_STAT_LAYOUT.map(({ key, columns }) => ({ key, values: new Array<number>(columns).fill(0) })) };
+  const cpu = new Array<number>(Math.max(layout.cpu.length, CPU_COLUMNS)).fill(0);
+  return Buffer.from(
+    formatSystemStat({ cpu, cpus: layout.cpus.map(zeros), btime: table.btime, other: layout.other.map((l) => ({ key: l.key, values: zeros(l.values) })) }),
+  );
 }
 
 /**
  * Top-level uptime: seconds from the cluster btime to the moment the snapshots were taken
  * (not to now: top divides CPU-time deltas by uptime deltas, and both must come from the
- * same moments), and idle seconds summed over nodes.
+ * same moments), and idle seconds summed over up nodes. With no node up: from btime to
+ * when the table was built. Never below defaults.minUptimeSeconds.
  */
 export function renderUptime(table: ClusterTable): Buffer {
   const nodes = upInfos(table);
   const idle = nodes.reduce((sum, n) => sum + parseUptime(n.info!.files!.uptime).idle, 0);
   const takenAtMs = Math.max(0, ...nodes.map((n) => n.takenAtMs)) || table.builtAtMs;
-  return Buffer.from(formatUptime({ uptime: Math.max(0, takenAtMs / 1000 - table.btime), idle }));
+  return Buffer.from(formatUptime({ uptime: Math.max(defaults.minUptimeSeconds, takenAtMs / 1000 - table.btime), idle }));
 }
 
-/** Top-level meminfo: every line summed over nodes (Hugepagesize is a size, not summed). */
-export function renderMeminfo(table: ClusterTable): Buffer {
+/** Sums meminfo files line by line, keys in first-seen order (Hugepagesize is a size: the first node's). */
+function mergeMeminfo(files: MeminfoLine[][]): MeminfoLine[] {
   const merged: MeminfoLine[] = [];
-  for (const n of upInfos(table)) {
-    for (const line of parseMeminfo(n.info!.files!.meminfo)) {
+  for (const lines of files) {
+    for (const line of lines) {
       const into = merged.find((l) => l.key === line.key);
       if (!into) merged.push({ ...line });
       else if (line.key !== 'Hugepagesize') into.value += line.value;
     }
   }
-  return Buffer.from(formatMeminfo(merged));
+  return merged;
 }
 
-/** Top-level loadavg: the three averages and running/total summed; the first node's last pid, as a gpid. */
+/** Keys kept at defaults.noNodeMemoryKb while no node is up: an empty machine of 1 kB, nothing used. */
+const NO_NODE_MEMORY_KEYS = new Set(['MemTotal', 'MemFree', 'MemAvailable']);
+
+/** Top-level meminfo: every line summed over up nodes (Hugepagesize is a size, not summed); with none up, see above. */
+export function renderMeminfo(table: ClusterTable): Buffer {
+  const up = upInfos(table);
+  if (up.length) return Buffer.from(formatMeminfo(mergeMeminfo(up.map((n) => parseMeminfo(n.info!.files!.meminfo)))));
+  const seen = seenInfos(table);
+  const layout: MeminfoLine[] = seen.length ? mergeMeminfo(seen.map((n) => parseMeminfo(n.info!.files!.meminfo))) : MEMINFO_LAYOUT.map((l) => ({ ...l, value: 0 }));
+  if (!layout.some((l) => l.key === 'MemTotal')) layout.unshift({ key: 'MemTotal', value: 0, unit: 'kB' });
+  const lines = layout.map((l) => ({
+    ...l,
+    value: NO_NODE_MEMORY_KEYS.has(l.key) ? defaults.noNodeMemoryKb : l.key === 'Hugepagesize' ? l.value : 0,
+  }));
+  return Buffer.from(formatMeminfo(lines));
+}
+
+/**
+ * Top-level loadavg: the three averages and running/total summed over up nodes; the first
+ * node's last pid, as a gpid. With none up: `0.00 0.00 0.00 0/0 0`.
+ */
 export function renderLoadAvg(table: ClusterTable): Buffer {
   const nodes = upInfos(table);
   const merged: LoadAvg = { load: [0, 0, 0], running: 0, total: 0, lastPid: 0 };
@@ -159,16 +213,20 @@ export function renderLoadAvg(table: ClusterTable): Buffer {
   return Buffer.from(formatLoadAvg(merged));
 }
 
-/** Top-level cpuinfo: every node's CPUs, numbered 0.. across the cluster. */
+/**
+ * Top-level cpuinfo: every up node's CPUs, numbered 0.. across the cluster. With none up,
+ * the CPUs last seen (a description, not a figure of now), as many as stat's cpuN lines.
+ */
 export function renderCpuinfo(table: ClusterTable): Buffer {
-  const blocks = upInfos(table).flatMap((n) => splitCpuinfo(n.info!.files!.cpuinfo));
+  const up = upInfos(table);
+  const blocks = (up.length ? up : seenInfos(table)).flatMap((n) => splitCpuinfo(n.info!.files!.cpuinfo));
   return latin1(blocks.map((b, i) => `${renumberCpuBlock(b, i)}\n\n`).join(''));
 }
 
-/** sys/kernel/osrelease: the given node's, else the first up node's. */
+/** sys/kernel/osrelease: the given node's, else the first up node's, else the last seen. */
 export function renderOsRelease(table: ClusterTable, preferNode?: number): Buffer {
   const nodes = upInfos(table);
-  const n = nodes.find((x) => x.config.id === preferNode) ?? nodes[0];
+  const n = nodes.find((x) => x.config.id === preferNode) ?? nodes[0] ?? seenInfos(table)[0];
   return n ? Buffer.from(n.info!.files!.osrelease) : Buffer.alloc(0);
 }
 

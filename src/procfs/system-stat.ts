@@ -62,3 +62,20 @@ export function formatSystemStat(stat: SystemStat): string {
   if (!wroteBtime) out += `btime ${stat.btime}\n`;
   return out;
 }
+
+/** Columns of the `cpu` lines of Linux >= 2.6.33: user nice system idle iowait irq softirq steal guest guest_nice. */
+export const CPU_COLUMNS = 10;
+
+/**
+ * The lines of /proc/stat after the cpu lines, as keys and column counts, in the kernel's
+ * order (btime aside): the layout of a stat rendered when no figures were ever seen.
+ * intr and softirq have their total only (intr) or the total and the ten softirq kinds.
+ */
+export const SYSTEM_STAT_LAYOUT: readonly { key: string; columns: number }[] = [
+  { key: 'intr', columns: 1 },
+  { key: 'ctxt', columns: 1 },
+  { key: 'processes', columns: 1 },
+  { key: 'procs_running', columns: 1 },
+  { key: 'procs_blocked', columns: 1 },
+  { key: 'softirq', columns: 11 },
+];
