@@ -99,14 +99,23 @@ export const defaults = {
     signalTargets: 4096,
     /** Audience of one sealed credential. */
     audience: 511,
-    /** Open connections of one local uid, of one peer node, of one remote address. */
+    /** Open connections of one local uid, of one peer node, of one user of another node. */
     connectionsPerPeer: 64,
+    /**
+     * Connections from one address that have not yet shown who they are (TLS handshake under
+     * way, or no credential yet): shared by every user of that node, so larger.
+     */
+    unprovenPerAddress: 512,
     /**
      * Calls in progress on one connection (HTTP/2 streams, long calls included). Generous: a
      * mount carries every blocked `wait` read of its users on its one connection per node.
      */
     streamsPerConnection: 1024,
   },
+  /** How long a TLS handshake may take before the agent closes the connection, ms. */
+  tlsHandshakeTimeoutMs: 5000,
+  /** How long a connection without a client certificate may go without showing a valid credential, ms. */
+  credentialGraceMs: 5000,
   /** Lifetime of a credential sealed for a user by its node's agent, ms (MUNGE's default TTL is 300 s). */
   credentialLifetimeMs: 5 * 60 * 1000,
   /** Clock skew a credential's issue and expiry times are allowed between nodes, ms. */

@@ -40,8 +40,17 @@ export type Peer =
 /** What a connection is handed to once its peer is known (grpc-js's connection injector). */
 export type Inject = (socket: Socket) => void;
 
+/** An open connection: its peer, and the bound it counts against. */
+interface Open {
+  peer: Peer;
+  socket: Socket;
+  release: () => void;
+  /** Set while a credential user has yet to show a credential. */
+  grace?: NodeJS.Timeout;
+}
+
 export class Connections {
-  private readonly open = new Map<string, Peer>();
+  private readonly open = new Map<string, Open>();
   private readonly perKey = new Map<string, number>();
   private serial = 0;
 
@@ -52,7 +61,7 @@ export class Connections {
 
   /** The peer of the connection a call came on (`call.getPeer()`), if this agent accepted it. */
   peer(callPeer: string): Peer | undefined {
-    return this.open.get(callPeer);
+    return this.open.get(callPeer)?.peer;
   }
 
   /**
@@ -66,22 +75,69 @@ export class Connections {
       Object.defineProperty(socket, 'remotePort', { value: ++this.serial, configurable: true });
     }
     const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    // A user of another node is counted by address until its credential says who it is
+    // (`authenticated`), and must say so soon: the address is shared by all of its node's users.
+    const unproven = peer.kind === 'user';
     const bucket = limitKey(peer, socket);
-    const count = (this.perKey.get(bucket) ?? 0) + 1;
-    if (count > this.limit) {
-      this.audit.refusal({ peer: describePeer(peer), reason: `more than ${this.limit} connections from ${bucket}` });
+    const release = this.hold(bucket, unproven ? defaults.limits.unprovenPerAddress : this.limit, peer);
+    if (!release) {
       socket.destroy();
       return false;
     }
-    this.perKey.set(bucket, count);
-    this.open.set(key, peer);
+    const entry: Open = { peer, socket, release };
+    if (unproven) {
+      entry.grace = setTimeout(() => socket.destroy(), defaults.credentialGraceMs);
+      entry.grace.unref();
+    }
+    this.open.set(key, entry);
     socket.once('close', () => {
       this.open.delete(key);
+      clearTimeout(entry.grace);
+      entry.release();
+    });
+    return true;
+  }
+
+  /**
+   * Notes that the connection a call came on showed a valid credential for `uid` of `node`:
+   * from now on it counts against that user's bound, not its address's, and may stay.
+   * @returns false (and closes it) when that user has too many connections already.
+   */
+  authenticated(callPeer: string, node: number, uid: number): boolean {
+    const entry = this.open.get(callPeer);
+    if (!entry || entry.grace === undefined) return true; // proven before, or not a credential connection
+    clearTimeout(entry.grace);
+    entry.grace = undefined;
+    const release = this.hold(`uid ${uid} of node ${node}`, this.limit, entry.peer);
+    entry.release();
+    if (!release) {
+      entry.release = () => {};
+      entry.socket.destroy();
+      return false;
+    }
+    entry.release = release;
+    return true;
+  }
+
+  /**
+   * Counts one more connection against `bucket`.
+   * @returns the function that gives it back, or undefined (audited) when the bucket is full.
+   */
+  private hold(bucket: string, limit: number, peer: Peer): (() => void) | undefined {
+    const count = (this.perKey.get(bucket) ?? 0) + 1;
+    if (count > limit) {
+      this.audit.refusal({ peer: describePeer(peer), reason: `more than ${limit} connections from ${bucket}` });
+      return undefined;
+    }
+    this.perKey.set(bucket, count);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
       const left = (this.perKey.get(bucket) ?? 1) - 1;
       if (left > 0) this.perKey.set(bucket, left);
       else this.perKey.delete(bucket);
-    });
-    return true;
+    };
   }
 
   /**
@@ -117,13 +173,20 @@ export class Connections {
    */
   async listenTls(address: string, pem: { ca: Buffer; cert: Buffer; key: Buffer }, knownNodes: Set<number>, inject: Inject): Promise<TlsServer> {
     const server = createTlsServer(
-      { ...pem, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'], minVersion: 'TLSv1.2' },
+      { ...pem, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'], minVersion: 'TLSv1.2', handshakeTimeout: defaults.tlsHandshakeTimeoutMs },
       (socket: TLSSocket) => {
         const peer = classifyTls(socket, knownNodes);
         if (peer.kind === 'refused') this.audit.refusal({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: peer.reason });
         if (this.accept(socket, peer)) inject(socket);
       },
     );
+    // Before its handshake a connection proves nothing: it is bounded by address, and the
+    // handshake by time, so half-open connections cannot use up the agent's descriptors.
+    server.on('connection', (raw: Socket) => {
+      const release = this.hold(`address ${raw.remoteAddress} (handshaking)`, defaults.limits.unprovenPerAddress, { kind: 'anonymous', address: raw.remoteAddress ?? '?' });
+      if (!release) return raw.destroy();
+      raw.once('close', release);
+    });
     server.on('tlsClientError', (err, socket) => {
       this.audit.refusal({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: `TLS handshake failed: ${err.message.split('\n')[0]}` });
     });

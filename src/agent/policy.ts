@@ -204,6 +204,9 @@ export class Policy {
       for (const [nonce, b] of this.bound) if (b.exp + defaults.credentialSkewMs < now) this.bound.delete(nonce);
       this.bound.set(claims.nonce, { peer: here, exp: claims.exp });
     }
+    if (!this.connections.authenticated(here, claims.node, claims.uid)) {
+      return this.refuse(peer, method, `more than ${defaults.limits.connectionsPerPeer} connections of uid ${claims.uid} of node ${claims.node}`, status.RESOURCE_EXHAUSTED);
+    }
     return claims;
   }
 
