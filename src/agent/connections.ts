@@ -189,6 +189,7 @@ export class Connections {
     });
     server.on('tlsClientError', (err, socket) => {
       this.audit.refusal({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: `TLS handshake failed: ${err.message.split('\n')[0]}` });
+      socket.destroy(); // Node leaves a timed-out handshake's socket open
     });
     await listen(server, splitAddress(address));
     return server;
