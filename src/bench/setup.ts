@@ -42,7 +42,8 @@ export async function startNodes(count: number, perNode: number, firstPort: numb
     preamble,
     gproc: [process.execPath, CLI],
   }), { tls });
-  const clients = cluster.config.nodes.map((n) => new NodeClient(n, { config: cluster.config, self: 0, role: 'daemon' }));
+  // Each node's own socket (the tests' and benchmarks' process holds them all).
+  const clients = cluster.config.nodes.map((n) => new NodeClient(n, { config: cluster.config, self: n.id, role: 'daemon' }));
   const stop = () => {
     clients.forEach((c) => c.close());
     cluster.stop();
