@@ -17,6 +17,7 @@ import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { status } from '@grpc/grpc-js';
+import { ConfigError } from '../config';
 import { defaults } from '../defaults';
 import type { Logger } from '../log';
 import { markRecordRead, readBootId, readRecord, recordKey, removeRecord, type ExitStatus, type Origin, type ProcessRecord } from './process-records';
@@ -128,8 +129,12 @@ export class ProcessRegistry {
     this.dir = join(opts.stateDir, 'processes');
     this.shimPath = opts.shimPath ?? defaultShimPath();
     this.bootId = readBootId();
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.load();
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      this.load();
+    } catch (err) {
+      throw new ConfigError(`cannot use the state directory ${opts.stateDir} (give --state-dir): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
   }
 
   /** Stops polling (the records stay: the next agent reads them). */
