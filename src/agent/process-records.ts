@@ -5,7 +5,8 @@
  * (src/native/gproc-shim.c) when it starts the process ("state running") and replaced when
  * the process ends ("state exited N" / "state killed SIGNUM"); the agent appends "read MS"
  * when the owner first reads the status. Every write is atomic: a temporary file (name
- * starting with "."), fsync, rename, fsync of the directory.
+ * starting with ".") renamed over the record. Not fsynced: records of another boot are
+ * dropped, and only a crash of the machine (a new boot) loses the page cache.
  *
  *   gproc-process 1
  *   boot 5d2c...            /proc/sys/kernel/random/boot_id
@@ -18,7 +19,7 @@
  *   ended 1712345679000     wall-clock ms (once ended)
  *   read 1712345680000      wall-clock ms of the first read by its owner or root (optional)
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 
@@ -129,18 +130,11 @@ export function readRecord(dir: string, key: string): ProcessRecord | undefined 
   return parseRecord(key, text);
 }
 
-/** Replaces file `name` of `dir` with `text`, atomically and durably. */
+/** Replaces file `name` of `dir` with `text`, atomically (a renamed temporary file). */
 export function writeAtomically(dir: string, name: string, text: string): void {
   const tmp = join(dir, `.tmp.${process.pid}.${name}`);
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  writeFileSync(tmp, text, { mode: 0o600 });
   renameSync(tmp, join(dir, name));
-  syncDirectory(dir);
 }
 
 /** Marks record `key` as read at `readAt` (the first read by its owner or root). */
@@ -155,14 +149,5 @@ export function removeRecord(dir: string, key: string): void {
     unlinkSync(join(dir, key));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-}
-
-export function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
