@@ -37,6 +37,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 # peercred.node tells the agent who is at the other end of a Unix socket (src/native/peercred.c).
 # gproc-exec, set-user-ID root, gives any user's `gproc exec` the view as /proc
 # (src/native/gproc-exec.c): it must be built by root.
+# gproc-shim supervises each process the agent starts, so it outlives the agent
+# (src/native/gproc-shim.c); static, so that one costs under 1 MiB of memory.
 NATIVE_CFLAGS := -O2 -Wall -Wextra -Werror
 ESBUILD := node_modules/.bin/esbuild --bundle --platform=node --target=node20 --log-level=warning --external:fuse-native
 build: deps
@@ -49,6 +51,7 @@ build: deps
 	$(CC) -O2 -Wall -Wextra -shared -fPIC -o dist/gproc-kill.so src/native/gproc-kill.c -ldl
 	$(CC) $(NATIVE_CFLAGS) -shared -fPIC -I/usr/include/node -o dist/peercred.node src/native/peercred.c
 	$(CC) $(NATIVE_CFLAGS) -o dist/gproc-exec src/native/gproc-exec.c
+	$(CC) $(NATIVE_CFLAGS) -static -o dist/gproc-shim src/native/gproc-shim.c
 	chown root:root dist/gproc-exec
 	chmod 4755 dist/gproc-exec
 	chmod +x dist/gproc.js

@@ -21,6 +21,11 @@ export const defaults = {
   mountCommandMs: 5000,
   /** The agent's local Unix socket when the cluster file names none for its node (spec section 2). */
   agentSocket: '/run/gproc/agent.sock',
+  /**
+   * Where an agent keeps, in <stateDir>/<node name>/processes/, the records of the processes
+   * it started and their exit statuses, across its restarts (native-notes/durable-processes.md).
+   */
+  stateDir: '/var/lib/gproc',
   /** The agent's audit log: one JSON line per signal, spawn, run and refusal (spec section 7). */
   auditLog: '/var/log/gproc/audit.log',
   /** Where `gproc up` on the default mount point keeps its cluster file and pids. */

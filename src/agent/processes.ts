@@ -1,30 +1,30 @@
 /**
- * Processes an agent starts for the cluster (spec section 5). They are the agent's
- * children, each in a session and process group of its own, so they belong to the agent
- * and not to whichever mount or CLI asked: a restarted mount loses nothing. The agent reaps
- * them and keeps their exit status until it is read (then for
- * `defaults.exitStatusAfterReadMs`, so re-reads agree) or for
- * `defaults.exitStatusRetentionMs`, at most `defaults.maxHeldExitStatuses` of them.
+ * Processes an agent starts for the cluster (spec section 5). Each is started through a
+ * supervisor of its own, dist/gproc-shim (src/native/gproc-shim.c): the process's parent,
+ * in a session of its own, that outlives the agent and records the process's start and end
+ * on disk (process-records.ts). The process itself runs in a session and process group of
+ * its own whose id is its pid, and its pid, comm and cmdline are the command's own. So the
+ * processes belong to the node, not to a mount or to the agent's life: a restarted agent
+ * loads the records, knows which running processes it started (and for whom) and holds the
+ * statuses of those that ended meanwhile. A status is kept until it is read by its owner
+ * or root (then for `defaults.exitStatusAfterReadMs`, so re-reads agree) or for
+ * `defaults.exitStatusRetentionMs`, at most `defaults.maxHeldExitStatuses` of them; records
+ * of another boot are dropped. See native-notes/durable-processes.md.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { status } from '@grpc/grpc-js';
+import { ConfigError } from '../config';
 import { defaults } from '../defaults';
 import type { Logger } from '../log';
+import { markRecordRead, readBootId, readRecord, recordKey, removeRecord, type ExitStatus, type Origin, type ProcessRecord } from './process-records';
 import { RpcError } from './rpc-error';
 import { readIdentity } from './watcher';
 
-/** The requester of a process: it is shown as that process's parent, group and session. */
-export interface Origin {
-  node: number;
-  pid: number;
-  pgrp: number;
-  session: number;
-}
-
-/** How a process ended (spec section 5): `exited N`, `killed SIGNAME` or `gone`. */
-export type ExitStatus = { code: number } | { signal: string } | { gone: true };
+export type { ExitStatus, Origin } from './process-records';
 
 /** What to start: exactly one of argv and shellCommand. */
 export interface SpawnSpec {
@@ -41,16 +41,25 @@ export interface SpawnSpec {
   origin?: Origin;
 }
 
-/** A live process the agent started. */
-export interface StartedProcess {
+/** A live process the agent started (in this life of the agent or an earlier one). */
+export interface LiveProcess {
   pid: number;
   /** Clock ticks after boot (stat field 22). */
   starttime: number;
   /** The user it runs as: only it (or root) may consume its exit status. */
   uid: number;
   origin?: Origin;
-  child: ChildProcess;
   exited: Promise<ExitStatus>;
+}
+
+/** A process started by this agent: its supervisor is the agent's child. */
+export interface StartedProcess extends LiveProcess {
+  /**
+   * The supervisor. Its stdin, stdout and stderr are the process's own (the supervisor
+   * keeps no copy); it exits, and emits 'exit' and 'close', once the process ended and
+   * its status is on disk.
+   */
+  child: ChildProcess;
 }
 
 /** An ended process whose status is held. */
@@ -64,24 +73,82 @@ export interface EndedProcess {
   readAt?: number;
 }
 
-/** The processes an agent started (spawn, run): it reaps them and holds their exit status (defaults.exitStatusRetentionMs). */
-export class ProcessRegistry {
-  private readonly live = new Map<number, StartedProcess>();
-  private readonly ended = new Map<number, EndedProcess>();
+interface LiveEntry extends LiveProcess {
+  key: string;
+  shim?: { pid: number; starttime: number };
+  /** Whether the supervisor is this agent's child (its exit is an event), else it is polled. */
+  attached: boolean;
+  settle(status: ExitStatus): void;
+}
 
-  constructor(
-    private readonly procRoot: string,
-    private readonly log: Logger,
-    /** Environment every started process gets on top of its own (GPROC_NODE, GPROC_CONFIG). */
-    private readonly extraEnv: Record<string, string>,
-  ) {}
+interface EndedEntry extends EndedProcess {
+  key: string;
+}
+
+export interface RegistryOptions {
+  /** Root of the /proc tree (to tell whether a process or supervisor still runs). */
+  procRoot: string;
+  log: Logger;
+  /** Environment every started process gets on top of its own (GPROC_NODE, GPROC_CONFIG). */
+  extraEnv: Record<string, string>;
+  /** The agent's state directory: records go to its processes/ (created if missing). */
+  stateDir: string;
+  /** The supervisor program (default: dist/gproc-shim next to the bundle). */
+  shimPath?: string;
+}
+
+/**
+ * Where the supervisor may be: next to the bundle (dist/gproc.js, where __dirname is
+ * dist/), or in dist/ when this file runs from source (tests).
+ */
+export function defaultShimPath(): string {
+  const candidates = [join(__dirname, 'gproc-shim'), join(__dirname, '..', '..', 'dist', 'gproc-shim')];
+  return candidates.find((c) => existsSync(c)) ?? candidates[0];
+}
+
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]));
+
+/** The processes an agent started (spawn, run): their records on disk, and the statuses it holds. */
+export class ProcessRegistry {
+  private readonly live = new Map<string, LiveEntry>();
+  private readonly ended = new Map<string, EndedEntry>();
+  private readonly procRoot: string;
+  private readonly log: Logger;
+  private readonly extraEnv: Record<string, string>;
+  /** Where the records are: <state dir>/processes. */
+  readonly dir: string;
+  private readonly shimPath: string;
+  private readonly bootId: string;
+  /** Polls the supervisors of processes started by an earlier life of the agent. */
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(opts: RegistryOptions) {
+    this.procRoot = opts.procRoot;
+    this.log = opts.log;
+    this.extraEnv = opts.extraEnv;
+    this.dir = join(opts.stateDir, 'processes');
+    this.shimPath = opts.shimPath ?? defaultShimPath();
+    this.bootId = readBootId();
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      this.load();
+    } catch (err) {
+      throw new ConfigError(`cannot use the state directory ${opts.stateDir} (give --state-dir): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+
+  /** Stops polling (the records stay: the next agent reads them). */
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
 
   /**
-   * Starts a process as the agent's child, in a new session.
+   * Starts a process through a supervisor of its own, in a new session.
    * @param stdio 'ignore' for nodes/<id>/spawn, 'pipe' for gproc run.
    * @throws RpcError INVALID_ARGUMENT (empty command, bad environment), FAILED_PRECONDITION
-   *   (working directory missing), NOT_FOUND (program not found), PERMISSION_DENIED
-   *   (not executable, or this uid may not be taken).
+   *   (working directory missing, supervisor failed), NOT_FOUND (program not found),
+   *   PERMISSION_DENIED (not executable, or this uid may not be taken).
    */
   async start(spec: SpawnSpec, stdio: 'ignore' | 'pipe'): Promise<StartedProcess> {
     const argv = commandLine(spec);
@@ -93,46 +160,29 @@ export class ProcessRegistry {
       throw new RpcError(status.FAILED_PRECONDITION, `working directory ${JSON.stringify(cwd)} does not exist on this node`);
     }
     if (!findProgram(argv[0], env.PATH, cwd)) throw new RpcError(status.NOT_FOUND, `${argv[0]}: command not found`);
-    // Node can set a uid and gid but drops every supplementary group; setpriv(1) sets all
-    // three and then execs the command itself, so the started pid is the command's own.
-    // The working directory is entered as the user, after setpriv (a shell's cd, then exec:
-    // still the command's own pid). Entered by the agent, as root, it would hand the user a
-    // directory whose path it may not search (/home/alice/pub under a 0700 /home/alice).
-    const asUser =
-      spec.uid === 0
-        ? argv
-        : ['setpriv', `--reuid=${spec.uid}`, `--regid=${spec.gid}`, spec.groups.length ? `--groups=${spec.groups.join(',')}` : '--clear-groups', '--', ...enterAsUser(resolve(cwd), argv)];
-    const options = { cwd: spec.uid === 0 ? cwd : '/', env, detached: true, stdio: stdio as StdioOptions };
-    let child: ChildProcess;
-    try {
-      child = spawn(asUser[0], asUser.slice(1), options);
-    } catch (err) {
-      throw new RpcError(status.INVALID_ARGUMENT, `cannot start ${JSON.stringify(argv[0])}: ${(err as Error).message}`);
-    }
+    const request = shimRequest(this.dir, spec, cwd, argv, env);
+    const child = spawn(this.shimPath, [], { cwd: '/', env: {}, detached: true, stdio: [stdio, stdio, stdio, 'pipe'] as StdioOptions });
     if (child.pid === undefined) {
       const err = await new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));
-      throw spawnError(argv[0], err);
+      throw new RpcError(status.FAILED_PRECONDITION, `cannot start the process supervisor ${this.shimPath}: ${err.code ?? err.message}`);
     }
-    const pid = child.pid;
-    // The child exists (at worst as a zombie not yet reaped): its start time is readable now.
-    const starttime = readIdentity(this.procRoot, pid)?.starttime ?? 0;
-    const exited = new Promise<ExitStatus>((resolve) => {
-      child.once('exit', (code, signal) => {
-        const st: ExitStatus = code !== null ? { code } : { signal: signal ?? 'SIGKILL' };
-        this.live.delete(pid);
-        this.remember({ pid, starttime, uid: spec.uid, status: st, endedAt: Date.now() });
-        resolve(st);
-      });
-    });
-    child.on('error', (err) => this.log.warn({ err, pid }, 'child process error'));
-    const record: StartedProcess = { pid, starttime, uid: spec.uid, origin: spec.origin, child, exited };
-    this.live.set(pid, record);
-    this.log.info({ pid, starttime, argv, uid: spec.uid, origin: spec.origin }, 'started process');
-    return record;
+    child.on('error', (err) => this.log.warn({ err, shim: child.pid }, 'process supervisor error'));
+    const answer = await talk(child.stdio[3] as Duplex, request);
+    const ok = /^ok (\d+) (\d+)\n$/.exec(answer);
+    if (!ok) {
+      for (const s of [child.stdin, child.stdout, child.stderr]) s?.destroy();
+      throw shimError(argv[0], cwd, answer);
+    }
+    const pid = Number(ok[1]);
+    const starttime = Number(ok[2]);
+    const entry = this.track({ pid, starttime, uid: spec.uid, origin: spec.origin, shim: { pid: child.pid, starttime: 0 } }, true);
+    child.once('exit', () => this.check(entry));
+    this.log.info({ pid, starttime, argv, uid: spec.uid, origin: spec.origin, shim: child.pid }, 'started process');
+    return Object.assign(entry, { child });
   }
 
   /** Live started processes (for the snapshot's global parents and groups). */
-  started(): StartedProcess[] {
+  started(): LiveProcess[] {
     return [...this.live.values()];
   }
 
@@ -149,14 +199,14 @@ export class ProcessRegistry {
    * @param signal aborts the wait (the caller went away).
    */
   async wait(pid: number, starttime: number, signal?: AbortSignal): Promise<ExitStatus> {
-    const held = this.ended.get(pid);
-    if (held && (starttime === 0 || held.starttime === starttime)) return this.markRead(held);
-    const live = this.live.get(pid);
-    if (live && (starttime === 0 || live.starttime === starttime)) {
+    const live = this.find(this.live, pid, starttime);
+    if (live) {
       await live.exited;
-      const done = this.ended.get(pid);
+      const done = this.ended.get(live.key);
       return done ? this.markRead(done) : { gone: true };
     }
+    const held = this.find(this.ended, pid, starttime);
+    if (held) return this.markRead(held);
     // Not ours: poll until it is gone (or a zombie: ended, its status its parent's); nobody
     // here holds its status.
     await new Promise<void>((resolve) => {
@@ -175,34 +225,218 @@ export class ProcessRegistry {
 
   /** The user a started process runs (or ran) as, if this agent started it. */
   owner(pid: number, starttime: number): number | undefined {
-    const p = this.ended.get(pid) ?? this.live.get(pid);
-    return p && (starttime === 0 || p.starttime === starttime) ? p.uid : undefined;
+    return (this.find(this.live, pid, starttime) ?? this.find(this.ended, pid, starttime))?.uid;
   }
 
-  /** Status of a process that ended, if held (does not count as a read). */
+  /**
+   * Status of a process that ended, if held (does not count as a read). A process the
+   * agent started is reaped by its supervisor only once its record says how it ended, so
+   * for one seen gone its record is read now (its supervisor's end may not be noticed yet).
+   */
   heldStatus(pid: number, starttime: number): ExitStatus | undefined {
-    const held = this.ended.get(pid);
-    return held && (starttime === 0 || held.starttime === starttime) ? held.status : undefined;
+    const live = this.find(this.live, pid, starttime);
+    if (live) this.check(live, true);
+    return this.find(this.ended, pid, starttime)?.status;
   }
 
-  private markRead(held: EndedProcess): ExitStatus {
-    held.readAt ??= Date.now();
-    return held.status;
+  /** The entry of (pid, starttime); with starttime 0, the latest of that pid. */
+  private find<T extends { pid: number }>(map: Map<string, T>, pid: number, starttime: number): T | undefined {
+    if (starttime !== 0) return map.get(recordKey(this.bootId, pid, starttime));
+    let found: T | undefined;
+    for (const p of map.values()) if (p.pid === pid) found = p;
+    return found;
   }
 
-  private remember(p: EndedProcess): void {
-    this.ended.delete(p.pid);
-    this.ended.set(p.pid, p);
+  /** Reads the records: running processes are live again, ended ones held, other boots' dropped. */
+  private load(): void {
+    const ended: ProcessRecord[] = [];
+    for (const name of readdirSync(this.dir)) {
+      if (name.startsWith('.')) {
+        this.removeStaleTemporary(name);
+        continue;
+      }
+      let record: ProcessRecord | undefined;
+      try {
+        record = readRecord(this.dir, name);
+      } catch (err) {
+        this.log.warn({ file: join(this.dir, name), err: (err as Error).message }, 'not a process record: left alone');
+        continue;
+      }
+      if (!record) continue;
+      if (record.boot !== this.bootId) removeRecord(this.dir, name);
+      else if (record.status) ended.push(record);
+      else this.track(record, false);
+    }
+    ended.sort((a, b) => a.endedAt! - b.endedAt!);
+    for (const r of ended) this.ended.set(r.key, { key: r.key, pid: r.pid, starttime: r.starttime, uid: r.uid, status: r.status!, endedAt: r.endedAt!, readAt: r.readAt });
     this.expire();
+    // Those that ended while no agent ran, and those whose end nobody will record, now.
+    for (const entry of [...this.live.values()]) this.check(entry);
+    if (this.live.size || ended.length) this.log.info({ live: this.live.size, ended: this.ended.size }, 'process records loaded');
+  }
+
+  /** A temporary file of a writer that is gone (a torn write) is removed. */
+  private removeStaleTemporary(name: string): void {
+    const writer = /^\.tmp\.(\d+)\./.exec(name);
+    if (writer && readIdentity(this.procRoot, Number(writer[1]))) return; // still writing
+    try {
+      unlinkSync(join(this.dir, name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+
+  private track(p: Pick<ProcessRecord, 'pid' | 'starttime' | 'uid' | 'origin' | 'shim'>, attached: boolean): LiveEntry {
+    let settle!: (s: ExitStatus) => void;
+    const exited = new Promise<ExitStatus>((resolve) => (settle = resolve));
+    const key = recordKey(this.bootId, p.pid, p.starttime);
+    const entry: LiveEntry = { key, pid: p.pid, starttime: p.starttime, uid: p.uid, origin: p.origin, shim: p.shim, attached, exited, settle };
+    this.live.set(key, entry);
+    if (!attached) this.poll();
+    return entry;
+  }
+
+  /** Polls, every defaults.processPollMs, the live processes whose supervisor is not this agent's child. */
+  private poll(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      let polled = 0;
+      for (const entry of this.live.values()) {
+        if (entry.attached) continue;
+        polled++;
+        this.check(entry);
+      }
+      if (polled === 0) this.close();
+    }, defaults.processPollMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Learns whether a live process ended: once its supervisor is gone, its record says how.
+   * A record still running then means the supervisor was killed: the process is followed
+   * until it is gone, and its status is `gone` (nobody holds it).
+   */
+  private check(entry: LiveEntry, recordOnly = false): void {
+    const shimRuns = entry.attached ? false : entry.shim !== undefined && this.runs(entry.shim.pid, entry.shim.starttime);
+    if (shimRuns && !recordOnly) return;
+    let record: ProcessRecord | undefined;
+    try {
+      record = readRecord(this.dir, entry.key);
+    } catch (err) {
+      this.log.warn({ key: entry.key, err: (err as Error).message }, 'unreadable process record');
+    }
+    if (record?.status) {
+      this.live.delete(entry.key);
+      this.ended.delete(entry.key);
+      this.ended.set(entry.key, { key: entry.key, pid: entry.pid, starttime: entry.starttime, uid: entry.uid, status: record.status, endedAt: record.endedAt!, readAt: record.readAt });
+      this.expire();
+      entry.settle(record.status);
+      return;
+    }
+    if (recordOnly) return;
+    if (entry.attached) {
+      this.log.warn({ pid: entry.pid, shim: entry.shim?.pid }, 'the supervisor ended without recording a status');
+      entry.attached = false;
+      entry.shim = undefined;
+      this.poll();
+    }
+    if (this.runs(entry.pid, entry.starttime)) return;
+    this.live.delete(entry.key);
+    removeRecord(this.dir, entry.key);
+    entry.settle({ gone: true });
+  }
+
+  /** Whether (pid, starttime) runs and is not a zombie (starttime 0: any process with that pid). */
+  private runs(pid: number, starttime: number): boolean {
+    const seen = readIdentity(this.procRoot, pid);
+    return seen !== undefined && seen.state !== 'Z' && (starttime === 0 || seen.starttime === starttime);
+  }
+
+  private markRead(held: EndedEntry): ExitStatus {
+    if (held.readAt === undefined) {
+      held.readAt = Date.now();
+      try {
+        markRecordRead(this.dir, held.key, held.readAt);
+      } catch (err) {
+        this.log.warn({ key: held.key, err: (err as Error).message }, 'cannot mark a process record read');
+      }
+    }
+    return held.status;
   }
 
   private expire(): void {
     const now = Date.now();
-    for (const [pid, p] of this.ended) {
+    for (const [key, p] of this.ended) {
       const old = now - p.endedAt > defaults.exitStatusRetentionMs;
       const readLongAgo = p.readAt !== undefined && now - p.readAt > defaults.exitStatusAfterReadMs;
-      if (old || readLongAgo || this.ended.size > defaults.maxHeldExitStatuses) this.ended.delete(pid);
+      if (old || readLongAgo || this.ended.size > defaults.maxHeldExitStatuses) {
+        this.ended.delete(key);
+        try {
+          removeRecord(this.dir, key);
+        } catch (err) {
+          this.log.warn({ key, err: (err as Error).message }, 'cannot remove a process record');
+        }
+      }
     }
+  }
+}
+
+/**
+ * The supervisor's request (src/native/gproc-shim.c): a header line, then NUL-ended fields
+ * DIR UID GID NGROUPS GROUP... CWD NOTE ARGC ARG... ENVC ENV...
+ */
+function shimRequest(dir: string, spec: SpawnSpec, cwd: string, argv: string[], env: Record<string, string>): Buffer {
+  const envList = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  for (const s of [cwd, ...argv, ...envList]) {
+    if (s.includes('\0')) throw new RpcError(status.INVALID_ARGUMENT, 'a NUL byte in the command, its environment or its working directory');
+  }
+  const o = spec.origin;
+  const ids = (xs: number[]) => xs.every((x) => Number.isSafeInteger(x) && x >= 0);
+  if (!ids([spec.uid, spec.gid, ...spec.groups])) throw new RpcError(status.INVALID_ARGUMENT, 'bad uid, gid or groups');
+  const note = o && ids([o.node, o.pid, o.pgrp, o.session]) ? `origin ${o.node} ${o.pid} ${o.pgrp} ${o.session}\n` : '';
+  const fields = [dir, spec.uid, spec.gid, spec.groups.length, ...spec.groups, cwd, note, argv.length, ...argv, envList.length, ...envList];
+  const body = Buffer.concat(fields.map((f) => Buffer.from(`${f}\0`)));
+  return Buffer.concat([Buffer.from(`gproc-shim 1 ${body.length}\n`), body]);
+}
+
+/** Sends the request and reads the supervisor's one-line answer ("" if it ended without one). */
+function talk(socket: Duplex, request: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = () => {
+      socket.destroy();
+      resolve(text);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (text.includes('\n')) done();
+    });
+    socket.once('end', done);
+    socket.once('close', done);
+    socket.on('error', () => {}); // the supervisor ended early: its answer (or none) says why
+    socket.write(request);
+  });
+}
+
+/** The error a supervisor's answer "error STAGE ERRNO" stands for. */
+function shimError(program: string, cwd: string, answer: string): RpcError {
+  const m = /^error (\w+) (\d+)\n$/.exec(answer);
+  if (!m) return new RpcError(status.FAILED_PRECONDITION, `${program}: cannot start: the process supervisor failed`);
+  const [, stage, errno] = m;
+  const code = ERRNO_NAMES.get(Number(errno)) ?? `errno ${errno}`;
+  switch (stage) {
+    case 'exec':
+      return spawnError(program, code);
+    case 'setgroups':
+    case 'setgid':
+    case 'setuid':
+      return spawnError(program, code === 'EPERM' ? 'EPERM' : `${stage} ${code}`);
+    case 'chdir':
+      return code === 'EACCES'
+        ? new RpcError(status.PERMISSION_DENIED, `working directory ${JSON.stringify(cwd)} is not accessible to this user`)
+        : new RpcError(status.FAILED_PRECONDITION, `working directory ${JSON.stringify(cwd)} does not exist on this node`);
+    default:
+      return new RpcError(status.FAILED_PRECONDITION, `${program}: cannot start: ${stage} ${code}`);
   }
 }
 
@@ -226,11 +460,6 @@ function environment(entries: string[], extra: Record<string, string>): Record<s
   return { ...env, ...extra };
 }
 
-/** argv that enters `dir` and execs `argv` (run after the ids are the user's). */
-function enterAsUser(dir: string, argv: string[]): string[] {
-  return ['/bin/sh', '-c', 'cd -P -- "$1" || exit 126; shift; exec "$@"', 'gproc-cwd', dir, ...argv];
-}
-
 /** Whether `program` names an executable file, directly (with a slash) or in `path`. */
 function findProgram(program: string, path: string | undefined, cwd: string): boolean {
   const executable = (file: string) => {
@@ -245,17 +474,17 @@ function findProgram(program: string, path: string | undefined, cwd: string): bo
   return (path ?? defaults.spawnPath).split(':').some((dir) => executable(`${dir || '.'}/${program}`));
 }
 
-function spawnError(program: string, err: NodeJS.ErrnoException): RpcError {
-  switch (err.code) {
+function spawnError(program: string, code: string): RpcError {
+  switch (code) {
     case 'ENOENT':
       return new RpcError(status.NOT_FOUND, `${program}: command not found`);
     case 'EACCES':
     case 'ENOEXEC':
     case 'EISDIR':
-      return new RpcError(status.PERMISSION_DENIED, `${program}: cannot execute: ${err.code}`);
+      return new RpcError(status.PERMISSION_DENIED, `${program}: cannot execute: ${code}`);
     case 'EPERM':
       return new RpcError(status.PERMISSION_DENIED, `${program}: the agent may not start processes as this user`);
     default:
-      return new RpcError(status.FAILED_PRECONDITION, `${program}: cannot start: ${err.code ?? err.message}`);
+      return new RpcError(status.FAILED_PRECONDITION, `${program}: cannot start: ${code}`);
   }
 }

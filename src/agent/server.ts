@@ -30,6 +30,11 @@ export interface AgentOptions {
   readerThreads?: number;
   /** The audit log's file (default `defaults.auditLog`). */
   auditLog?: string;
+  /**
+   * Where the records of the processes the agent started are kept across its restarts
+   * (default `defaults.stateDir`/<node name>; native-notes/durable-processes.md).
+   */
+  stateDir?: string;
   log?: Logger;
 }
 
@@ -77,6 +82,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     sealer: tls && loadSealer(tls.key, tls.cert),
     childEnv: { GPROC_NODE: String(node.id), GPROC_CONFIG: resolve(config.source) },
     readerThreads: opts.readerThreads ?? defaultReaderThreads(),
+    stateDir: opts.stateDir ?? resolve(defaults.stateDir, node.name),
   });
   const server = new Server({
     'grpc.max_receive_message_length': defaults.limits.requestBytes,

@@ -64,6 +64,8 @@ export interface AgentServiceOptions {
   childEnv: Record<string, string>;
   /** Worker threads reading /proc for snapshots (0 in tests that run from source). */
   readerThreads: number;
+  /** The agent's state directory: records of the processes it started (processes.ts). */
+  stateDir: string;
 }
 
 /** Builds the handlers; `registry` holds the processes the agent started. */
@@ -73,7 +75,7 @@ export function createAgentService(opts: AgentServiceOptions): {
   close(): Promise<unknown>;
 } {
   const { node, procRoot, log, policy, audit } = opts;
-  const registry = new ProcessRegistry(procRoot, log, opts.childEnv);
+  const registry = new ProcessRegistry({ procRoot, log, extraEnv: opts.childEnv, stateDir: opts.stateDir });
   const watcher = new ProcessWatcher(procRoot);
   const pool = new ReaderPool(procRoot, opts.readerThreads, (err) => log.error({ err: err.message }, 'snapshot reader thread failed; reading on the main thread'));
   // Concurrent snapshot calls share one reading of /proc: a flood of them costs one.
@@ -216,7 +218,14 @@ export function createAgentService(opts: AgentServiceOptions): {
       return { token, expiresAtMs: exp };
     }),
   };
-  return { handlers, registry, close: () => pool.close() };
+  return {
+    handlers,
+    registry,
+    close: () => {
+      registry.close();
+      return pool.close();
+    },
+  };
 }
 
 function checkRef(ref: ProcessRef__Output | null | undefined): ProcessRef__Output {

@@ -37,6 +37,7 @@ export async function startNodes(count: number, perNode: number, firstPort: numb
   const cluster = await launchCluster(configPath, nodes, (n) => ({
     logFile: join(dir, `agent-${n.id}.log`),
     auditLog: join(dir, `audit-${n.id}.log`),
+    stateDir: join(dir, `state-${n.id}`),
     simulate: true,
     bootOffset: n.id * 100,
     preamble,

@@ -10,13 +10,14 @@ export function register(program: Command): void {
     .requiredOption('--node <id|name>', 'which node of the cluster file this is')
     .option('--insecure', 'plaintext gRPC (allowed only on loopback)', false)
     .option('--audit-log <file>', 'audit log: one JSON line per signal, spawn, run and refusal', defaults.auditLog)
+    .option('--state-dir <dir>', `records of the processes it started, kept across its restarts (default: ${defaults.stateDir}/<node name>)`)
     .action(
-      action(async (opts: { config?: string; node: string; insecure: boolean; auditLog: string }) => {
+      action(async (opts: { config?: string; node: string; insecure: boolean; auditLog: string; stateDir?: string }) => {
         const [{ startAgent }, { createLogger }] = await Promise.all([import('../agent/server'), import('../log')]);
         const config = clusterConfig(opts);
         const log = createLogger('agent', { node: findNode(config, opts.node).id });
         surviveUncaught(log);
-        const agent = await startAgent({ config, node: opts.node, insecure: opts.insecure, auditLog: opts.auditLog, log });
+        const agent = await startAgent({ config, node: opts.node, insecure: opts.insecure, auditLog: opts.auditLog, stateDir: opts.stateDir, log });
         const stop = () => void agent.close().then(() => process.exit(0));
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

@@ -121,6 +121,8 @@ export function register(program: Command): void {
         const { config, nodes: launched, stop } = await launchCluster(files.config, nodes, (n) => ({
           logFile: `${files.dir}/agent-${n.id}.log`,
           auditLog: `${files.dir}/audit-${n.id}.log`,
+          // Simulated nodes share the machine's disk and boot id: a state directory each.
+          stateDir: simulate ? `${files.dir}/state-${n.id}` : undefined,
           simulate,
           bootOffset: n.id * 3600,
           hostname: simulate ? n.name : undefined,

@@ -30,6 +30,8 @@ export interface LaunchOptions {
   logFile: string;
   /** Where the agent's audit log goes (default: the agent's default). */
   auditLog?: string;
+  /** The agent's state directory (default: the agent's default). */
+  stateDir?: string;
   /** Run in fresh PID, mount and time namespaces (a simulated node). */
   simulate: boolean;
   /** Seconds added to a simulated node's boot clock. */
@@ -52,13 +54,14 @@ function shellQuote(s: string): string {
 }
 
 /** The shell command that runs node `id`'s agent (also usable through nsenter). */
-export function agentCommand(opts: Pick<LaunchOptions, 'id' | 'configPath' | 'logFile' | 'auditLog' | 'gproc'>): string {
+export function agentCommand(opts: Pick<LaunchOptions, 'id' | 'configPath' | 'logFile' | 'auditLog' | 'stateDir' | 'gproc'>): string {
   return `${agentArgv(opts).map(shellQuote).join(' ')} 2>>${shellQuote(opts.logFile)}`;
 }
 
-function agentArgv(opts: Pick<LaunchOptions, 'id' | 'configPath' | 'auditLog' | 'gproc'>): string[] {
+function agentArgv(opts: Pick<LaunchOptions, 'id' | 'configPath' | 'auditLog' | 'stateDir' | 'gproc'>): string[] {
   const audit = opts.auditLog ? ['--audit-log', opts.auditLog] : [];
-  return [...(opts.gproc ?? GPROC), 'agent', '--config', opts.configPath, '--node', String(opts.id), ...audit, '--insecure'];
+  const state = opts.stateDir ? ['--state-dir', opts.stateDir] : [];
+  return [...(opts.gproc ?? GPROC), 'agent', '--config', opts.configPath, '--node', String(opts.id), ...audit, ...state, '--insecure'];
 }
 
 /** The children of a host process. */

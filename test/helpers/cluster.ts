@@ -120,7 +120,8 @@ export async function startCluster(
   const host = (i: number) => (net ? net.hosts[i].address : '127.0.0.1');
   const nodesJson = ports.map((port, i) => ({ id: i + 1, name: `n${i + 1}`, address: `${host(i)}:${port}`, socket: join(dir, `n${i + 1}.sock`) }));
   const configPath = join(dir, 'cluster.json');
-  const launchOpts = (n: { id: number }) => ({ logFile: join(dir, `agent-${n.id}.log`), auditLog: join(dir, `audit-${n.id}.log`), gproc: GPROC });
+  // Each node's own state directory: simulated nodes share the machine's disk (and boot id).
+  const launchOpts = (n: { id: number }) => ({ logFile: join(dir, `agent-${n.id}.log`), auditLog: join(dir, `audit-${n.id}.log`), stateDir: join(dir, `state-${n.id}`), gproc: GPROC });
   const bootOffset = (id: number) => id * 1000;
   // Nodes speak mutual TLS with a certificate each, as on real machines, unless asked not to.
   const tls = opts.insecure ? undefined : (opts.tls ?? makeCertificates(join(dir, 'pki'), nodesJson));
