@@ -126,8 +126,9 @@ export function createAgentService(opts: AgentServiceOptions): {
       const name = PROCESS_FILES[req.file];
       if (!name) throw new RpcError(status.INVALID_ARGUMENT, `unknown process file ${JSON.stringify(req.file)}`);
       if (req.tid !== 0 && (req.tid < 1 || req.tid >= PID_LIMIT)) throw new RpcError(status.INVALID_ARGUMENT, `bad tid ${req.tid}`);
-      checkIdentity(procRoot, ref);
-      if (PRIVATE_FILES.has(req.file) && !policy.maySeePrivate(viewer, ownerOf(`${procRoot}/${ref.pid}`))) {
+      const seen = checkIdentity(procRoot, ref);
+      const owner = ownerOf(`${procRoot}/${ref.pid}`);
+      if (PRIVATE_FILES.has(req.file) && !policy.maySeePrivate(viewer, owner)) {
         throw new RpcError(status.PERMISSION_DENIED, `${name} of ${ref.pid} is not readable`);
       }
       const dir = req.tid ? `${procRoot}/${ref.pid}/task/${req.tid}` : `${procRoot}/${ref.pid}`;
@@ -140,6 +141,12 @@ export function createAgentService(opts: AgentServiceOptions): {
         throw err;
       }
       if (!content) throw new RpcError(status.NOT_FOUND, `process ${ref.pid} is gone`);
+      // What was read belongs to the process checked only if it is still the one there (its
+      // pid may have been reused, by another user's process, between the check and the read).
+      const after = readIdentity(procRoot, ref.pid);
+      if (!after || after.starttime !== seen.starttime || ownerOf(`${procRoot}/${ref.pid}`) !== owner) {
+        throw new RpcError(status.NOT_FOUND, `process ${ref.pid} is gone`);
+      }
       return { content };
     }),
 
