@@ -25,8 +25,10 @@ export function register(program: Command): void {
         const rows = await Promise.all(
           config.nodes.map(async (n) => {
             const h = monitor.health(n.id);
+            // Up: it answered, and has not gone silent since.
+            const state = h.lastAnswerMs !== undefined && h.state === 'up' ? 'up' : 'down';
             let version = '-';
-            if (h.state === 'up') {
+            if (state === 'up') {
               const client = new NodeClient(n, access);
               version = await client.nodeInfo().then(
                 (info) => info.version,
@@ -37,7 +39,7 @@ export function register(program: Command): void {
             const ms = (v: number | undefined, digits = 1) => (v === undefined ? '-' : `${v.toFixed(digits)}ms`);
             const age = h.lastAnswerMs === undefined ? 'never' : `${((Date.now() - h.lastAnswerMs) / 1000).toFixed(1)}s`;
             const offset = h.clockOffsetMs === undefined ? '-' : `${h.clockOffsetMs >= 0 ? '+' : ''}${h.clockOffsetMs.toFixed(1)}ms`;
-            return [String(n.id), n.name, n.address, h.state, age, ms(h.rttMs, 2), h.processes === undefined ? '-' : String(h.processes), version, offset];
+            return [String(n.id), n.name, n.address, state, age, ms(h.rttMs, 2), h.processes === undefined ? '-' : String(h.processes), version, offset];
           }),
         );
         monitor.close();

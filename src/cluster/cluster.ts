@@ -64,6 +64,7 @@ export class Cluster {
     if (opts.watch) {
       this.monitor = new LivenessMonitor(access.config.nodes);
       this.monitor.on('change', (node, state) => {
+        if (state === 'down' && !this.monitor?.isDown(node)) return; // never answered: judged by its calls
         this.log.warn({ node }, state === 'down' ? 'node down: its heartbeat is silent' : 'node up: its heartbeat answers');
         if (state === 'up') this.down.delete(node); // ask it at the next refresh
         this.invalidate();

@@ -60,13 +60,19 @@ export class LivenessMonitor extends EventEmitter<MonitorEvents> {
     this.tick();
   }
 
-  /** The heartbeat's view of `node` (down until it first answers, or for a node not tracked). */
+  /** The heartbeat's view of `node` (a node not tracked is down). */
   health(node: number): NodeHealth {
     return this.tracked.get(node)?.health ?? { state: 'down' };
   }
 
+  /**
+   * Whether `node`'s heartbeat went silent. A node that never answered is not judged here
+   * (its heartbeat may be filtered on the way, or it is starting): its calls say whether it
+   * answers.
+   */
   isDown(node: number): boolean {
-    return this.health(node).state === 'down';
+    const h = this.health(node);
+    return h.state === 'down' && h.lastAnswerMs !== undefined;
   }
 
   /** Resolves when every node has answered or `ms` passed (a short-lived CLI's first look). */
@@ -87,7 +93,8 @@ export class LivenessMonitor extends EventEmitter<MonitorEvents> {
     const { host, port } = splitAddress(node.address);
     const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
     socket.unref();
-    const t: Tracked = { node, socket, health: { state: 'down' }, sent: new Map(), startedMs: performance.now(), connected: false };
+    // Up until heard otherwise: a mount that just started must not take its nodes for gone.
+    const t: Tracked = { node, socket, health: { state: 'up' }, sent: new Map(), startedMs: performance.now(), connected: false };
     socket.on('message', (msg) => this.answer(t, msg));
     // ECONNREFUSED: nobody listens (the agent is gone); other errors: no route. Either way,
     // silence: the node goes down when its time is up, not at one lost datagram.
@@ -149,15 +156,14 @@ export class LivenessMonitor extends EventEmitter<MonitorEvents> {
 }
 
 /**
- * Calls `onSilent` once if `node`, having answered, goes silent (a long call's guard: the
+ * Calls `onSilent` if `node`, having answered, goes silent (a long call's guard: the
  * client gives up within `defaults.downAfterMs` instead of waiting for its keepalive).
  * @returns a function that stops watching.
  */
 export function onSilence(node: NodeConfig, onSilent: () => void): () => void {
   const m = new LivenessMonitor([node]);
-  m.once('change', (_id, state) => {
-    if (state === 'down') onSilent();
-    else m.once('change', () => onSilent());
+  m.on('change', () => {
+    if (m.isDown(node.id)) onSilent();
   });
   return () => m.close();
 }
