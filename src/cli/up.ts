@@ -154,7 +154,7 @@ export function register(program: Command): void {
           process.stdout.write(
             [
               `gproc: ${k} node${k > 1 ? 's' : ''} up; the cluster view is mounted at ${mounted.mountPoint}`,
-              `  ls ${mounted.mountPoint}     cat ${mounted.mountPoint}/<gpid>/status     ${gproc} ps`,
+              `  ls ${mounted.mountPoint}     cat ${mounted.mountPoint}/<gpid>/status     ${gproc} ps${mounted.mountPoint === defaults.mountPoint ? '' : ` --mount ${mounted.mountPoint}`}`,
               `  for gproc run, kill and wait: export GPROC_CONFIG=${files.config}`,
               'Ctrl-C stops everything.',
               '',

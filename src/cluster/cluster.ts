@@ -65,7 +65,8 @@ export class Cluster {
       this.monitor = new LivenessMonitor(access.config.nodes);
       this.monitor.on('change', (node, state) => {
         if (state === 'down' && !this.monitor?.isDown(node)) return; // never answered: judged by its calls
-        this.log.warn({ node }, state === 'down' ? 'node down: its heartbeat is silent' : 'node up: its heartbeat answers');
+        if (state === 'down') this.log.warn({ node }, 'node down: its heartbeat is silent');
+        else this.log.info({ node }, 'node up: its heartbeat answers');
         if (state === 'up') this.down.delete(node); // ask it at the next refresh
         this.invalidate();
       });
