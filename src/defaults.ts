@@ -44,6 +44,11 @@ export const defaults = {
   minUptimeSeconds: 0.01,
   /** Kernel entry, attribute and negative-lookup timeouts of the cluster view, in seconds. */
   kernelCacheSeconds: 1,
+  /**
+   * Bytes added to the size reported for content the kernel does not hold yet (fs/pinned.ts):
+   * more than a re-rendering can grow between one reader's getattr and its read.
+   */
+  pinnedSlackBytes: 4096,
   /** Deadline of every short remote call (snapshot, file, usage, signal, spawn), in ms. */
   rpcDeadlineMs: 1500,
   /** How long `gproc run` waits for the agent to say it started the command, in ms. */

@@ -112,10 +112,11 @@ t.test(`soak for ${SECONDS} s`, async (t) => {
   const allowed = new Set(['ok', 'ENOENT', 'ESRCH', 'EHOSTDOWN']);
   const content = (k: string) => k === 'bad content' || k.startsWith('samples: ');
   t.same(Object.keys(totals).filter((k) => !allowed.has(k) && !content(k)), [], 'no error but ENOENT, ESRCH and EHOSTDOWN');
-  // Known bug, not yet found: about 1 in 10,000 reads of <gpid>/stat came back without its
-  // newline (a torn or empty read) in 1 of 4 runs on a loaded machine, while node 3 was
-  // being cut off and healed. The samples (if any) are printed above.
-  t.same(Object.keys(totals).filter(content), [], 'no stat read comes back torn', { todo: 'torn reads under faults: a known bug under investigation' });
+  // Seen once: 6 of 70,000 reads of <gpid>/stat came back without their newline, in 1 of
+  // 4 runs on a loaded machine. The likely cause, a read clamped to the size another
+  // reader's getattr reported for older content, is fixed (fs/pinned.ts: the slack); this
+  // stays a todo until many runs confirm it. The samples (if any) are printed above.
+  t.same(Object.keys(totals).filter(content), [], 'no stat read comes back torn', { todo: 'torn reads under faults: fix made, confirmation pending' });
   t.ok((totals.ok ?? 0) > 1000, `the readers read (${totals.ok} stat files)`);
   t.equal(psResult.code, 0, 'the ps loop finished in time');
   t.equal(psResult.out.trim(), '0', `every ps -e succeeded ${readFileSync(`${cluster.dir}/ps.err`, 'utf8').slice(0, 500)}`);

@@ -7,12 +7,18 @@
  * this store remembers the content it last rendered (pinned: what reads serve), the content
  * the kernel last read (cached: what its pages hold) and the size it last reported, and
  * picks the size to report:
- * - content unchanged since the kernel read it: its exact length (the pages stay valid);
- * - content changed: its length plus 1, 2 or 3, whichever differs from both the cached
- *   length and the last reported size, so the kernel must drop its pages. The read then
- *   returns fewer bytes than that size, and the kernel sets the size to the exact length.
- * Readers therefore always get the content of one rendering, whole, with EOF at its end.
+ * - content the kernel already holds (unchanged since it read it): its exact length, so
+ *   the pages stay valid;
+ * - any other content: its length plus a slack (`defaults.pinnedSlackBytes`, nudged to
+ *   differ from both the cached length and the last reported size), so the kernel drops
+ *   its pages and its reads are not cut short. The read returns fewer bytes than that
+ *   size, and the kernel sets the size to the exact length.
+ * The slack matters because a reader's getattr and its read are two requests: another
+ * reader's getattr may pin newer, longer content in between, and the kernel would clamp
+ * the read to the size the first one was told (a stat line without its end). Readers
+ * therefore always get the content of one rendering, whole, with EOF at its end.
  */
+import { defaults } from '../defaults';
 
 interface Pin {
   pinned: Buffer;
@@ -36,9 +42,9 @@ export class PinnedContent {
     }
     pin.pinned = content;
     let size = content.length;
-    if (pin.cached && !pin.cached.equals(content)) {
-      size = content.length + 1;
-      while (size === pin.cached.length || size === pin.reported) size++;
+    if (!pin.cached?.equals(content)) {
+      size = content.length + defaults.pinnedSlackBytes;
+      while (size === pin.cached?.length || size === pin.reported) size++;
     }
     pin.reported = size;
     return size;
