@@ -12,10 +12,11 @@ export function register(program: Command): void {
     .argument('<gpid>', 'global pid, as a number or NODE:PID')
     .action(
       action(async (gpidText: string, opts: { config?: string }) => {
-        const [{ parseGpid, decodeGpid }, { NodeClient, rpcReason, isRefusal, userAccess }, { describeExit, shellStatus }] = await Promise.all([
+        const [{ parseGpid, decodeGpid }, { NodeClient, rpcReason, isRefusal, userAccess }, { describeExit, shellStatus }, { status: grpcStatus }] = await Promise.all([
           import('../gpid'),
           import('../cluster/client'),
           import('../exit-status'),
+          import('@grpc/grpc-js'),
         ]);
         const config = clusterConfig(opts);
         const { node, pid } = decodeGpid(parseGpid(gpidText));
@@ -36,7 +37,7 @@ export function register(program: Command): void {
         });
         const st = await result.catch((err: Error) => {
           if (isRefusal(err)) throw new CliError(`refused by node ${node}: ${rpcReason(err)}`, REFUSED_EXIT);
-          if ((err as { code?: number }).code === 7 /* PERMISSION_DENIED */) throw new CliError(rpcReason(err));
+          if ((err as { code?: number }).code === grpcStatus.PERMISSION_DENIED) throw new CliError(rpcReason(err));
           throw new CliError(`node ${node} does not answer: ${rpcReason(err)}`, 255);
         });
         process.stdout.write(`${describeExit(st)}\n`);
