@@ -186,6 +186,20 @@ export function tlsFor(tls: TlsConfig, node: NodeConfig): TlsConfig {
 }
 
 /**
+ * Reads one PEM file of the tls section (`what`: "CA", "certificate", "key").
+ * @throws ConfigError naming the file and why (a key root alone may read says so).
+ */
+export function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = code === 'EACCES' && what === 'key' ? ' (only root, through the agent or the mount, uses the node key; the CLI does not need it)' : '';
+    throw new ConfigError(`cannot read TLS ${what} ${path}: ${code ?? err}${hint}`);
+  }
+}
+
+/**
  * Finds a node by id ("3") or by name ("n3").
  * @throws ConfigError when no node matches.
  */

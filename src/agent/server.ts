@@ -4,10 +4,9 @@
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Server as NetServer } from 'node:net';
 import { resolve } from 'node:path';
-import { ConfigError, findNode, isLoopback, splitAddress, tlsFor, type ClusterConfig } from '../config';
+import { ConfigError, findNode, isLoopback, readPem, splitAddress, tlsFor, type ClusterConfig } from '../config';
 import { startResponder } from '../liveness/responder';
 import { defaults } from '../defaults';
 import { loadSealer } from '../identity/credential';
@@ -44,15 +43,6 @@ export interface RunningAgent {
   close(): Promise<void>;
 }
 
-/** Reads a PEM file of the tls section. @throws ConfigError naming it. */
-function pem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`cannot read TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  }
-}
-
 /**
  * Starts an agent: its Unix socket for local users, and its address for other nodes
  * (mutual TLS) or, with --insecure on loopback, for anonymous readers.
@@ -64,7 +54,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const node = findNode(config, opts.node);
   const log = opts.log ?? createLogger('agent', { node: node.id });
   const files = config.tls && tlsFor(config.tls, node);
-  const tls = files && { ca: pem(files.ca, 'CA'), cert: pem(files.cert, 'certificate'), key: pem(files.key, 'key') };
+  const tls = files && { ca: readPem(files.ca, 'CA'), cert: readPem(files.cert, 'certificate'), key: readPem(files.key, 'key') };
   if (!tls) {
     if (!opts.insecure) throw new ConfigError(`${config.source} has no "tls" section: give --insecure to use plaintext gRPC on loopback`);
     if (!isLoopback(node.address)) throw new ConfigError(`--insecure is allowed only on loopback, not on ${node.address}`);

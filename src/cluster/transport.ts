@@ -16,9 +16,9 @@
  * dialled and name the node we meant (its `urn:gproc:node:<id>`).
  */
 import { CallCredentials, ChannelCredentials, Metadata, type ChannelOptions } from '@grpc/grpc-js';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { ConfigError, tlsFor, type ClusterConfig, type NodeConfig } from '../config';
+import { ConfigError, readPem, tlsFor, type ClusterConfig, type NodeConfig } from '../config';
 import { defaults } from '../defaults';
 import { nodeIdOf } from '../identity/certificate';
 
@@ -52,22 +52,12 @@ export function actAsMetadata(who: ActAs | undefined): Metadata {
   return md;
 }
 
-function pem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const hint = code === 'EACCES' && what === 'key' ? ' (only root, through the mount, uses the node key; the CLI does not need it)' : '';
-    throw new ConfigError(`cannot read TLS ${what} ${path}: ${code ?? err}${hint}`);
-  }
-}
-
 /** Where to dial `node`, with which credentials. */
 export function channelFor(node: NodeConfig, access: Access): { target: string; credentials: ChannelCredentials } {
   const { config } = access;
   const { tls } = config;
   if (!tls || node.id === access.self || (access.self === 0 && existsSync(node.socket))) return { target: `unix:${node.socket}`, credentials: ChannelCredentials.createInsecure() };
-  const ca = pem(tls.ca, 'CA');
+  const ca = readPem(tls.ca, 'CA');
   const verify = {
     checkServerIdentity: (host: string, cert: PeerCertificate): Error | undefined => {
       const err = checkServerIdentity(host, cert);
@@ -80,7 +70,7 @@ export function channelFor(node: NodeConfig, access: Access): { target: string; 
     const self = config.nodes.find((n) => n.id === access.self);
     if (!self) throw new ConfigError(`this machine is no node of ${config.source} (give --node): a daemon speaks to other nodes with its node's certificate`);
     const mine = tlsFor(tls, self);
-    return { target: node.address, credentials: ChannelCredentials.createSsl(ca, pem(mine.key, 'key'), pem(mine.cert, 'certificate'), verify) };
+    return { target: node.address, credentials: ChannelCredentials.createSsl(ca, readPem(mine.key, 'key'), readPem(mine.cert, 'certificate'), verify) };
   }
   const source = access.credentials;
   if (!source) throw new ConfigError(`node ${node.id} is another node: reaching it needs a credential from this node's agent`);
