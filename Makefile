@@ -1,4 +1,4 @@
-# gproc: make deps | build | test | run | bench | proto | clean
+# gproc: make deps | build | lint | format | test | run | bench | proto | clean
 # Works on a fresh Debian machine as root: `make test` installs what it needs first.
 
 SHELL := /bin/bash
@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl
 BENCH_PACKAGES := openssh-server openssh-client
 TSC := node_modules/.bin/tsc
 
-.PHONY: deps debian-deps install-packages build test soak run bench proto clean
+.PHONY: deps debian-deps install-packages build lint format test soak run bench proto clean
 
 deps: debian-deps node_modules/.package-lock.json
 
@@ -56,6 +56,15 @@ build: deps
 	chmod 4755 dist/gproc-exec
 	chmod +x dist/gproc.js
 
+
+# typescript-eslint's type-checked rules (eslint.config.mjs) and the formatter's check;
+# .ci/run runs this before the tests. `make format` rewrites the tree in place.
+lint: deps
+	node_modules/.bin/eslint src test
+	node_modules/.bin/prettier --check src test eslint.config.mjs
+
+format: deps
+	node_modules/.bin/prettier --write src test eslint.config.mjs
 
 test: build
 	node_modules/.bin/tap

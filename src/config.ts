@@ -74,15 +74,19 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = pr
 export function loadConfig(path: string): ClusterConfig {
   let text: string;
   try {
-    if (!statSync(path).isFile()) throw new ConfigError(`cluster file ${path} is not a regular file`);
+    if (!statSync(path).isFile())
+      throw new ConfigError(`cluster file ${path} is not a regular file`);
     text = readFileSync(path, 'utf8').replace(/^\uFEFF/, ''); // a byte-order mark some editors write
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     // Someone who started `gproc up` and then runs gproc run/kill/wait lands here.
     const up = upFiles();
-    const hint = code === 'ENOENT' && path === defaults.configPath && existsSync(up.pids) ? ` (gproc up is running: export GPROC_CONFIG=${up.config})` : '';
-    throw new ConfigError(`cannot read cluster file ${path}: ${code ?? err}${hint}`);
+    const hint =
+      code === 'ENOENT' && path === defaults.configPath && existsSync(up.pids)
+        ? ` (gproc up is running: export GPROC_CONFIG=${up.config})`
+        : '';
+    throw new ConfigError(`cannot read cluster file ${path}: ${code ?? String(err)}${hint}`);
   }
   let json: unknown;
   try {
@@ -118,7 +122,8 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
     if (!isObject(raw)) fail(at, 'must be an object');
     const n = raw as Record<string, unknown>;
     checkKeys(n, ['id', 'name', 'address', 'socket'], `${at}.`, fail);
-    if (typeof n.id !== 'number' || !isNodeId(n.id)) fail(`${at}.id`, `must be an integer in 1..${MAX_NODE_ID}`);
+    if (typeof n.id !== 'number' || !isNodeId(n.id))
+      fail(`${at}.id`, `must be an integer in 1..${MAX_NODE_ID}`);
     if (typeof n.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(n.name)) {
       fail(`${at}.name`, 'must be a name of letters, digits, ".", "_" or "-"');
     }
@@ -127,14 +132,18 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
     const name = n.name as string;
     const address = n.address as string;
     checkAddress(address, `${at}.address`, fail);
-    if (n.socket !== undefined && (typeof n.socket !== 'string' || !n.socket.startsWith('/') || n.socket.length > 107)) {
+    if (
+      n.socket !== undefined &&
+      (typeof n.socket !== 'string' || !n.socket.startsWith('/') || n.socket.length > 107)
+    ) {
       fail(`${at}.socket`, 'must be an absolute path of at most 107 bytes (a Unix socket)');
     }
     const socket = (n.socket as string | undefined) ?? defaults.agentSocket;
     if (ids.has(id)) fail(`${at}.id`, `duplicate node id ${id}`);
     if (names.has(name)) fail(`${at}.name`, `duplicate node name "${name}"`);
     if (addresses.has(address)) fail(`${at}.address`, `duplicate address ${address}`);
-    if (n.socket !== undefined && sockets.has(socket)) fail(`${at}.socket`, `duplicate socket ${socket}`);
+    if (n.socket !== undefined && sockets.has(socket))
+      fail(`${at}.socket`, `duplicate socket ${socket}`);
     ids.add(id);
     names.add(name);
     addresses.add(address);
@@ -148,7 +157,8 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
     const t = top.tls as Record<string, unknown>;
     checkKeys(t, ['ca', 'cert', 'key'], 'tls.', fail);
     for (const k of ['ca', 'cert', 'key'] as const) {
-      if (typeof t[k] !== 'string' || t[k] === '') fail(`tls.${k}`, 'must be the path of a PEM file');
+      if (typeof t[k] !== 'string' || t[k] === '')
+        fail(`tls.${k}`, 'must be the path of a PEM file');
     }
     tls = { ca: t.ca as string, cert: t.cert as string, key: t.key as string };
   }
@@ -156,23 +166,37 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
   return { nodes, tls, admission, source };
 }
 
-function parseAdmission(raw: unknown, nodes: NodeConfig[], fail: (key: string, why: string) => never): AdmissionRule[] {
+function parseAdmission(
+  raw: unknown,
+  nodes: NodeConfig[],
+  fail: (key: string, why: string) => never,
+): AdmissionRule[] {
   if (raw === undefined) return [];
-  if (!Array.isArray(raw)) return fail('admission', 'must be an array of rules {"nodes": [...], "users": [...], "groups": [...]}');
-  const principal = (v: unknown) => (typeof v === 'string' && /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}\$?$/.test(v)) || (Number.isInteger(v) && (v as number) >= 0);
+  if (!Array.isArray(raw))
+    return fail(
+      'admission',
+      'must be an array of rules {"nodes": [...], "users": [...], "groups": [...]}',
+    );
+  const principal = (v: unknown) =>
+    (typeof v === 'string' && /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}\$?$/.test(v)) ||
+    (Number.isInteger(v) && (v as number) >= 0);
   return raw.map((r: unknown, i): AdmissionRule => {
     const at = `admission[${i}]`;
     if (!isObject(r)) fail(at, 'must be an object');
-    const rule = r as Record<string, unknown>;
+    const rule = r;
     checkKeys(rule, ['nodes', 'users', 'groups'], `${at}.`, fail);
-    if (!Array.isArray(rule.nodes) || rule.nodes.length === 0) fail(`${at}.nodes`, 'must be a non-empty array of node ids or names');
+    if (!Array.isArray(rule.nodes) || rule.nodes.length === 0)
+      fail(`${at}.nodes`, 'must be a non-empty array of node ids or names');
     const ids = (rule.nodes as unknown[]).map((n, j) => {
       const node = nodes.find((c) => c.id === n || c.name === n);
-      return node ? node.id : fail(`${at}.nodes[${j}]`, `no node ${JSON.stringify(n)} in the cluster file`);
+      return node
+        ? node.id
+        : fail(`${at}.nodes[${j}]`, `no node ${JSON.stringify(n)} in the cluster file`);
     });
     const list = (key: 'users' | 'groups') => {
       const v = rule[key] ?? [];
-      if (!Array.isArray(v) || !v.every(principal)) fail(`${at}.${key}`, 'must be an array of names or numeric ids');
+      if (!Array.isArray(v) || !v.every(principal))
+        fail(`${at}.${key}`, 'must be an array of names or numeric ids');
       return v as (string | number)[];
     };
     return { nodes: ids, users: list('users'), groups: list('groups') };
@@ -181,7 +205,8 @@ function parseAdmission(raw: unknown, nodes: NodeConfig[], fail: (key: string, w
 
 /** The tls section with `{name}` and `{id}` in `cert` and `key` standing for `node`. */
 export function tlsFor(tls: TlsConfig, node: NodeConfig): TlsConfig {
-  const expand = (path: string) => path.replaceAll('{name}', node.name).replaceAll('{id}', String(node.id));
+  const expand = (path: string) =>
+    path.replaceAll('{name}', node.name).replaceAll('{id}', String(node.id));
   return { ca: tls.ca, cert: expand(tls.cert), key: expand(tls.key) };
 }
 
@@ -194,8 +219,11 @@ export function readPem(path: string, what: string): Buffer {
     return readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const hint = code === 'EACCES' && what === 'key' ? ' (only root, through the agent or the mount, uses the node key; the CLI does not need it)' : '';
-    throw new ConfigError(`cannot read TLS ${what} ${path}: ${code ?? err}${hint}`);
+    const hint =
+      code === 'EACCES' && what === 'key'
+        ? ' (only root, through the agent or the mount, uses the node key; the CLI does not need it)'
+        : '';
+    throw new ConfigError(`cannot read TLS ${what} ${path}: ${code ?? String(err)}${hint}`);
   }
 }
 
@@ -229,7 +257,11 @@ export function isLoopback(address: string): boolean {
   return host === '::1';
 }
 
-function checkAddress(address: string, key: string, fail: (key: string, why: string) => never): void {
+function checkAddress(
+  address: string,
+  key: string,
+  fail: (key: string, why: string) => never,
+): void {
   let parts: { host: string; port: number };
   try {
     parts = splitAddress(address);
@@ -248,7 +280,8 @@ function checkKeys(
   fail: (key: string, why: string) => never,
 ): void {
   for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) fail(`${prefix}${key}`, `unknown key (allowed: ${allowed.join(', ')})`);
+    if (!allowed.includes(key))
+      fail(`${prefix}${key}`, `unknown key (allowed: ${allowed.join(', ')})`);
   }
 }
 

@@ -75,7 +75,8 @@ export function parseGpid(text: string): number {
   const s = text.trim();
   const colon = /^(\d+):(\d+)$/.exec(s);
   if (colon) return encodeGpid(Number(colon[1]), Number(colon[2]));
-  if (!/^\d+$/.test(s)) throw new GpidError(`"${text}" is not a global pid (expected a number or NODE:PID)`);
+  if (!/^\d+$/.test(s))
+    throw new GpidError(`"${text}" is not a global pid (expected a number or NODE:PID)`);
   const gpid = Number(s);
   decodeGpid(gpid);
   return gpid;

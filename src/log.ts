@@ -11,9 +11,17 @@ export type Logger = pino.Logger;
  * @param level default level; $GPROC_LOG_LEVEL wins. Commands pass "silent": they report
  *   to the user in their own words.
  */
-export function createLogger(component: string, fields: Record<string, unknown> = {}, level = 'info'): Logger {
+export function createLogger(
+  component: string,
+  fields: Record<string, unknown> = {},
+  level = 'info',
+): Logger {
   return pino(
-    { name: `gproc-${component}`, level: process.env.GPROC_LOG_LEVEL ?? level, base: { pid: process.pid, ...fields } },
+    {
+      name: `gproc-${component}`,
+      level: process.env.GPROC_LOG_LEVEL ?? level,
+      base: { pid: process.pid, ...fields },
+    },
     pino.destination({ fd: 2, sync: true }),
   );
 }

@@ -32,7 +32,8 @@ export function parseSignal(text: string): number {
   const upper = s.toUpperCase();
   const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
   const num = byName[name];
-  if (num === undefined || !/^[A-Z0-9]+$/.test(upper)) throw new SignalError(`unknown signal "${text}"`);
+  if (num === undefined || !/^[A-Z0-9]+$/.test(upper))
+    throw new SignalError(`unknown signal "${text}"`);
   return num;
 }
 

@@ -2,4 +2,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const VERSION: string = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version;
+export const VERSION: string = (
+  JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }
+).version;

@@ -37,21 +37,34 @@ t.test('three agents in their own PID namespaces', async (t) => {
       const tids = listPids(`${node.procRoot}/${fx.threads}/task`);
       const wanted = [
         ...Object.values(fx).flatMap((pid) => FILES.map((f) => `${pid}/${f}`)),
-        ...tids.flatMap((tid) => [`${fx.threads}/task/${tid}/stat`, `${fx.threads}/task/${tid}/status`]),
+        ...tids.flatMap((tid) => [
+          `${fx.threads}/task/${tid}/stat`,
+          `${fx.threads}/task/${tid}/status`,
+        ]),
         ...snap.processes.map((p) => `${p.pid}/cmdline`),
-        'stat', 'uptime', 'meminfo', 'cpuinfo', 'sys/kernel/osrelease',
+        'stat',
+        'uptime',
+        'meminfo',
+        'cpuinfo',
+        'sys/kernel/osrelease',
       ];
       const nsFile = nsFiles(node, wanted);
       t.equal(snap.node!.id, node.id);
       t.equal(snap.node!.name, node.name);
-      t.ok(snap.takenAtMs <= Date.now() && snap.takenAtMs > Date.now() - 60000, 'taken_at_ms is now');
+      t.ok(
+        snap.takenAtMs <= Date.now() && snap.takenAtMs > Date.now() - 60000,
+        'taken_at_ms is now',
+      );
 
       const byPid = new Map(snap.processes.map((p) => [p.pid, p]));
       const nsPids = listPids(node.procRoot);
       t.ok(byPid.has(1), 'the namespace init is pid 1 of its own node');
       for (const pid of Object.values(fx)) t.ok(byPid.has(pid), `fixture pid ${pid} listed`);
       const missing = nsPids.filter((p) => !byPid.has(p));
-      t.ok(missing.length <= 1, `every process of the namespace is listed (missing: ${missing})`);
+      t.ok(
+        missing.length <= 1,
+        `every process of the namespace is listed (missing: ${missing.join(' ')})`,
+      );
 
       // The fixtures are asleep: every file they have must match byte for byte.
       for (const [what, pid] of Object.entries(fx)) {
@@ -68,7 +81,10 @@ t.test('three agents in their own PID namespaces', async (t) => {
       // Files that do not change while a process runs match for every process.
       let same = 0;
       for (const p of snap.processes) if (p.cmdline.equals(nsFile(`${p.pid}/cmdline`))) same++;
-      t.ok(same >= snap.processes.length - 1, `cmdline of every process (${same}/${snap.processes.length})`);
+      t.ok(
+        same >= snap.processes.length - 1,
+        `cmdline of every process (${same}/${snap.processes.length})`,
+      );
 
       const hostile = parsePidStat(byPid.get(fx.hostile)!.stat);
       t.equal(hostile.comm, 'x) (y\nz w', 'hostile comm survives');
@@ -80,19 +96,34 @@ t.test('three agents in their own PID namespaces', async (t) => {
       t.ok(big.cmdline.length > 200 * 1024, `cmdline of ${big.cmdline.length} bytes carried whole`);
       t.ok(big.cmdline.subarray(-4).equals(Buffer.from('end\0')), 'to its last byte');
       const threaded = byPid.get(fx.threads)!;
-      t.same(threaded.threads.map((x) => x.tid), tids, 'every thread carried');
+      t.same(
+        threaded.threads.map((x) => x.tid),
+        tids,
+        'every thread carried',
+      );
       for (const th of threaded.threads) {
         t.ok(th.stat.equals(nsFile(`${fx.threads}/task/${th.tid}/stat`)), `thread ${th.tid} stat`);
-        t.equal(ownStatus(th.status), ownStatus(nsFile(`${fx.threads}/task/${th.tid}/status`)), `thread ${th.tid} status`);
+        t.equal(
+          ownStatus(th.status),
+          ownStatus(nsFile(`${fx.threads}/task/${th.tid}/status`)),
+          `thread ${th.tid} status`,
+        );
       }
 
       const files = snap.node!.files!;
       t.match(files.meminfo.toString(), /^MemTotal: +\d+ kB$/m, 'meminfo carried');
-      t.equal(parseSystemStat(files.stat).btime, parseSystemStat(nsFile('stat')).btime, "btime as the node's processes see it");
+      t.equal(
+        parseSystemStat(files.stat).btime,
+        parseSystemStat(nsFile('stat')).btime,
+        "btime as the node's processes see it",
+      );
       t.ok(files.cpuinfo.equals(nsFile('cpuinfo')), 'cpuinfo byte for byte');
       t.ok(files.osrelease.equals(nsFile('sys/kernel/osrelease')), 'osrelease byte for byte');
       const hostBtime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))![1]);
-      t.ok(Math.abs(snap.node!.bootTime - (hostBtime - node.bootOffset)) <= 1, 'boot time is the node\'s own (time namespace)');
+      t.ok(
+        Math.abs(snap.node!.bootTime - (hostBtime - node.bootOffset)) <= 1,
+        "boot time is the node's own (time namespace)",
+      );
       t.equal(snap.node!.clockTicks, 100);
       t.equal(snap.node!.pageSize, 4096);
     });
@@ -101,7 +132,10 @@ t.test('three agents in their own PID namespaces', async (t) => {
   t.test('PIDs collide across nodes, as on real machines', async (t) => {
     const snaps = await Promise.all(cluster.nodes.map((n) => n.client.snapshot(10000)));
     const pidSets = snaps.map((s) => new Set(s.processes.map((p) => p.pid)));
-    t.ok(pidSets.every((s) => s.has(1)), 'every node has a pid 1');
+    t.ok(
+      pidSets.every((s) => s.has(1)),
+      'every node has a pid 1',
+    );
   });
 
   t.test('one file on demand, usage, and the error codes', async (t) => {
@@ -111,28 +145,72 @@ t.test('three agents in their own PID namespaces', async (t) => {
     const starttime = snap.processes.find((p) => p.pid === fx.hostile)!.starttime;
     const io = await node.client.readFile({ pid: fx.hostile, starttime }, 'IO');
     t.match(io.toString(), /^rchar: \d+/, 'io on demand');
-    const task = await node.client.readFile({ pid: fx.threads, starttime: 0 }, 'STAT', listPids(`${node.procRoot}/${fx.threads}/task`)[1]);
+    const task = await node.client.readFile(
+      { pid: fx.threads, starttime: 0 },
+      'STAT',
+      listPids(`${node.procRoot}/${fx.threads}/task`)[1],
+    );
     t.match(task.toString(), /^\d+ \(python3\) S /, 'a thread file on demand');
     const usage = await node.client.usage({ pid: fx.bigcmd, starttime: 0 });
     t.ok(usage.memoryBytes > 1024 * 1024, `usage memory ${usage.memoryBytes} bytes`);
     t.ok(usage.elapsedMs > 0, `usage elapsed ${usage.elapsedMs} ms`);
 
-    const code = (p: Promise<unknown>) => p.then(() => 'OK', (e: { code: number }) => e.code);
-    t.equal(await code(node.client.readFile({ pid: 4000000, starttime: 0 }, 'STAT')), status.NOT_FOUND, 'gone process: NOT_FOUND');
-    t.equal(await code(node.client.readFile({ pid: fx.hostile, starttime: starttime + 1 }, 'STAT')), status.NOT_FOUND, 'reused pid: NOT_FOUND');
-    t.equal(await code(node.client.readFile({ pid: 0, starttime: 0 }, 'STAT')), status.INVALID_ARGUMENT, 'pid 0: INVALID_ARGUMENT');
-    t.equal(await code(node.client.readFile({ pid: 1, starttime: 0 }, 'PROCESS_FILE_UNSPECIFIED')), status.INVALID_ARGUMENT, 'no file: INVALID_ARGUMENT');
-    t.equal(await code(node.client.readFile({ pid: 1, starttime: 0 }, 99 as never)), status.INVALID_ARGUMENT, 'unknown enum: INVALID_ARGUMENT');
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'OK',
+        (e: { code: number }) => e.code,
+      );
+    t.equal(
+      await code(node.client.readFile({ pid: 4000000, starttime: 0 }, 'STAT')),
+      status.NOT_FOUND,
+      'gone process: NOT_FOUND',
+    );
+    t.equal(
+      await code(node.client.readFile({ pid: fx.hostile, starttime: starttime + 1 }, 'STAT')),
+      status.NOT_FOUND,
+      'reused pid: NOT_FOUND',
+    );
+    t.equal(
+      await code(node.client.readFile({ pid: 0, starttime: 0 }, 'STAT')),
+      status.INVALID_ARGUMENT,
+      'pid 0: INVALID_ARGUMENT',
+    );
+    t.equal(
+      await code(node.client.readFile({ pid: 1, starttime: 0 }, 'PROCESS_FILE_UNSPECIFIED')),
+      status.INVALID_ARGUMENT,
+      'no file: INVALID_ARGUMENT',
+    );
+    t.equal(
+      await code(node.client.readFile({ pid: 1, starttime: 0 }, 99 as never)),
+      status.INVALID_ARGUMENT,
+      'unknown enum: INVALID_ARGUMENT',
+    );
     t.equal(await code(node.client.usage({ pid: 4000000, starttime: 0 })), status.NOT_FOUND);
-    t.equal(await code(node.client.signal({ targets: [{ pid: 1 }], signal: 999 })), status.INVALID_ARGUMENT, 'signal 999');
-    t.equal(await code(node.client.signal({ targets: [], signal: 0 })), status.INVALID_ARGUMENT, 'no targets');
-    t.equal(await code(node.client.nodeInfo()), 'OK', 'the agent is still serving after bad requests');
+    t.equal(
+      await code(node.client.signal({ targets: [{ pid: 1 }], signal: 999 })),
+      status.INVALID_ARGUMENT,
+      'signal 999',
+    );
+    t.equal(
+      await code(node.client.signal({ targets: [], signal: 0 })),
+      status.INVALID_ARGUMENT,
+      'no targets',
+    );
+    t.equal(
+      await code(node.client.nodeInfo()),
+      'OK',
+      'the agent is still serving after bad requests',
+    );
 
     // A thread id answers in /proc too, but is no process: kill(2) on it would hit the whole process.
     const tid = listPids(`${node.procRoot}/${fx.threads}/task`).find((x) => x !== fx.threads)!;
     const [r] = await node.client.signal({ targets: [{ pid: tid, starttime: 0 }], signal: 15 });
     t.equal(r.outcome, 'NO_SUCH_PROCESS', 'a signal for a thread id is refused');
-    t.equal(await code(node.client.usage({ pid: tid, starttime: 0 })), status.NOT_FOUND, 'a thread id is no process');
+    t.equal(
+      await code(node.client.usage({ pid: tid, starttime: 0 })),
+      status.NOT_FOUND,
+      'a thread id is no process',
+    );
     t.ok(listPids(node.procRoot).includes(fx.threads), 'the threaded process lives on');
   });
 });

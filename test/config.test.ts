@@ -1,7 +1,15 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, configPath, findNode, isLoopback, loadConfig, parseConfig, tlsFor } from '../src/config';
+import {
+  ConfigError,
+  configPath,
+  findNode,
+  isLoopback,
+  loadConfig,
+  parseConfig,
+  tlsFor,
+} from '../src/config';
 
 const good = {
   nodes: [
@@ -12,16 +20,30 @@ const good = {
 
 t.test('a valid cluster file', async (t) => {
   const c = parseConfig(good, 'c.json');
-  t.same(c.nodes.map((n) => n.id), [1, 3]);
+  t.same(
+    c.nodes.map((n) => n.id),
+    [1, 3],
+  );
   t.equal(findNode(c, '3').name, 'n3');
   t.equal(findNode(c, 'n1').id, 1);
   t.equal(findNode(c, 1).name, 'n1');
   t.throws(() => findNode(c, 'n9'), /unknown node "n9"; c.json has 1 \(n1\), 3 \(n3\)/);
   t.equal(c.nodes[0].socket, '/run/gproc/agent.sock', 'the default socket');
   t.same(c.admission, [], 'no admission rules: everyone everywhere');
-  const a = parseConfig({ nodes: good.nodes, admission: [{ nodes: ['n3', 1], users: ['alice', 1000], groups: ['hpc'] }] });
-  t.same(a.admission, [{ nodes: [3, 1], users: ['alice', 1000], groups: ['hpc'] }], 'admission nodes by name or id');
-  t.same(tlsFor({ ca: '/c', cert: '/k/{name}.pem', key: '/k/{id}.key' }, c.nodes[1]), { ca: '/c', cert: '/k/n3.pem', key: '/k/3.key' }, '{name} and {id} stand for the node');
+  const a = parseConfig({
+    nodes: good.nodes,
+    admission: [{ nodes: ['n3', 1], users: ['alice', 1000], groups: ['hpc'] }],
+  });
+  t.same(
+    a.admission,
+    [{ nodes: [3, 1], users: ['alice', 1000], groups: ['hpc'] }],
+    'admission nodes by name or id',
+  );
+  t.same(
+    tlsFor({ ca: '/c', cert: '/k/{name}.pem', key: '/k/{id}.key' }, c.nodes[1]),
+    { ca: '/c', cert: '/k/n3.pem', key: '/k/3.key' },
+    '{name} and {id} stand for the node',
+  );
 });
 
 t.test('refusals name the bad key', async (t) => {
@@ -29,30 +51,81 @@ t.test('refusals name the bad key', async (t) => {
     [[], /\(top level\): must be an object/],
     [{ nodes: [] }, /nodes: must name at least one node/],
     [{ nodes: good.nodes, extra: 1 }, /: extra: unknown key/],
-    [{ nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:1', port: 2 }] }, /nodes\[0\]\.port: unknown key/],
-    [{ nodes: [{ id: 0, name: 'n', address: '127.0.0.1:1' }] }, /nodes\[0\]\.id: must be an integer in 1\.\.511/],
+    [
+      { nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:1', port: 2 }] },
+      /nodes\[0\]\.port: unknown key/,
+    ],
+    [
+      { nodes: [{ id: 0, name: 'n', address: '127.0.0.1:1' }] },
+      /nodes\[0\]\.id: must be an integer in 1\.\.511/,
+    ],
     [{ nodes: [{ id: 512, name: 'n', address: '127.0.0.1:1' }] }, /nodes\[0\]\.id/],
     [{ nodes: [{ id: 1.5, name: 'n', address: '127.0.0.1:1' }] }, /nodes\[0\]\.id/],
     [{ nodes: [{ id: '1', name: 'n', address: '127.0.0.1:1' }] }, /nodes\[0\]\.id/],
-    [{ nodes: [good.nodes[0], { id: 1, name: 'x', address: '127.0.0.1:2' }] }, /nodes\[1\]\.id: duplicate node id 1/],
-    [{ nodes: [good.nodes[0], { id: 2, name: 'x', address: '127.0.0.1:7101' }] }, /nodes\[1\]\.address: duplicate address/],
-    [{ nodes: [good.nodes[0], { id: 2, name: 'n1', address: '127.0.0.1:2' }] }, /nodes\[1\]\.name: duplicate node name/],
-    [{ nodes: [{ id: 1, name: 'n1', address: 'nohost' }] }, /nodes\[0\]\.address: "nohost" is not host:port/],
-    [{ nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:70000' }] }, /nodes\[0\]\.address: port 70000/],
+    [
+      { nodes: [good.nodes[0], { id: 1, name: 'x', address: '127.0.0.1:2' }] },
+      /nodes\[1\]\.id: duplicate node id 1/,
+    ],
+    [
+      { nodes: [good.nodes[0], { id: 2, name: 'x', address: '127.0.0.1:7101' }] },
+      /nodes\[1\]\.address: duplicate address/,
+    ],
+    [
+      { nodes: [good.nodes[0], { id: 2, name: 'n1', address: '127.0.0.1:2' }] },
+      /nodes\[1\]\.name: duplicate node name/,
+    ],
+    [
+      { nodes: [{ id: 1, name: 'n1', address: 'nohost' }] },
+      /nodes\[0\]\.address: "nohost" is not host:port/,
+    ],
+    [
+      { nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:70000' }] },
+      /nodes\[0\]\.address: port 70000/,
+    ],
     [{ nodes: [{ id: 1, name: 'bad name', address: '127.0.0.1:1' }] }, /nodes\[0\]\.name/],
     [{ nodes: good.nodes, tls: { ca: 'a', cert: 'b' } }, /tls\.key: must be the path/],
-    [{ nodes: good.nodes, tls: { ca: 'a', cert: 'b', key: 'c', pass: 'd' } }, /tls\.pass: unknown key/],
-    [{ nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:1', socket: 'rel.sock' }] }, /nodes\[0\]\.socket: must be an absolute path/],
-    [{ nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:1', socket: `/${'x'.repeat(120)}` }] }, /nodes\[0\]\.socket/],
-    [{ nodes: [{ ...good.nodes[0], socket: '/a' }, { ...good.nodes[1], socket: '/a' }] }, /nodes\[1\]\.socket: duplicate socket/],
+    [
+      { nodes: good.nodes, tls: { ca: 'a', cert: 'b', key: 'c', pass: 'd' } },
+      /tls\.pass: unknown key/,
+    ],
+    [
+      { nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:1', socket: 'rel.sock' }] },
+      /nodes\[0\]\.socket: must be an absolute path/,
+    ],
+    [
+      { nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:1', socket: `/${'x'.repeat(120)}` }] },
+      /nodes\[0\]\.socket/,
+    ],
+    [
+      {
+        nodes: [
+          { ...good.nodes[0], socket: '/a' },
+          { ...good.nodes[1], socket: '/a' },
+        ],
+      },
+      /nodes\[1\]\.socket: duplicate socket/,
+    ],
     [{ nodes: good.nodes, admission: {} }, /admission: must be an array/],
-    [{ nodes: good.nodes, admission: [{ nodes: [2], users: ['a'] }] }, /admission\[0\]\.nodes\[0\]: no node 2/],
-    [{ nodes: good.nodes, admission: [{ nodes: [] }] }, /admission\[0\]\.nodes: must be a non-empty array/],
-    [{ nodes: good.nodes, admission: [{ nodes: [1], users: ['a b'] }] }, /admission\[0\]\.users: must be an array of names/],
+    [
+      { nodes: good.nodes, admission: [{ nodes: [2], users: ['a'] }] },
+      /admission\[0\]\.nodes\[0\]: no node 2/,
+    ],
+    [
+      { nodes: good.nodes, admission: [{ nodes: [] }] },
+      /admission\[0\]\.nodes: must be a non-empty array/,
+    ],
+    [
+      { nodes: good.nodes, admission: [{ nodes: [1], users: ['a b'] }] },
+      /admission\[0\]\.users: must be an array of names/,
+    ],
     [{ nodes: good.nodes, admission: [{ nodes: [1], groups: [-1] }] }, /admission\[0\]\.groups/],
-    [{ nodes: good.nodes, admission: [{ nodes: [1], who: [] }] }, /admission\[0\]\.who: unknown key/],
+    [
+      { nodes: good.nodes, admission: [{ nodes: [1], who: [] }] },
+      /admission\[0\]\.who: unknown key/,
+    ],
   ];
-  for (const [json, re] of table) t.throws(() => parseConfig(json, 'c.json'), re, JSON.stringify(json));
+  for (const [json, re] of table)
+    t.throws(() => parseConfig(json, 'c.json'), re, JSON.stringify(json));
 });
 
 t.test('loading from a file and choosing the file', async (t) => {

@@ -5,7 +5,18 @@
 // environment variables arrive unwrapped; exit statuses are mirrored; nothing stays mounted.
 import t, { type Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { runtimeDir } from '../src/fs/mount';
 import { upFiles } from '../src/up/files';
@@ -16,7 +27,8 @@ const HELPER = join(REPO, 'dist', 'gproc-exec');
 const KILL_LIBRARY = join(REPO, 'dist', 'gproc-kill.so');
 {
   const st = statSync(HELPER, { throwIfNoEntry: false });
-  if (!st || st.uid !== 0 || (st.mode & 0o4000) === 0) throw new Error(`${HELPER} is missing or not set-user-ID root: run "make build" as root`);
+  if (!st || st.uid !== 0 || (st.mode & 0o4000) === 0)
+    throw new Error(`${HELPER} is missing or not set-user-ID root: run "make build" as root`);
 }
 
 const NOBODY = 65534;
@@ -25,15 +37,32 @@ const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', LANG: 'C.UTF-8' };
 
 /** Runs argv (as nobody when `nobody`), with `extra` added to ENV. */
-function run(nobody: boolean, argv: string[], extra: Record<string, string> = {}): SpawnSyncReturns<string> {
+function run(
+  nobody: boolean,
+  argv: string[],
+  extra: Record<string, string> = {},
+): SpawnSyncReturns<string> {
   const full = [...(nobody ? AS_NOBODY : []), ...argv];
-  const r = spawnSync(full[0], full.slice(1), { encoding: 'utf8', env: { ...ENV, ...extra }, timeout: 30000, cwd: '/' });
+  const r = spawnSync(full[0], full.slice(1), {
+    encoding: 'utf8',
+    env: { ...ENV, ...extra },
+    timeout: 30000,
+    cwd: '/',
+  });
   if (r.error) throw r.error;
   return r;
 }
-const helper = (nobody: boolean, view: string, argv: string[], extra: Record<string, string> = {}) => run(nobody, [HELPER, view, '--', ...argv], extra);
+const helper = (
+  nobody: boolean,
+  view: string,
+  argv: string[],
+  extra: Record<string, string> = {},
+) => run(nobody, [HELPER, view, '--', ...argv], extra);
 const mountinfo = () => readFileSync('/proc/self/mountinfo', 'utf8');
-const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCode !== null || p.signalCode !== null ? r(p.exitCode) : p.once('exit', (c) => r(c))));
+const exited = (p: ChildProcess) =>
+  new Promise<number | null>((r) =>
+    p.exitCode !== null || p.signalCode !== null ? r(p.exitCode) : p.once('exit', (c) => r(c)),
+  );
 
 /** A directory every user can reach (mkdtemp makes it 0700). */
 function scratch(t: Test): string {
@@ -60,12 +89,12 @@ async function rawFuseMount(t: Test, dir: string, fstype: string, userId: number
   ].join('\n');
   const p = spawn('/usr/bin/python3', ['-c', py], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.teardown(async () => {
-    p.stdin!.end(); // closes /dev/fuse: the connection is aborted, and the mount can go
+    p.stdin.end(); // closes /dev/fuse: the connection is aborted, and the mount can go
     await exited(p);
     spawnSync('umount', [dir]);
   });
   let out = '';
-  p.stdout!.on('data', (d) => (out += d));
+  p.stdout.on('data', (d) => (out += d));
   await waitFor(`the ${fstype} mount at ${dir}`, () => {
     if (p.exitCode !== null) throw new Error(`mounting ${fstype} at ${dir} failed`);
     return out.includes('mounted') || undefined;
@@ -76,9 +105,13 @@ t.test('gproc-exec over a real view', async (t) => {
   const dir = scratch(t);
   const view = join(dir, 'view');
   const [port] = await freePorts(1);
-  const up = spawn(GPROC[0], [...GPROC.slice(1), 'up', '--mount', view, '--base-port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const up = spawn(
+    GPROC[0],
+    [...GPROC.slice(1), 'up', '--mount', view, '--base-port', String(port)],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let upErr = '';
-  up.stderr!.on('data', (d) => (upErr += d));
+  up.stderr.on('data', (d) => (upErr += d));
   t.teardown(async () => {
     if (up.exitCode === null && up.signalCode === null) {
       up.kill('SIGINT');
@@ -87,14 +120,18 @@ t.test('gproc-exec over a real view', async (t) => {
     if (mountinfo().includes(` ${view} `)) spawnSync('fusermount', ['-uz', view]);
     rmSync(upFiles(view).dir, { recursive: true, force: true });
   });
-  await waitFor('the view', () => {
-    if (up.exitCode !== null) throw new Error(`gproc up exited ${up.exitCode}: ${upErr}`);
-    try {
-      return readdirSync(view).includes('nodes') || undefined;
-    } catch {
-      return undefined;
-    }
-  }, 30000);
+  await waitFor(
+    'the view',
+    () => {
+      if (up.exitCode !== null) throw new Error(`gproc up exited ${up.exitCode}: ${upErr}`);
+      try {
+        return readdirSync(view).includes('nodes') || undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    30000,
+  );
 
   for (const nobody of [false, true]) {
     const who = nobody ? 'nobody' : 'root';
@@ -106,15 +143,30 @@ t.test('gproc-exec over a real view', async (t) => {
       t.equal(pidMax.status, 0);
       const ps = helper(nobody, view, ['ps', '-eo', 'user,pid,comm']);
       t.equal(ps.status, 0, `ps exits 0 (${ps.stderr.trim()})`);
-      const rows = ps.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
-      t.ok(rows.some(([user, pid]) => user === 'root' && Number(pid) >= 2 ** 22), 'ps lists global PIDs owned by root, as user root');
+      const rows = ps.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(/\s+/));
+      t.ok(
+        rows.some(([user, pid]) => user === 'root' && Number(pid) >= 2 ** 22),
+        'ps lists global PIDs owned by root, as user root',
+      );
       t.equal(helper(nobody, view, ['id', '-u']).stdout.trim(), String(uid), `id -u is ${uid}`);
       // /proc/self in the view is a link into a procfs of this machine: the kernel resolves
       // it for the reader, so this is the tool's own status.
-      t.equal(helper(nobody, view, ['readlink', '/proc/self']).stdout.trim(), `${runtimeDir(view)}/proc/self`, "/proc/self leads to the mount's procfs");
+      t.equal(
+        helper(nobody, view, ['readlink', '/proc/self']).stdout.trim(),
+        `${runtimeDir(view)}/proc/self`,
+        "/proc/self leads to the mount's procfs",
+      );
       const status = helper(nobody, view, ['cat', '/proc/self/status']).stdout;
       t.match(status, /^NoNewPrivs:\s+1$/m, 'NoNewPrivs: 1');
-      t.match(status, new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'), `real, effective, saved and fs uid ${uid}`);
+      t.match(
+        status,
+        new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'),
+        `real, effective, saved and fs uid ${uid}`,
+      );
     });
 
     t.test(`${who}: exit statuses and the environment`, async (t) => {
@@ -122,17 +174,33 @@ t.test('gproc-exec over a real view', async (t) => {
       const missing = helper(nobody, view, ['no-such-command-here']);
       t.equal(missing.status, 127, 'a command that is not found: 127');
       t.match(missing.stderr, /^gproc-exec: no-such-command-here: No such file or directory\n$/);
-      const env = helper(nobody, view, ['sh', '-c', 'echo "$TMPDIR|$LD_PRELOAD|$KEEP"; env | grep -c ^GPROC_ENV_ || true'], {
-        GPROC_ENV_TMPDIR: '/var/tmp/x',
-        GPROC_ENV_LD_PRELOAD: KILL_LIBRARY,
-        GPROC_ENV_KEEP: 'wrapped',
-        KEEP: 'plain',
-      });
-      t.equal(env.stdout, `/var/tmp/x|${KILL_LIBRARY}|wrapped\n0\n`, 'wrapped variables arrive unwrapped (and replace plain ones); no GPROC_ENV_ is left');
+      const env = helper(
+        nobody,
+        view,
+        ['sh', '-c', 'echo "$TMPDIR|$LD_PRELOAD|$KEEP"; env | grep -c ^GPROC_ENV_ || true'],
+        {
+          GPROC_ENV_TMPDIR: '/var/tmp/x',
+          GPROC_ENV_LD_PRELOAD: KILL_LIBRARY,
+          GPROC_ENV_KEEP: 'wrapped',
+          KEEP: 'plain',
+        },
+      );
+      t.equal(
+        env.stdout,
+        `/var/tmp/x|${KILL_LIBRARY}|wrapped\n0\n`,
+        'wrapped variables arrive unwrapped (and replace plain ones); no GPROC_ENV_ is left',
+      );
       if (nobody) {
         // Why they are wrapped: glibc strips them from a set-user-ID program run by a user.
-        const plain = helper(true, view, ['sh', '-c', 'echo "[$TMPDIR|$LD_PRELOAD]"'], { TMPDIR: '/var/tmp/x', LD_PRELOAD: KILL_LIBRARY });
-        t.equal(plain.stdout, '[|]\n', 'unwrapped, glibc removes TMPDIR and LD_PRELOAD on the way in');
+        const plain = helper(true, view, ['sh', '-c', 'echo "[$TMPDIR|$LD_PRELOAD]"'], {
+          TMPDIR: '/var/tmp/x',
+          LD_PRELOAD: KILL_LIBRARY,
+        });
+        t.equal(
+          plain.stdout,
+          '[|]\n',
+          'unwrapped, glibc removes TMPDIR and LD_PRELOAD on the way in',
+        );
       }
     });
   }
@@ -141,16 +209,23 @@ t.test('gproc-exec over a real view', async (t) => {
     const d = scratch(t);
     const src = join(d, 'euid.c');
     const bin = join(d, 'euid');
-    writeFileSync(src, '#include <stdio.h>\n#include <unistd.h>\nint main(void) { printf("%d\\n", (int)geteuid()); return 0; }\n');
+    writeFileSync(
+      src,
+      '#include <stdio.h>\n#include <unistd.h>\nint main(void) { printf("%d\\n", (int)geteuid()); return 0; }\n',
+    );
     const cc = spawnSync('cc', ['-o', bin, src], { encoding: 'utf8' });
     t.equal(cc.status, 0, `compiles (${cc.stderr})`);
     chownSync(bin, 0, 0);
     chmodSync(bin, 0o4755);
     t.equal(run(true, [bin]).stdout.trim(), '0', 'outside, nobody running it gets euid 0');
-    t.equal(helper(true, view, [bin]).stdout.trim(), String(NOBODY), 'inside the helper it keeps euid 65534 (no_new_privs)');
+    t.equal(
+      helper(true, view, [bin]).stdout.trim(),
+      String(NOBODY),
+      'inside the helper it keeps euid 65534 (no_new_privs)',
+    );
   });
 
-  t.test('the helper refuses anything but the root of root\'s gproc view', async (t) => {
+  t.test("the helper refuses anything but the root of root's gproc view", async (t) => {
     const d = scratch(t);
     const refused = (target: string, message: RegExp, what: string) => {
       for (const nobody of [true, false]) {
@@ -163,7 +238,11 @@ t.test('gproc-exec over a real view', async (t) => {
     };
     const plain = join(d, 'plain');
     mkdirSync(plain);
-    refused(plain, /^gproc-exec: .*plain is not a mount point, so not a gproc view$/m, 'a plain directory');
+    refused(
+      plain,
+      /^gproc-exec: .*plain is not a mount point, so not a gproc view$/m,
+      'a plain directory',
+    );
     refused(join(view, 'nodes'), /is not a mount point/, 'a directory inside the view');
     refused(join(d, 'missing'), /missing: No such file or directory/, 'a missing directory');
 
@@ -178,7 +257,11 @@ t.test('gproc-exec over a real view', async (t) => {
     // as the user; root's mount(2) with the same options makes the same mount.)
     const userMount = join(d, 'user-fuse');
     await rawFuseMount(t, userMount, 'fuse.gproc', NOBODY);
-    t.match(mountinfo(), new RegExp(` ${userMount} .* - fuse\\.gproc gproc rw,user_id=${NOBODY},`), 'a fuse.gproc mount with user_id=65534');
+    t.match(
+      mountinfo(),
+      new RegExp(` ${userMount} .* - fuse\\.gproc gproc rw,user_id=${NOBODY},`),
+      'a fuse.gproc mount with user_id=65534',
+    );
     refused(userMount, /was not mounted by root \(gproc views are\)/, "a user's fuse.gproc mount");
 
     const other = join(d, 'other-fuse');
@@ -187,9 +270,17 @@ t.test('gproc-exec over a real view', async (t) => {
 
     const part = join(d, 'part');
     mkdirSync(part);
-    t.equal(spawnSync('mount', ['--bind', join(view, 'nodes'), part]).status, 0, 'a directory of the view is bound elsewhere');
+    t.equal(
+      spawnSync('mount', ['--bind', join(view, 'nodes'), part]).status,
+      0,
+      'a directory of the view is bound elsewhere',
+    );
     t.teardown(() => spawnSync('umount', [part]));
-    refused(part, /mounts part of a filesystem, not a whole gproc view/, 'a bind mount of part of the view');
+    refused(
+      part,
+      /mounts part of a filesystem, not a whole gproc view/,
+      'a bind mount of part of the view',
+    );
 
     const copy = join(d, 'not-suid');
     copyFileSync(HELPER, copy);
@@ -201,9 +292,21 @@ t.test('gproc-exec over a real view', async (t) => {
 
   t.test('gproc exec and gproc ps, as nobody, go through the helper', async (t) => {
     const gproc = (args: string[]) => run(true, [...GPROC, ...args], { TMPDIR: '/var/tmp/y' });
-    const id = gproc(['exec', '--mount', view, '--', 'sh', '-c', 'id -u; echo "$TMPDIR"; echo "$LD_PRELOAD"; exit 5']);
+    const id = gproc([
+      'exec',
+      '--mount',
+      view,
+      '--',
+      'sh',
+      '-c',
+      'id -u; echo "$TMPDIR"; echo "$LD_PRELOAD"; exit 5',
+    ]);
     t.equal(id.status, 5, 'exit status mirrored');
-    t.equal(id.stdout, `${NOBODY}\n/var/tmp/y\n${KILL_LIBRARY}\n`, 'runs as nobody, with TMPDIR and gproc-kill.so in LD_PRELOAD');
+    t.equal(
+      id.stdout,
+      `${NOBODY}\n/var/tmp/y\n${KILL_LIBRARY}\n`,
+      'runs as nobody, with TMPDIR and gproc-kill.so in LD_PRELOAD',
+    );
     const ps = gproc(['ps', '--mount', view, '-eo', 'user,pid,comm']);
     t.equal(ps.status, 0, `gproc ps exits 0 (${ps.stderr.trim()})`);
     t.match(ps.stdout, /^root\s+\d{7,}\s/m, 'and lists root processes by global PID');
@@ -212,7 +315,9 @@ t.test('gproc-exec over a real view', async (t) => {
   t.test('stopping up leaves nothing mounted', async (t) => {
     up.kill('SIGINT');
     t.equal(await exited(up), 0, 'up exits 0');
-    const left = mountinfo().split('\n').filter((l) => l.includes(` ${view} `) || l.includes(` ${runtimeDir(view)}/`));
+    const left = mountinfo()
+      .split('\n')
+      .filter((l) => l.includes(` ${view} `) || l.includes(` ${runtimeDir(view)}/`));
     t.same(left, [], 'no mount of this view is left');
   });
 });

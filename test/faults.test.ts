@@ -41,11 +41,25 @@ t.test('a node that goes away, four ways', async (t) => {
   const state = (n: TestNode) => readFileSync(`${M}/nodes/${n.id}/state`, 'utf8').trim();
   const listed = (n: TestNode) => readdirSync(M).includes(String(encodeGpid(n.id, 1)));
   // A process on node 2 to signal while node 3 is away.
-  const target = Number(inNode(n2, ['sh', '-c', 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $!']).stdout.trim());
+  const target = Number(
+    inNode(n2, ['sh', '-c', 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $!']).stdout.trim(),
+  );
   t.teardown(() => inNode(n2, ['kill', '-9', String(target)]));
-  await waitFor('the target listed', () => readdirSync(M).includes(String(encodeGpid(2, target))) || undefined);
+  await waitFor(
+    'the target listed',
+    () => readdirSync(M).includes(String(encodeGpid(2, target))) || undefined,
+  );
   const gproc = (args: string[]) =>
-    inNode(n1, ['env', '-u', 'NODE_OPTIONS', 'GPROC_NODE=1', `GPROC_CONFIG=${cluster.configPath}`, 'node', CLI, ...args]);
+    inNode(n1, [
+      'env',
+      '-u',
+      'NODE_OPTIONS',
+      'GPROC_NODE=1',
+      `GPROC_CONFIG=${cluster.configPath}`,
+      'node',
+      CLI,
+      ...args,
+    ]);
 
   const faults: [string, () => void, () => void | Promise<void>][] = [
     [
@@ -56,7 +70,11 @@ t.test('a node that goes away, four ways', async (t) => {
         await waitFor('the agent back', () => n3.client.nodeInfo().then(() => true), 15000);
       },
     ],
-    ['it freezes (SIGSTOP)', () => process.kill(n3.agentPid()!, 'SIGSTOP'), () => process.kill(n3.agentPid()!, 'SIGCONT')],
+    [
+      'it freezes (SIGSTOP)',
+      () => process.kill(n3.agentPid()!, 'SIGSTOP'),
+      () => process.kill(n3.agentPid()!, 'SIGCONT'),
+    ],
     ['its link goes down', () => net.linkDown(3), () => net.linkUp(3)],
     ['a firewall drops its traffic', () => net.dropTraffic(3), () => net.allowTraffic(3)],
   ];
@@ -68,7 +86,10 @@ t.test('a node that goes away, four ways', async (t) => {
       inject();
       const downMs = await timeUntil('node 3 down', () => state(n3) === 'down');
       t.comment(`${name}: nodes/3/state down after ${downMs} ms (rule: ${RULE_MS} ms)`);
-      t.ok(downMs <= RULE_MS + MARGIN_MS, `down within ${RULE_MS} ms (+${MARGIN_MS} ms for a loaded machine): ${downMs} ms`);
+      t.ok(
+        downMs <= RULE_MS + MARGIN_MS,
+        `down within ${RULE_MS} ms (+${MARGIN_MS} ms for a loaded machine): ${downMs} ms`,
+      );
 
       let start = performance.now();
       const names = readdirSync(M);
@@ -82,7 +103,12 @@ t.test('a node that goes away, four ways', async (t) => {
       const psMs = performance.now() - start;
       t.equal(ps.status, 0, 'ps -e under gproc exec works');
       t.ok(psMs < 5000, `ps -e finishes in ${psMs.toFixed(0)} ms`);
-      const nodesInPs = new Set(ps.stdout.trim().split('\n').map((l) => Math.floor(Number(l.trim()) / 2 ** 22)));
+      const nodesInPs = new Set(
+        ps.stdout
+          .trim()
+          .split('\n')
+          .map((l) => Math.floor(Number(l.trim()) / 2 ** 22)),
+      );
       t.same([...nodesInPs].sort(), [1, 2], 'ps lists nodes 1 and 2');
 
       start = performance.now();
@@ -96,31 +122,67 @@ t.test('a node that goes away, four ways', async (t) => {
       t.equal(run.stdout, 'fine\n', 'gproc run on node 2 works');
       t.ok(runMs < 5000, `gproc run on node 2 in ${runMs.toFixed(0)} ms`);
 
-      t.equal(errnoOf(() => readFileSync(`${M}/nodes/3/uptime`)), 'EHOSTDOWN', "node 3's files answer EHOSTDOWN");
-      t.equal(errnoOf(() => readFileSync(`${M}/${encodeGpid(3, 1)}/stat`)), 'EHOSTDOWN', "node 3's processes answer EHOSTDOWN");
+      t.equal(
+        errnoOf(() => readFileSync(`${M}/nodes/3/uptime`)),
+        'EHOSTDOWN',
+        "node 3's files answer EHOSTDOWN",
+      );
+      t.equal(
+        errnoOf(() => readFileSync(`${M}/${encodeGpid(3, 1)}/stat`)),
+        'EHOSTDOWN',
+        "node 3's processes answer EHOSTDOWN",
+      );
 
       await heal();
       const upMs = await timeUntil('node 3 listed again', () => listed(n3));
-      t.comment(`${name}: node 3's processes listed again ${upMs} ms after it healed (rule: ${RULE_MS} ms)`);
-      t.ok(upMs <= RULE_MS + MARGIN_MS, `listed again within ${RULE_MS} ms (+${MARGIN_MS}): ${upMs} ms`);
+      t.comment(
+        `${name}: node 3's processes listed again ${upMs} ms after it healed (rule: ${RULE_MS} ms)`,
+      );
+      t.ok(
+        upMs <= RULE_MS + MARGIN_MS,
+        `listed again within ${RULE_MS} ms (+${MARGIN_MS}): ${upMs} ms`,
+      );
       const stateMs = await timeUntil('nodes/3/state up', () => state(n3) === 'up');
       t.ok(upMs + stateMs <= RULE_MS + MARGIN_MS, `and its state up ${stateMs} ms later`);
     });
   }
 
   t.test('a remote command outlives neither its caller nor a cut-off network', async (t) => {
-    const caller = spawn('nsenter', [...inNodeArgs(n1), 'env', '-u', 'NODE_OPTIONS', 'GPROC_NODE=1', `GPROC_CONFIG=${cluster.configPath}`, 'node', CLI, 'run', '--node', '3', '--', 'sleep', '977'], {
-      stdio: 'ignore',
-    });
+    const caller = spawn(
+      'nsenter',
+      [
+        ...inNodeArgs(n1),
+        'env',
+        '-u',
+        'NODE_OPTIONS',
+        'GPROC_NODE=1',
+        `GPROC_CONFIG=${cluster.configPath}`,
+        'node',
+        CLI,
+        'run',
+        '--node',
+        '3',
+        '--',
+        'sleep',
+        '977',
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     t.teardown(() => caller.kill('SIGKILL'));
-    const sleeping = () => hostPidsIn(n3.initPid).some((p) => cmdline(p) === ['sleep', '977', ''].join('\0'));
+    const sleeping = () =>
+      hostPidsIn(n3.initPid).some((p) => cmdline(p) === ['sleep', '977', ''].join('\0'));
     await waitFor('sleep 977 on node 3', () => sleeping() || undefined, 15000);
     net.linkDown(3);
     // The caller goes away while node 3 cannot hear of it: no FIN, no RST reaches it.
     const callerArgs = ['run', '--node', '3'].join('\0');
-    for (const p of hostPidsIn(n1.initPid)) if (cmdline(p).includes(callerArgs)) process.kill(p, 'SIGKILL');
+    for (const p of hostPidsIn(n1.initPid))
+      if (cmdline(p).includes(callerArgs)) process.kill(p, 'SIGKILL');
     const goneMs = await timeUntil('the remote sleep to end', () => !sleeping(), 30000);
-    t.comment(`the remote sleep ended ${goneMs} ms after its caller was killed, node 3 still cut off`);
+    t.comment(
+      `the remote sleep ended ${goneMs} ms after its caller was killed, node 3 still cut off`,
+    );
     t.ok(goneMs <= 15000, `ended by the agent's own liveness check within 15 s: ${goneMs} ms`);
     net.linkUp(3);
     await waitFor('node 3 back', () => listed(n3) || undefined, 10000);

@@ -1,5 +1,13 @@
 import t from 'tap';
-import { decodeGpid, encodeGpid, formatGpid, GpidError, parseGpid, translatePid, PID_LIMIT } from '../src/gpid';
+import {
+  decodeGpid,
+  encodeGpid,
+  formatGpid,
+  GpidError,
+  parseGpid,
+  translatePid,
+  PID_LIMIT,
+} from '../src/gpid';
 
 t.test('encode and decode follow spec section 1', async (t) => {
   t.equal(encodeGpid(1, 1234), 4195538, "node 1's pid 1234");
@@ -31,7 +39,19 @@ t.test('command-line notation', async (t) => {
   t.equal(parseGpid('3:1'), 12582913);
   t.equal(parseGpid(' 4195538 '), 4195538);
   t.equal(formatGpid(12582913), '3:1');
-  for (const bad of ['', 'abc', '3:', ':1', '0:5', '600:1', '3:0', '-4195538', '12', '3:1:2', '1e7']) {
+  for (const bad of [
+    '',
+    'abc',
+    '3:',
+    ':1',
+    '0:5',
+    '600:1',
+    '3:0',
+    '-4195538',
+    '12',
+    '3:1:2',
+    '1e7',
+  ]) {
     t.throws(() => parseGpid(bad), GpidError, `rejects ${JSON.stringify(bad)}`);
   }
 });

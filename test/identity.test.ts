@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCertificates } from '../src/cli/certs';
 import { encodeGpid } from '../src/gpid';
-import { buildProbe, CLI, startCluster, waitFor, type TestCluster, type TestNode } from './helpers/cluster';
+import {
+  buildProbe,
+  CLI,
+  startCluster,
+  waitFor,
+  type TestCluster,
+  type TestNode,
+} from './helpers/cluster';
 import { inNode, startMount } from './helpers/mount';
 
 /** An ordinary user: uid, primary gid and supplementary groups. */
@@ -29,24 +36,63 @@ const MALLORY: User = { uid: 65532, gid: 65532, groups: [] };
 /** argv that runs `argv` as `user`, as a process of `node` (its PID namespace and network). */
 function asUser(node: TestNode, user: User, argv: string[]): string[] {
   const groups = user.groups.length ? `--groups=${user.groups.join(',')}` : '--clear-groups';
-  return ['nsenter', '-t', String(node.initPid), '-p', '-n', '--', 'setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, groups, ...argv];
+  return [
+    'nsenter',
+    '-t',
+    String(node.initPid),
+    '-p',
+    '-n',
+    '--',
+    'setpriv',
+    `--reuid=${user.uid}`,
+    `--regid=${user.gid}`,
+    groups,
+    ...argv,
+  ];
 }
 
-function gprocAs(cluster: TestCluster, node: TestNode, user: User, args: string[], timeout = 30000) {
-  const argv = asUser(node, user, ['env', '-u', 'NODE_OPTIONS', `GPROC_NODE=${node.id}`, `GPROC_CONFIG=${cluster.configPath}`, 'node', CLI, ...args]);
+function gprocAs(
+  cluster: TestCluster,
+  node: TestNode,
+  user: User,
+  args: string[],
+  timeout = 30000,
+) {
+  const argv = asUser(node, user, [
+    'env',
+    '-u',
+    'NODE_OPTIONS',
+    `GPROC_NODE=${node.id}`,
+    `GPROC_CONFIG=${cluster.configPath}`,
+    'node',
+    CLI,
+    ...args,
+  ]);
   return spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout, cwd: '/' });
 }
 
 /** Starts `sleep 1000` in a node (as root, or as `uid`) and gives its pid there. */
 function sleeper(node: TestNode, uid?: number): number {
   const pre = uid === undefined ? '' : `setpriv --reuid=${uid} --regid=${uid} --clear-groups `;
-  return Number(inNode(node, ['sh', '-c', `${pre}sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`]).stdout.trim());
+  return Number(
+    inNode(node, [
+      'sh',
+      '-c',
+      `${pre}sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`,
+    ]).stdout.trim(),
+  );
 }
 
-const alive = (node: TestNode, pid: number) => existsSync(`${node.procRoot}/${pid}`) && !readFileSync(`${node.procRoot}/${pid}/stat`, 'latin1').includes(') Z ');
+const alive = (node: TestNode, pid: number) =>
+  existsSync(`${node.procRoot}/${pid}`) &&
+  !readFileSync(`${node.procRoot}/${pid}/stat`, 'latin1').includes(') Z ');
 
 t.test('identity and authority across real hosts', async (t) => {
-  const cluster = await startCluster(t, { nodes: 3, hosts: true, admission: [{ nodes: [3], users: [], groups: ['adm'] }] });
+  const cluster = await startCluster(t, {
+    nodes: 3,
+    hosts: true,
+    admission: [{ nodes: [3], users: [], groups: ['adm'] }],
+  });
   const [n1, n2, n3] = cluster.nodes;
   const mount = await startMount(t, cluster, { node: 1 });
   const audit = (node: TestNode) => readFileSync(join(cluster.dir, `audit-${node.id}.log`), 'utf8');
@@ -54,27 +100,74 @@ t.test('identity and authority across real hosts', async (t) => {
   t.test('an ordinary user with two groups, on node 1', async (t) => {
     const mine = sleeper(n3, ALICE.uid);
     t.teardown(() => inNode(n3, ['kill', '-9', String(mine)]));
-    await waitFor('its sleep listed', () => existsSync(`${mount.mountPoint}/${encodeGpid(3, mine)}`) || undefined);
+    await waitFor(
+      'its sleep listed',
+      () => existsSync(`${mount.mountPoint}/${encodeGpid(3, mine)}`) || undefined,
+    );
 
-    const ps = gprocAs(cluster, n1, ALICE, ['ps', '--mount', mount.mountPoint, '-eo', 'user:12,pid,comm']);
+    const ps = gprocAs(cluster, n1, ALICE, [
+      'ps',
+      '--mount',
+      mount.mountPoint,
+      '-eo',
+      'user:12,pid,comm',
+    ]);
     t.equal(ps.status, 0, `gproc ps works for uid ${ALICE.uid}: ${ps.stderr}`);
-    const rows = ps.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    const rows = ps.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/));
     const nodes = new Set(rows.map((r) => Math.floor(Number(r[1]) / 2 ** 22)));
     t.same([...nodes].sort(), [1, 2, 3], 'it lists the processes of every node');
-    t.same(rows.find((r) => Number(r[1]) === encodeGpid(2, 1))?.[0], 'root', "node 2's init is root's, and ps says so");
-    t.same(rows.find((r) => Number(r[1]) === encodeGpid(3, mine))?.[0], 'nobody', "the user's own process on node 3 is nobody's");
+    t.same(
+      rows.find((r) => Number(r[1]) === encodeGpid(2, 1))?.[0],
+      'root',
+      "node 2's init is root's, and ps says so",
+    );
+    t.same(
+      rows.find((r) => Number(r[1]) === encodeGpid(3, mine))?.[0],
+      'nobody',
+      "the user's own process on node 3 is nobody's",
+    );
 
-    const top = gprocAs(cluster, n1, ALICE, ['exec', '--mount', mount.mountPoint, '--', 'top', '-b', '-n1', '-w', '200']);
+    const top = gprocAs(cluster, n1, ALICE, [
+      'exec',
+      '--mount',
+      mount.mountPoint,
+      '--',
+      'top',
+      '-b',
+      '-n1',
+      '-w',
+      '200',
+    ]);
     t.equal(top.status, 0, `top works: ${top.stderr}`);
-    t.match(top.stdout, new RegExp(`\\b${encodeGpid(3, mine)}\\b.*sleep`), "top shows the user's process of node 3");
+    t.match(
+      top.stdout,
+      new RegExp(`\\b${encodeGpid(3, mine)}\\b.*sleep`),
+      "top shows the user's process of node 3",
+    );
 
-    const run = gprocAs(cluster, n1, ALICE, ['run', '--node', '3', '--', 'sh', '-c', 'id -u; id -G; echo $GPROC_NODE']);
+    const run = gprocAs(cluster, n1, ALICE, [
+      'run',
+      '--node',
+      '3',
+      '--',
+      'sh',
+      '-c',
+      'id -u; id -G; echo $GPROC_NODE',
+    ]);
     t.equal(run.stderr, '');
-    t.equal(run.stdout, `${ALICE.uid}\n${[ALICE.gid, ...ALICE.groups].join(' ')}\n3\n`, 'gproc run on node 3 runs with its uid and all its groups');
+    t.equal(
+      run.stdout,
+      `${ALICE.uid}\n${[ALICE.gid, ...ALICE.groups].join(' ')}\n3\n`,
+      'gproc run on node 3 runs with its uid and all its groups',
+    );
     t.equal(run.status, 0);
   });
 
-  t.test('gproc kill: root\'s process is not the user\'s to signal; its own is', async (t) => {
+  t.test("gproc kill: root's process is not the user's to signal; its own is", async (t) => {
     const roots = sleeper(n2);
     const own = sleeper(n2, ALICE.uid);
     t.teardown(() => inNode(n2, ['kill', '-9', String(roots), String(own)]));
@@ -87,7 +180,13 @@ t.test('identity and authority across real hosts', async (t) => {
     t.equal(ok.status, 0, `its own process: delivered ${ok.stderr}`);
     await waitFor('its process to end', () => !alive(n2, own) || undefined, 5000);
     t.pass('its own process ended');
-    t.match(audit(n2), new RegExp(`"action":"signal","node":1,"uid":${ALICE.uid},"via":"credential","target":${roots},.*"result":"NOT_PERMITTED"`), 'the refusal is audited with the node and uid that asked');
+    t.match(
+      audit(n2),
+      new RegExp(
+        `"action":"signal","node":1,"uid":${ALICE.uid},"via":"credential","target":${roots},.*"result":"NOT_PERMITTED"`,
+      ),
+      'the refusal is audited with the node and uid that asked',
+    );
   });
 
   t.test('admission: a rule keeps a user off node 3, and lets it run on node 2', async (t) => {
@@ -97,51 +196,96 @@ t.test('identity and authority across real hosts', async (t) => {
     t.match(off.stderr, /refused by node 3 .*not admitted to node 3/);
     const on = gprocAs(cluster, n1, BOB, ['run', '--node', '2', '--', 'id', '-u']);
     t.equal(on.stdout, `${BOB.uid}\n`, 'it runs on node 2');
-    t.match(audit(n3), /"action":"refused".*"uid":65533.*not admitted/, 'the refusal is in node 3\'s audit log');
+    t.match(
+      audit(n3),
+      /"action":"refused".*"uid":65533.*not admitted/,
+      "the refusal is in node 3's audit log",
+    );
   });
 
-  t.test('peers with the wrong certificate, or none, are refused for every kind of call; the right one is not', async (t) => {
-    const pki = join(cluster.dir, 'pki');
-    const other = mkdtempSync(join(tmpdir(), 'gproc-otherca-'));
-    t.teardown(() => spawnSync('rm', ['-rf', other]));
-    const n1conf = cluster.config.nodes[0];
-    makeCertificates(other, [n1conf]); // node 1's name and id, another CA
-    makeCertificates(pki, [{ ...n1conf, name: 'n1-expired' }], '-1');
-    makeCertificates(pki, [{ id: 9, name: 'n9', address: '198.51.100.9:7101', socket: '/nonexistent' }]);
-    const probe = buildProbe(cluster.dir);
-    const ca = join(pki, 'ca.pem');
-    const ask = (spec: object) => {
-      const r = spawnSync('nsenter', [`--net=/run/netns/${cluster.net!.host(1).netns}`, '--', ...probe, JSON.stringify({ target: n2.address, ops: ['list', 'signal', 'spawn', 'run'], ...spec })], {
-        encoding: 'utf8',
-        timeout: 30000,
+  t.test(
+    'peers with the wrong certificate, or none, are refused for every kind of call; the right one is not',
+    async (t) => {
+      const pki = join(cluster.dir, 'pki');
+      const other = mkdtempSync(join(tmpdir(), 'gproc-otherca-'));
+      t.teardown(() => spawnSync('rm', ['-rf', other]));
+      const n1conf = cluster.config.nodes[0];
+      makeCertificates(other, [n1conf]); // node 1's name and id, another CA
+      makeCertificates(pki, [{ ...n1conf, name: 'n1-expired' }], '-1');
+      makeCertificates(pki, [
+        { id: 9, name: 'n9', address: '198.51.100.9:7101', socket: '/nonexistent' },
+      ]);
+      const probe = buildProbe(cluster.dir);
+      const ca = join(pki, 'ca.pem');
+      const ask = (spec: object) => {
+        const r = spawnSync(
+          'nsenter',
+          [
+            `--net=/run/netns/${cluster.net!.host(1).netns}`,
+            '--',
+            ...probe,
+            JSON.stringify({
+              target: n2.address,
+              ops: ['list', 'signal', 'spawn', 'run'],
+              ...spec,
+            }),
+          ],
+          {
+            encoding: 'utf8',
+            timeout: 30000,
+          },
+        );
+        if (r.status !== 0) throw new Error(`probe failed: ${r.stderr}`);
+        return JSON.parse(r.stdout) as Record<string, { code: number; details: string }>;
+      };
+      const cert = (dir: string, name: string) => ({
+        ca,
+        cert: join(dir, `${name}.pem`),
+        key: join(dir, `${name}.key`),
       });
-      if (r.status !== 0) throw new Error(`probe failed: ${r.stderr}`);
-      return JSON.parse(r.stdout) as Record<string, { code: number; details: string }>;
-    };
-    const cert = (dir: string, name: string) => ({ ca, cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) });
 
-    const good = ask({ ...cert(pki, 'n1'), actAs: '0:0' });
-    t.same(Object.values(good).map((o) => o.code), [0, 0, 0, 0], `node 1's certificate, acting for root: list, signal, spawn and run succeed ${JSON.stringify(good)}`);
-    const cases: [string, object, RegExp][] = [
-      ['another CA', { ...cert(other, 'n1'), actAs: '0:0' }, /client certificate not signed by the cluster CA/],
-      ['expired', { ...cert(pki, 'n1-expired'), actAs: '0:0' }, /client certificate has expired/],
-      ['no certificate and no credential', { ca, actAs: '0:0' }, /no credential/],
-      ['a node the cluster file lacks', { ...cert(pki, 'n9'), actAs: '0:0' }, /node 9, which the cluster file does not hold/],
-      ['no uid named', cert(pki, 'n1'), /node 1 named no user to act for/],
-    ];
-    for (const [name, spec, why] of cases) {
-      const got = ask(spec);
-      for (const [op, o] of Object.entries(got)) {
-        t.equal(o.code, 16, `${name}: ${op} is UNAUTHENTICATED`);
-        t.match(o.details, why, `${name}: ${op} says why`);
+      const good = ask({ ...cert(pki, 'n1'), actAs: '0:0' });
+      t.same(
+        Object.values(good).map((o) => o.code),
+        [0, 0, 0, 0],
+        `node 1's certificate, acting for root: list, signal, spawn and run succeed ${JSON.stringify(good)}`,
+      );
+      const cases: [string, object, RegExp][] = [
+        [
+          'another CA',
+          { ...cert(other, 'n1'), actAs: '0:0' },
+          /client certificate not signed by the cluster CA/,
+        ],
+        ['expired', { ...cert(pki, 'n1-expired'), actAs: '0:0' }, /client certificate has expired/],
+        ['no certificate and no credential', { ca, actAs: '0:0' }, /no credential/],
+        [
+          'a node the cluster file lacks',
+          { ...cert(pki, 'n9'), actAs: '0:0' },
+          /node 9, which the cluster file does not hold/,
+        ],
+        ['no uid named', cert(pki, 'n1'), /node 1 named no user to act for/],
+      ];
+      for (const [name, spec, why] of cases) {
+        const got = ask(spec);
+        for (const [op, o] of Object.entries(got)) {
+          t.equal(o.code, 16, `${name}: ${op} is UNAUTHENTICATED`);
+          t.match(o.details, why, `${name}: ${op} says why`);
+        }
+        t.match(
+          audit(n2),
+          new RegExp(`"action":"refused".*${why.source}`),
+          `${name}: the refusal is in the audit log`,
+        );
       }
-      t.match(audit(n2), new RegExp(`"action":"refused".*${why.source}`), `${name}: the refusal is in the audit log`);
-    }
-  });
+    },
+  );
 
-  t.test('a user flooding its agent leaves another user\'s ps and run working', async (t) => {
+  t.test("a user flooding its agent leaves another user's ps and run working", async (t) => {
     const probe = buildProbe(cluster.dir);
-    const flooder = asUser(n1, MALLORY, [...probe, JSON.stringify({ target: `unix:${n1.socket}`, flood: { connections: 100, calls: 3000 } })]);
+    const flooder = asUser(n1, MALLORY, [
+      ...probe,
+      JSON.stringify({ target: `unix:${n1.socket}`, flood: { connections: 100, calls: 3000 } }),
+    ]);
     const child = spawn(flooder[0], flooder.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -150,13 +294,27 @@ t.test('identity and authority across real hosts', async (t) => {
     await new Promise((r) => setTimeout(r, 500)); // under way
     const ps = gprocAs(cluster, n1, ALICE, ['ps', '--mount', mount.mountPoint, '-e']);
     t.equal(ps.status, 0, 'ps works during the flood');
-    t.ok(ps.stdout.includes(` ${encodeGpid(1, 1)} `), "ps lists node 1's processes during the flood");
+    t.ok(
+      ps.stdout.includes(` ${encodeGpid(1, 1)} `),
+      "ps lists node 1's processes during the flood",
+    );
     const run = gprocAs(cluster, n1, ALICE, ['run', '--node', '1', '--', 'echo', 'still here']);
     t.equal(run.stdout, 'still here\n', 'gproc run on the flooded node works');
-    t.same(readFileSync(`${mount.mountPoint}/nodes/1/state`, 'utf8'), 'up\n', 'the flooded node stays up');
+    t.same(
+      readFileSync(`${mount.mountPoint}/nodes/1/state`, 'utf8'),
+      'up\n',
+      'the flooded node stays up',
+    );
     await ended;
     const flood = JSON.parse(out).flood as Record<string, number>;
-    t.ok((flood['0'] ?? 0) > 0, `the flooder's calls were served in part: ${JSON.stringify(flood)}`);
-    t.match(audit(n1), /more than 64 connections from uid 65532/, 'its connections beyond the bound were refused and audited');
+    t.ok(
+      (flood['0'] ?? 0) > 0,
+      `the flooder's calls were served in part: ${JSON.stringify(flood)}`,
+    );
+    t.match(
+      audit(n1),
+      /more than 64 connections from uid 65532/,
+      'its connections beyond the bound were refused and audited',
+    );
   });
 });

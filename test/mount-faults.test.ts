@@ -16,14 +16,26 @@ import { startMount } from './helpers/mount';
 
 const TAKEOVER_MS = 5000;
 
-const mountsOf = (dir: string): MountInfoEntry[] => mountsAt(parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')), dir);
-const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+const mountsOf = (dir: string): MountInfoEntry[] =>
+  mountsAt(parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')), dir);
+const exited = (p: ChildProcess) =>
+  new Promise<void>((r) =>
+    p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r()),
+  );
 
 /** Starts `gproc mount` on `mountPoint` without looking at the mount point. */
-function spawnMount(t: Test, cluster: TestCluster, mountPoint: string): { child: ChildProcess; logFile: string } {
+function spawnMount(
+  t: Test,
+  cluster: TestCluster,
+  mountPoint: string,
+): { child: ChildProcess; logFile: string } {
   const logFile = `${cluster.dir}/mount-takeover-${Date.now()}.log`;
   const log = openSync(logFile, 'a');
-  const child = spawn(GPROC[0], [...GPROC.slice(1), 'mount', '--config', cluster.configPath, '--node', '1', mountPoint], { stdio: ['ignore', log, log] });
+  const child = spawn(
+    GPROC[0],
+    [...GPROC.slice(1), 'mount', '--config', cluster.configPath, '--node', '1', mountPoint],
+    { stdio: ['ignore', log, log] },
+  );
   closeSync(log);
   t.teardown(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -39,16 +51,22 @@ function spawnMount(t: Test, cluster: TestCluster, mountPoint: string): { child:
  * (device numbers and mount ids of the old mounts may be reused, so they tell nothing).
  */
 function newMountAt(dir: string, run: string, pid: number): Promise<MountInfoEntry> {
-  return waitFor(`the mount of daemon ${pid} at ${dir}`, () => {
-    let recorded: string;
-    try {
-      recorded = readFileSync(`${run}/pid`, 'utf8').split(' ')[0];
-    } catch {
-      return undefined;
-    }
-    const now = mountsOf(dir);
-    return recorded === String(pid) && now.length === 1 && isGprocFuse(now[0]) ? now[0] : undefined;
-  }, 30000);
+  return waitFor(
+    `the mount of daemon ${pid} at ${dir}`,
+    () => {
+      let recorded: string;
+      try {
+        recorded = readFileSync(`${run}/pid`, 'utf8').split(' ')[0];
+      } catch {
+        return undefined;
+      }
+      const now = mountsOf(dir);
+      return recorded === String(pid) && now.length === 1 && isGprocFuse(now[0])
+        ? now[0]
+        : undefined;
+    },
+    30000,
+  );
 }
 
 /**
@@ -66,9 +84,19 @@ async function takeOver(t: Test, cluster: TestCluster, fault: 'SIGSTOP' | 'SIGKI
     if (fault === 'SIGKILL') {
       await exited(old.process);
       const r = spawnSync('ls', [old.mountPoint], { encoding: 'utf8', timeout: 5000 });
-      t.match(r.stderr, /Transport endpoint is not connected/, 'the killed daemon left a dead mount');
+      t.match(
+        r.stderr,
+        /Transport endpoint is not connected/,
+        'the killed daemon left a dead mount',
+      );
     } else {
-      await waitFor('the daemon stopped', () => readFileSync(`/proc/${old.process.pid}/stat`, 'latin1').split(') ')[1].startsWith('T') || undefined, 5000);
+      await waitFor(
+        'the daemon stopped',
+        () =>
+          readFileSync(`/proc/${old.process.pid}/stat`, 'latin1').split(') ')[1].startsWith('T') ||
+          undefined,
+        5000,
+      );
     }
     const t0 = Date.now();
     const { child: next, logFile } = spawnMount(t, cluster, old.mountPoint);
@@ -80,7 +108,11 @@ async function takeOver(t: Test, cluster: TestCluster, fault: 'SIGSTOP' | 'SIGKI
     t.comment(`after ${fault}: the new daemon mounted over the old mount in ${ms} ms`);
     t.ok(ms < TAKEOVER_MS, `took over in ${ms} ms (< ${TAKEOVER_MS})`);
     t.ok(isGprocFuse(view), "the new daemon's view, the old one detached");
-    await waitFor('the control mount', () => mountsOf(`${run}/control`).length === 1 || undefined, 5000);
+    await waitFor(
+      'the control mount',
+      () => mountsOf(`${run}/control`).length === 1 || undefined,
+      5000,
+    );
     t.equal(mountsOf(`${run}/control`).length, 1, "one control mount: the old daemon's is gone");
     t.equal(mountsOf(`${run}/proc`).length, 1, 'one procfs');
     const ls = spawnSync('ls', [old.mountPoint], { encoding: 'utf8', timeout: 10000 });
@@ -92,7 +124,10 @@ async function takeOver(t: Test, cluster: TestCluster, fault: 'SIGSTOP' | 'SIGKI
       old.process.kill('SIGCONT');
       old.process.kill('SIGINT');
       await Promise.race([exited(old.process), new Promise((r) => setTimeout(r, 5000))]);
-      t.ok(readdirSync(old.mountPoint).includes('nodes'), 'the new mount still serves after the old daemon woke and stopped');
+      t.ok(
+        readdirSync(old.mountPoint).includes('nodes'),
+        'the new mount still serves after the old daemon woke and stopped',
+      );
       t.equal(mountsOf(old.mountPoint).length, 1);
     }
   } finally {
@@ -105,20 +140,34 @@ async function takeOver(t: Test, cluster: TestCluster, fault: 'SIGSTOP' | 'SIGKI
 t.test('mount daemon faults', async (t) => {
   const cluster = await startCluster(t, { nodes: 2 });
 
-  t.test('a frozen (SIGSTOPped) daemon does not block the next mount', (t) => takeOver(t, cluster, 'SIGSTOP'));
+  t.test('a frozen (SIGSTOPped) daemon does not block the next mount', (t) =>
+    takeOver(t, cluster, 'SIGSTOP'),
+  );
   t.test('a killed daemon does not block the next mount', (t) => takeOver(t, cluster, 'SIGKILL'));
 
   t.test('a live daemon is refused at once, and keeps serving', async (t) => {
     const live = await startMount(t, cluster, { node: 1 });
     const t0 = Date.now();
-    const r = spawnSync(GPROC[0], [...GPROC.slice(1), 'mount', '--config', cluster.configPath, '--node', '1', live.mountPoint], { encoding: 'utf8', timeout: 15000 });
+    const r = spawnSync(
+      GPROC[0],
+      [...GPROC.slice(1), 'mount', '--config', cluster.configPath, '--node', '1', live.mountPoint],
+      { encoding: 'utf8', timeout: 15000 },
+    );
     const ms = Date.now() - t0;
     t.comment(`refused in ${ms} ms`);
     t.equal(r.status, 1, 'exit 1');
-    t.match(r.stderr, new RegExp(`^gproc: ${live.mountPoint} is already mounted by gproc \\(pid ${live.process.pid}, running\\); stop it first`));
+    t.match(
+      r.stderr,
+      new RegExp(
+        `^gproc: ${live.mountPoint} is already mounted by gproc \\(pid ${live.process.pid}, running\\); stop it first`,
+      ),
+    );
     t.ok(ms < 3000, `within ${ms} ms`);
     t.equal(mountsOf(live.mountPoint).length, 1, 'nothing mounted over it');
-    t.ok(readdirSync(live.mountPoint).includes(String(encodeGpid(2, 1))), 'the live mount still serves');
+    t.ok(
+      readdirSync(live.mountPoint).includes(String(encodeGpid(2, 1))),
+      'the live mount still serves',
+    );
     t.equal(readFileSync(`${live.mountPoint}/nodes/1/state`, 'utf8'), 'up\n');
   });
 });
@@ -127,9 +176,14 @@ t.test('gproc up over a frozen earlier up takes over', async (t) => {
   const [port] = await freePorts(1);
   const mount = mkdtempSync(join(tmpdir(), 'gproc-up-'));
   const run = runtimeDir(mount);
-  const up = () => spawn(GPROC[0], [...GPROC.slice(1), 'up', '--simulate', '1', '--mount', mount, '--base-port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const up = () =>
+    spawn(
+      GPROC[0],
+      [...GPROC.slice(1), 'up', '--simulate', '1', '--mount', mount, '--base-port', String(port)],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
   const first = up();
-  let second: ChildProcess | undefined;
+  let second: ChildProcess | undefined = undefined;
   t.teardown(async () => {
     for (const p of [second, first]) {
       if (!p || p.exitCode !== null || p.signalCode !== null) continue;
@@ -137,7 +191,8 @@ t.test('gproc up over a frozen earlier up takes over', async (t) => {
       p.kill('SIGCONT');
       await exited(p);
     }
-    for (const dir of [mount, `${run}/control`, `${run}/proc`]) spawnSync('umount', ['--lazy', '--no-canonicalize', dir]);
+    for (const dir of [mount, `${run}/control`, `${run}/proc`])
+      spawnSync('umount', ['--lazy', '--no-canonicalize', dir]);
     rmSync(upFiles(mount).dir, { recursive: true, force: true });
     rmSync(mount, { recursive: true, force: true });
   });
@@ -154,7 +209,12 @@ t.test('gproc up over a frozen earlier up takes over', async (t) => {
   t.match(stderr, /was stopped \(frozen\): killed it, taking over/, 'it says what it did');
   await exited(first);
   t.equal(first.signalCode, 'SIGKILL', 'the frozen up was killed');
-  t.ok(spawnSync('ls', [mount], { encoding: 'utf8', timeout: 10000 }).stdout.split('\n').includes('nodes'), 'ls of the new view works');
+  t.ok(
+    spawnSync('ls', [mount], { encoding: 'utf8', timeout: 10000 })
+      .stdout.split('\n')
+      .includes('nodes'),
+    'ls of the new view works',
+  );
   second.kill('SIGINT');
   await exited(second);
   t.equal(second.exitCode, 0, 'the new up stops cleanly');

@@ -14,17 +14,31 @@ function procps(t: Test, m: TestMount) {
   t.match(free.stdout, /^Swap: +0 +0 +0$/m);
   const uptime = inView(m, ['uptime']);
   t.equal(uptime.status, 0, `uptime exits 0 ${uptime.stderr}`);
-  t.match(uptime.stdout, /up .*load average: 0\.00, 0\.00, 0\.00$/m, `uptime: ${uptime.stdout.trim()}`);
+  t.match(
+    uptime.stdout,
+    /up .*load average: 0\.00, 0\.00, 0\.00$/m,
+    `uptime: ${uptime.stdout.trim()}`,
+  );
   const vmstat = inView(m, ['vmstat', '1', '1']);
   t.equal(vmstat.status, 0, `vmstat 1 1 exits 0 ${vmstat.stderr}`);
   const row = vmstat.stdout.trim().split('\n').pop()!.trim().split(/ +/);
   t.equal(row.length, 17, `vmstat: one row of 17 columns: ${row.join(' ')}`);
-  t.ok(row.every((v) => /^\d+$/.test(v)), 'all numbers');
+  t.ok(
+    row.every((v) => /^\d+$/.test(v)),
+    'all numbers',
+  );
   // procps's ps refuses a /proc in which it finds no process at all ("fatal library error,
   // reap"): with every node down, the view lists only the cluster's root (gpid 1).
   const listed = readdirSync(m.mountPoint).filter((n) => /^\d+$/.test(n));
-  const todo = listed.length ? {} : { todo: 'the view lists no process: ps passes once the cluster root (gpid 1, spec section 1) is listed' };
-  for (const argv of [['ps', 'aux'], ['ps', 'u', '-e']]) {
+  const todo = listed.length
+    ? {}
+    : {
+        todo: 'the view lists no process: ps passes once the cluster root (gpid 1, spec section 1) is listed',
+      };
+  for (const argv of [
+    ['ps', 'aux'],
+    ['ps', 'u', '-e'],
+  ]) {
     const ps = inView(m, argv);
     t.equal(ps.status, 0, `${argv.join(' ')} exits 0 ${ps.stderr}`, todo);
     t.match(ps.stdout, /^USER +PID %CPU %MEM/, `${argv.join(' ')}: its header`, todo);
@@ -35,27 +49,58 @@ function procps(t: Test, m: TestMount) {
 t.test('procps with every node down', async (t) => {
   const cluster = await startCluster(t, { nodes: 2 });
   const seen = await startMount(t, cluster, { node: 1 });
-  t.match(readFileSync(`${seen.mountPoint}/meminfo`, 'utf8'), /^MemTotal: +[1-9]\d* kB$/m, 'figures while up');
+  t.match(
+    readFileSync(`${seen.mountPoint}/meminfo`, 'utf8'),
+    /^MemTotal: +[1-9]\d* kB$/m,
+    'figures while up',
+  );
   for (const n of cluster.nodes) process.kill(n.agentPid()!, 'SIGKILL');
   for (const n of cluster.nodes) {
-    await waitFor(`node ${n.id} down`, () => readFileSync(`${seen.mountPoint}/nodes/${n.id}/state`, 'utf8') === 'down\n' || undefined, 10000);
+    await waitFor(
+      `node ${n.id} down`,
+      () =>
+        readFileSync(`${seen.mountPoint}/nodes/${n.id}/state`, 'utf8') === 'down\n' || undefined,
+      10000,
+    );
   }
   // The table of the refresh after both went down.
-  await waitFor('meminfo of no node', () => /^MemTotal: +1 kB$/m.test(readFileSync(`${seen.mountPoint}/meminfo`, 'utf8')) || undefined, 5000);
+  await waitFor(
+    'meminfo of no node',
+    () =>
+      /^MemTotal: +1 kB$/m.test(readFileSync(`${seen.mountPoint}/meminfo`, 'utf8')) || undefined,
+    5000,
+  );
 
   t.test('a mount that saw the nodes', async (t) => {
     const meminfo = readFileSync(`${seen.mountPoint}/meminfo`, 'utf8');
     t.ok(meminfo.split('\n').length > 40, 'meminfo keeps its lines');
-    t.match(readFileSync(`${seen.mountPoint}/stat`, 'utf8'), /^cpu  0 0 0 0 0 0 0 0 0 0\n(cpu\d+ 0 0 0 0 0 0 0 0 0 0\n)+/, 'cpu lines at 0, the CPUs last seen');
-    t.ok(readFileSync(`${seen.mountPoint}/cpuinfo`, 'utf8').includes('processor\t: 0'), 'cpuinfo: the CPUs last seen');
-    t.ok(Number(readFileSync(`${seen.mountPoint}/uptime`, 'utf8').split(' ')[0]) > 0, 'uptime is not 0');
+    t.match(
+      readFileSync(`${seen.mountPoint}/stat`, 'utf8'),
+      /^cpu {2}0 0 0 0 0 0 0 0 0 0\n(cpu\d+ 0 0 0 0 0 0 0 0 0 0\n)+/,
+      'cpu lines at 0, the CPUs last seen',
+    );
+    t.ok(
+      readFileSync(`${seen.mountPoint}/cpuinfo`, 'utf8').includes('processor\t: 0'),
+      'cpuinfo: the CPUs last seen',
+    );
+    t.ok(
+      Number(readFileSync(`${seen.mountPoint}/uptime`, 'utf8').split(' ')[0]) > 0,
+      'uptime is not 0',
+    );
     procps(t, seen);
   });
 
   t.test('a mount started with every node down (none ever seen)', async (t) => {
     const fresh = await startMount(t, cluster, { node: 1 });
-    t.match(readFileSync(`${fresh.mountPoint}/meminfo`, 'utf8'), /^MemTotal: +1 kB\nMemFree: +1 kB\nMemAvailable: +1 kB\n/, 'the standard keys');
-    t.match(readFileSync(`${fresh.mountPoint}/stat`, 'utf8'), /^cpu  0 0 0 0 0 0 0 0 0 0\nintr 0\n/);
+    t.match(
+      readFileSync(`${fresh.mountPoint}/meminfo`, 'utf8'),
+      /^MemTotal: +1 kB\nMemFree: +1 kB\nMemAvailable: +1 kB\n/,
+      'the standard keys',
+    );
+    t.match(
+      readFileSync(`${fresh.mountPoint}/stat`, 'utf8'),
+      /^cpu {2}0 0 0 0 0 0 0 0 0 0\nintr 0\n/,
+    );
     procps(t, fresh);
   });
 });

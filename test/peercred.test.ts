@@ -12,12 +12,15 @@ import { REPO } from './helpers/cluster';
 
 const ADDON = join(REPO, 'dist', 'peercred.node');
 if (!existsSync(ADDON)) throw new Error(`${ADDON} is missing: run "make build" before the tests`);
-if (process.getuid?.() !== 0) throw new Error('this test needs root (it connects as another user with setpriv)');
+if (process.getuid?.() !== 0)
+  throw new Error('this test needs root (it connects as another user with setpriv)');
 
 const NOBODY = 65534;
 
 /** A Unix-socket server in a fresh directory every user may reach; each accepted socket's credentials. */
-async function unixServer(t: Test): Promise<{ path: string; next: () => Promise<PeerCredentials> }> {
+async function unixServer(
+  t: Test,
+): Promise<{ path: string; next: () => Promise<PeerCredentials> }> {
   const dir = mkdtempSync(join(tmpdir(), 'gproc-peercred-'));
   chmodSync(dir, 0o777);
   const path = join(dir, 'sock');
@@ -39,14 +42,23 @@ async function unixServer(t: Test): Promise<{ path: string; next: () => Promise<
     server.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const next = () => new Promise<PeerCredentials>((res) => (got.length ? res(got.shift()!) : waiting.push(res)));
+  const next = () =>
+    new Promise<PeerCredentials>((res) => (got.length ? res(got.shift()!) : waiting.push(res)));
   return { path, next };
 }
 
 /** A node client connecting to `path`, as `asUser` (setpriv arguments) or root; it stays until killed. */
 function client(t: Test, path: string, asUser: string[] = []): ChildProcess {
   const script = `require('net').createConnection(${JSON.stringify(path)}).on('connect', () => console.log('connected')).on('error', (e) => { console.error(e.message); process.exit(1); })`;
-  const argv = [...(asUser.length ? ['setpriv', ...asUser, '--'] : []), 'env', '-u', 'NODE_OPTIONS', 'node', '-e', script];
+  const argv = [
+    ...(asUser.length ? ['setpriv', ...asUser, '--'] : []),
+    'env',
+    '-u',
+    'NODE_OPTIONS',
+    'node',
+    '-e',
+    script,
+  ];
   const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => {
     if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
@@ -55,7 +67,12 @@ function client(t: Test, path: string, asUser: string[] = []): ChildProcess {
 }
 
 const withTimeout = <T>(what: string, p: Promise<T>, ms = 10000) =>
-  Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error(`timed out waiting for ${what}`)), ms).unref())]);
+  Promise.race([
+    p,
+    new Promise<T>((_, rej) =>
+      setTimeout(() => rej(new Error(`timed out waiting for ${what}`)), ms).unref(),
+    ),
+  ]);
 
 t.test('a client running as root', async (t) => {
   const { path, next } = await unixServer(t);
@@ -64,7 +81,10 @@ t.test('a client running as root', async (t) => {
   t.equal(creds.uid, 0, 'uid 0');
   t.equal(creds.gid, 0, 'gid 0');
   t.equal(creds.pid, p.pid, "the client's pid");
-  t.ok(Array.isArray(creds.groups) && creds.groups.every((g) => Number.isInteger(g)), 'groups: an array of numbers');
+  t.ok(
+    Array.isArray(creds.groups) && creds.groups.every((g) => Number.isInteger(g)),
+    'groups: an array of numbers',
+  );
 });
 
 t.test('a client running as nobody with groups 4 and 20', async (t) => {
@@ -73,18 +93,29 @@ t.test('a client running as nobody with groups 4 and 20', async (t) => {
   const creds = await withTimeout('the nobody client', next());
   t.equal(creds.uid, NOBODY, 'uid 65534');
   t.equal(creds.gid, NOBODY, 'gid 65534');
-  t.same([...creds.groups].sort((a, b) => a - b), [4, 20], 'supplementary groups 4 and 20');
+  t.same(
+    [...creds.groups].sort((a, b) => a - b),
+    [4, 20],
+    'supplementary groups 4 and 20',
+  );
   // setpriv and env exec in turn: the pid spawn() got is the node that connected.
   t.equal(creds.pid, p.pid, "the client's pid");
 });
 
-t.test('a client with more groups than the first buffer holds (ERANGE, then retried)', async (t) => {
-  const { path, next } = await unixServer(t);
-  const many = Array.from({ length: 200 }, (_, i) => 1000 + i);
-  client(t, path, [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, `--groups=${many.join(',')}`]);
-  const creds = await withTimeout('the client with 200 groups', next());
-  t.same([...creds.groups].sort((a, b) => a - b), many, 'all 200 groups');
-});
+t.test(
+  'a client with more groups than the first buffer holds (ERANGE, then retried)',
+  async (t) => {
+    const { path, next } = await unixServer(t);
+    const many = Array.from({ length: 200 }, (_, i) => 1000 + i);
+    client(t, path, [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, `--groups=${many.join(',')}`]);
+    const creds = await withTimeout('the client with 200 groups', next());
+    t.same(
+      [...creds.groups].sort((a, b) => a - b),
+      many,
+      'all 200 groups',
+    );
+  },
+);
 
 t.test('a TCP socket carries no credentials: ENODATA', async (t) => {
   // Linux answers SO_PEERCRED on a TCP socket with pid 0, uid and gid -1 (it holds no
@@ -106,10 +137,21 @@ t.test('a TCP socket carries no credentials: ENODATA', async (t) => {
   t.throws(() => peerCredentials(s), { code: 'ENODATA' }, 'throws with code ENODATA');
 });
 
-t.test('a bad descriptor: EBADF; not a socket: ENOTSOCK; no descriptor: a clear error', async (t) => {
-  t.throws(() => peerCredentials({ _handle: { fd: 987654 } } as unknown as Socket), { code: 'EBADF' }, 'EBADF');
-  const file = openSync(__filename, 'r');
-  t.teardown(() => closeSync(file));
-  t.throws(() => peerCredentials({ _handle: { fd: file } } as unknown as Socket), { code: 'ENOTSOCK' }, 'a regular file: ENOTSOCK');
-  t.throws(() => peerCredentials({} as unknown as Socket), /has no file descriptor/, 'no handle');
-});
+t.test(
+  'a bad descriptor: EBADF; not a socket: ENOTSOCK; no descriptor: a clear error',
+  async (t) => {
+    t.throws(
+      () => peerCredentials({ _handle: { fd: 987654 } } as unknown as Socket),
+      { code: 'EBADF' },
+      'EBADF',
+    );
+    const file = openSync(__filename, 'r');
+    t.teardown(() => closeSync(file));
+    t.throws(
+      () => peerCredentials({ _handle: { fd: file } } as unknown as Socket),
+      { code: 'ENOTSOCK' },
+      'a regular file: ENOTSOCK',
+    );
+    t.throws(() => peerCredentials({} as unknown as Socket), /has no file descriptor/, 'no handle');
+  },
+);

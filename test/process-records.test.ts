@@ -12,7 +12,16 @@ import { createLogger } from '../src/log';
 const PID = 4_000_000;
 const boot = readBootId();
 
-function record(o: { boot?: string; pid?: number; starttime: number; uid?: number; state: string; ended?: number; read?: number; shim?: [number, number] }): [string, string] {
+function record(o: {
+  boot?: string;
+  pid?: number;
+  starttime: number;
+  uid?: number;
+  state: string;
+  ended?: number;
+  read?: number;
+  shim?: [number, number];
+}): [string, string] {
   const b = o.boot ?? boot;
   const pid = o.pid ?? PID;
   const lines = [
@@ -38,7 +47,12 @@ function stateDir(t: Test, files: [string, string][]): string {
 }
 
 const registry = (t: Test, dir: string) => {
-  const r = new ProcessRegistry({ procRoot: '/proc', log: createLogger('test', {}, 'silent'), extraEnv: {}, stateDir: dir });
+  const r = new ProcessRegistry({
+    procRoot: '/proc',
+    log: createLogger('test', {}, 'silent'),
+    extraEnv: {},
+    stateDir: dir,
+  });
   t.teardown(() => r.close());
   return r;
 };
@@ -64,46 +78,97 @@ t.test('a reused pid: two statuses of one pid, told apart by start time, both ke
   t.same(await r.wait(PID, 0), { signal: 'SIGTERM' }, 'start time 0: the latest');
   const text = readFileSync(join(dir, 'processes', first[0]), 'utf8');
   t.match(text, /\nread \d+\n$/, 'the first read is recorded on disk');
-  t.equal(readFileSync(join(dir, 'processes', second[0]), 'utf8').match(/^read /gm)?.length, 1, 'once');
+  t.equal(
+    readFileSync(join(dir, 'processes', second[0]), 'utf8').match(/^read /gm)?.length,
+    1,
+    'once',
+  );
   // A new registry (a restarted agent) still has both, and the read times.
   const again = registry(t, dir);
   t.equal(again.endedProcesses().length, 2);
-  t.ok(again.endedProcesses().every((p) => p.readAt !== undefined), 'read times survive');
+  t.ok(
+    again.endedProcesses().every((p) => p.readAt !== undefined),
+    'read times survive',
+  );
 });
 
 t.test('what a restarted agent drops', async (t) => {
   const now = Date.now();
   const kept = record({ starttime: 10, state: 'exited 0', ended: now - 1000 });
-  const otherBoot = record({ boot: '00000000-0000-0000-0000-000000000000', starttime: 11, state: 'exited 0', ended: now - 1000 });
-  const tooOld = record({ starttime: 12, state: 'exited 0', ended: now - defaults.exitStatusRetentionMs - 1000 });
-  const readLongAgo = record({ starttime: 13, state: 'exited 0', ended: now - 5000, read: now - defaults.exitStatusAfterReadMs - 1000 });
+  const otherBoot = record({
+    boot: '00000000-0000-0000-0000-000000000000',
+    starttime: 11,
+    state: 'exited 0',
+    ended: now - 1000,
+  });
+  const tooOld = record({
+    starttime: 12,
+    state: 'exited 0',
+    ended: now - defaults.exitStatusRetentionMs - 1000,
+  });
+  const readLongAgo = record({
+    starttime: 13,
+    state: 'exited 0',
+    ended: now - 5000,
+    read: now - defaults.exitStatusAfterReadMs - 1000,
+  });
   // Running by its record, but neither it nor its supervisor runs: its end was lost.
   const lost = record({ starttime: 14, state: 'running' });
-  const dir = stateDir(t, [kept, otherBoot, tooOld, readLongAgo, lost, [`.tmp.${PID}.${kept[0]}`, 'torn'], ['notes.txt', 'not a record\n']]);
+  const dir = stateDir(t, [
+    kept,
+    otherBoot,
+    tooOld,
+    readLongAgo,
+    lost,
+    [`.tmp.${PID}.${kept[0]}`, 'torn'],
+    ['notes.txt', 'not a record\n'],
+  ]);
   const r = registry(t, dir);
-  t.same(r.endedProcesses().map((p) => p.starttime), [10], 'only the current one is held');
+  t.same(
+    r.endedProcesses().map((p) => p.starttime),
+    [10],
+    'only the current one is held',
+  );
   t.same(await r.wait(PID, 14), { gone: true }, 'a lost one waits as gone');
-  t.same(readdirSync(join(dir, 'processes')).sort(), [kept[0], 'notes.txt'].sort(), 'stale files removed, a foreign file left alone');
+  t.same(
+    readdirSync(join(dir, 'processes')).sort(),
+    [kept[0], 'notes.txt'].sort(),
+    'stale files removed, a foreign file left alone',
+  );
 });
 
 t.test('at most maxHeldExitStatuses, oldest first out', async (t) => {
   const now = Date.now();
   const n = defaults.maxHeldExitStatuses + 3;
-  const files = Array.from({ length: n }, (_, i) => record({ pid: 1_000_000 + i, starttime: 1, state: `exited ${i % 256}`, ended: now - n + i }));
+  const files = Array.from({ length: n }, (_, i) =>
+    record({ pid: 1_000_000 + i, starttime: 1, state: `exited ${i % 256}`, ended: now - n + i }),
+  );
   const dir = stateDir(t, files);
   const r = registry(t, dir);
   const held = r.endedProcesses();
   t.equal(held.length, defaults.maxHeldExitStatuses);
   t.equal(held[0].pid, 1_000_003, 'the three oldest went');
-  t.equal(readdirSync(join(dir, 'processes')).length, defaults.maxHeldExitStatuses, 'and their files');
+  t.equal(
+    readdirSync(join(dir, 'processes')).length,
+    defaults.maxHeldExitStatuses,
+    'and their files',
+  );
   t.notOk(existsSync(join(dir, 'processes', files[0][0])));
 });
 
 t.test('records that are not whole are refused', async (t) => {
   const [key, text] = record({ starttime: 5, state: 'exited 2', ended: 1 });
   t.same(parseRecord(key, text).status, { code: 2 });
-  t.throws(() => parseRecord(key, text.slice(0, -1)), /not a gproc process record/, 'no final newline: torn');
-  t.throws(() => parseRecord(recordKey(boot, PID, 6), text), /its name/, 'a name that is not its key');
+  t.throws(
+    () => parseRecord(key, text.slice(0, -1)),
+    /not a gproc process record/,
+    'no final newline: torn',
+  );
+  t.throws(
+    () => parseRecord(recordKey(boot, PID, 6), text),
+    /its name/,
+    'a name that is not its key',
+  );
   t.throws(() => parseRecord(key, text.replace('exited 2', 'exited x')), /bad state/);
   t.throws(() => parseRecord(key, text.replace(/ended 1\n/, '')), /no ended/);
 });

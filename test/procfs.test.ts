@@ -30,10 +30,46 @@ const fixture = (path: string) => readFileSync(join(FIXTURE, path));
 t.test('stat: fields of every fixture process', async (t) => {
   const table = [
     { pid: 1, comm: 'init', state: 'S', ppid: 0, pgrp: 1, session: 1, numThreads: 1, starttime: 1 },
-    { pid: 2, comm: 'kthreadd', state: 'S', ppid: 0, pgrp: 0, session: 0, numThreads: 1, starttime: 2 },
-    { pid: 6551, comm: 'x) (y\nz w', state: 'S', ppid: 1, pgrp: 6507, session: 1079, numThreads: 1, starttime: 131026 },
-    { pid: 700, comm: 'defunct', state: 'Z', ppid: 6551, pgrp: 6507, session: 1079, numThreads: 1, starttime: 131026 },
-    { pid: 800, comm: 'worker', state: 'S', ppid: 1, pgrp: 800, session: 800, numThreads: 3, starttime: 131026 },
+    {
+      pid: 2,
+      comm: 'kthreadd',
+      state: 'S',
+      ppid: 0,
+      pgrp: 0,
+      session: 0,
+      numThreads: 1,
+      starttime: 2,
+    },
+    {
+      pid: 6551,
+      comm: 'x) (y\nz w',
+      state: 'S',
+      ppid: 1,
+      pgrp: 6507,
+      session: 1079,
+      numThreads: 1,
+      starttime: 131026,
+    },
+    {
+      pid: 700,
+      comm: 'defunct',
+      state: 'Z',
+      ppid: 6551,
+      pgrp: 6507,
+      session: 1079,
+      numThreads: 1,
+      starttime: 131026,
+    },
+    {
+      pid: 800,
+      comm: 'worker',
+      state: 'S',
+      ppid: 1,
+      pgrp: 800,
+      session: 800,
+      numThreads: 3,
+      starttime: 131026,
+    },
   ];
   for (const want of table) {
     const got = parsePidStat(fixture(`${want.pid}/stat`), `${want.pid}/stat`);
@@ -62,7 +98,13 @@ t.test('stat: hostile comm values end at the last ")"', async (t) => {
 });
 
 t.test('stat: malformed lines give a typed error naming file and line', async (t) => {
-  const table = ['', 'garbage without parentheses\n', '42 (x) S 1 2\n', '42 (x) S one 2 3 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99\n', 'x (y) S\n'];
+  const table = [
+    '',
+    'garbage without parentheses\n',
+    '42 (x) S 1 2\n',
+    '42 (x) S one 2 3 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99\n',
+    'x (y) S\n',
+  ];
   for (const bad of table) {
     t.throws(() => parsePidStat(bad, '/proc/42/stat'), ProcParseError, JSON.stringify(bad));
   }
@@ -74,7 +116,14 @@ t.test('stat: malformed lines give a typed error naming file and line', async (t
 
 t.test('stat: field replacement keeps the kernel layout', async (t) => {
   const s = parsePidStat(fixture('6551/stat'));
-  const out = formatPidStat(s, new Map<number, number>([[StatField.pid, 99], [StatField.ppid, 7], [StatField.starttime, 5]]));
+  const out = formatPidStat(
+    s,
+    new Map<number, number>([
+      [StatField.pid, 99],
+      [StatField.ppid, 7],
+      [StatField.starttime, 5],
+    ]),
+  );
   const again = parsePidStat(out);
   t.equal(again.pid, 99);
   t.equal(again.ppid, 7);
@@ -97,8 +146,15 @@ t.test('status: typed fields and byte-exact round trip', async (t) => {
     t.equal(formatStatusLines(parseStatusLines(raw)), raw, `fixture ${pid}`);
   }
   t.throws(() => parseStatusLines('Name:\tx\nno colon here\n', 's'), /s:2: /);
-  t.throws(() => parseStatus('Name:\tx\nTgid:\t5\nUid:\t1\t2\nThreads:\t1\n', 's'), /s:3: Uid needs 4 ids/);
-  t.throws(() => parseStatus('Name:\tx\nTgid:\tfive\nUid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\nThreads:\t1\n', 's'), /s:2: Tgid is not an integer/);
+  t.throws(
+    () => parseStatus('Name:\tx\nTgid:\t5\nUid:\t1\t2\nThreads:\t1\n', 's'),
+    /s:3: Uid needs 4 ids/,
+  );
+  t.throws(
+    () =>
+      parseStatus('Name:\tx\nTgid:\tfive\nUid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\nThreads:\t1\n', 's'),
+    /s:2: Tgid is not an integer/,
+  );
   t.throws(() => parseStatus('Name:\tx\n', 's'), /no Threads line/);
 });
 
@@ -142,7 +198,10 @@ t.test('node files: /proc/stat, uptime, loadavg, meminfo, cpuinfo', async (t) =>
   const lines = parseMeminfo(mem);
   t.equal(lines[0].key, 'MemTotal');
   t.equal(lines[0].unit, 'kB');
-  t.ok(lines.some((l) => l.key === 'HugePages_Total' && l.unit === ''), 'counts without a unit');
+  t.ok(
+    lines.some((l) => l.key === 'HugePages_Total' && l.unit === ''),
+    'counts without a unit',
+  );
   t.equal(formatMeminfo(lines), mem, 'meminfo renders back byte for byte');
   t.throws(() => parseMeminfo('MemTotal: lots\n', 'meminfo'), /meminfo:1:/);
 
@@ -161,12 +220,22 @@ t.test('reading a fixture tree: hostile, zombie, kernel thread, threads, malform
   t.equal(zombie.cmdline.length, 0, 'zombie has an empty cmdline');
   t.equal(readProcess(FIXTURE, 2)!.cmdline.length, 0, 'kernel thread has an empty cmdline');
   const threaded = readProcess(FIXTURE, 800)!;
-  t.same(threaded.threads.map((x) => x.tid), [800, 801, 802]);
+  t.same(
+    threaded.threads.map((x) => x.tid),
+    [800, 801, 802],
+  );
   t.match(threaded.threads[1].stat.toString(), /^801 \(worker\)/);
-  t.equal(readProcess(FIXTURE, 12345), null, 'a process that is not there is left out, not an error');
+  t.equal(
+    readProcess(FIXTURE, 12345),
+    null,
+    'a process that is not there is left out, not an error',
+  );
 
   const { processes, errors } = readProcesses(FIXTURE, listPids(FIXTURE));
-  t.same(processes.map((p) => p.pid), [1, 2, 700, 800, 6551]);
+  t.same(
+    processes.map((p) => p.pid),
+    [1, 2, 700, 800, 6551],
+  );
   t.equal(errors.length, 1);
   t.equal(errors[0].pid, 900);
   t.match(errors[0].message, /900\/stat:1: no "\(comm\)"/);
@@ -177,8 +246,13 @@ t.test('files longer than the read buffer are read whole (cmdline of 200 KiB)', 
   mkdirSync(join(dir, '77'));
   const arg = 'a'.repeat(50 * 1024);
   const cmdline = Buffer.from(`prog\0${arg}\0${arg}\0${arg}\0${arg}\0`);
-  const environ = Buffer.from(Array.from({ length: 9000 }, (_, i) => `VAR${i}=${'v'.repeat(20)}\0`).join(''));
-  writeFileSync(join(dir, '77', 'stat'), `77 (prog) S 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0\n`);
+  const environ = Buffer.from(
+    Array.from({ length: 9000 }, (_, i) => `VAR${i}=${'v'.repeat(20)}\0`).join(''),
+  );
+  writeFileSync(
+    join(dir, '77', 'stat'),
+    `77 (prog) S 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0\n`,
+  );
   writeFileSync(join(dir, '77', 'status'), fixture('1/status'));
   writeFileSync(join(dir, '77', 'statm'), '1 1 1 1 0 1 0\n');
   writeFileSync(join(dir, '77', 'cmdline'), cmdline);

@@ -75,11 +75,38 @@ t.test(`soak for ${SECONDS} s`, async (t) => {
   const until = Date.now() / 1000 + SECONDS;
   const deadlineMs = (SECONDS + 30) * 1000; // nothing may hang past this
   // About 50 processes a second start and end on node 2.
-  const churn = spawn('nsenter', ['-t', String(n2.initPid), '-p', '-m', '-T', '-n', '--', 'sh', '-c', `while [ $(date +%s) -lt ${Math.ceil(until)} ]; do sleep 0.1 & sleep 0.02; done; wait`], { stdio: 'ignore' });
-  const readers = Array.from({ length: 8 }, () => spawn('python3', [script, M, String(until)], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  const ps = spawn('sh', ['-c', `n=0; while [ $(date +%s) -lt ${Math.ceil(until)} ]; do ${inViewCommand(M)} ps -e >/dev/null 2>>${cluster.dir}/ps.err || n=$((n+1)); done; echo $n`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const churn = spawn(
+    'nsenter',
+    [
+      '-t',
+      String(n2.initPid),
+      '-p',
+      '-m',
+      '-T',
+      '-n',
+      '--',
+      'sh',
+      '-c',
+      `while [ $(date +%s) -lt ${Math.ceil(until)} ]; do sleep 0.1 & sleep 0.02; done; wait`,
+    ],
+    { stdio: 'ignore' },
+  );
+  const readers = Array.from({ length: 8 }, () =>
+    spawn('python3', [script, M, String(until)], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
+  const ps = spawn(
+    'sh',
+    [
+      '-c',
+      `n=0; while [ $(date +%s) -lt ${Math.ceil(until)} ]; do ${inViewCommand(M)} ps -e >/dev/null 2>>${cluster.dir}/ps.err || n=$((n+1)); done; echo $n`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const finished = Promise.all([...readers.map(collect), collect(ps), collect(churn)]);
-  const watchdog = setTimeout(() => [...readers, ps, churn].forEach((c) => c.kill('SIGKILL')), deadlineMs);
+  const watchdog = setTimeout(
+    () => [...readers, ps, churn].forEach((c) => c.kill('SIGKILL')),
+    deadlineMs,
+  );
 
   // Node 3: frozen, thawed, cut off, healed, dropped, allowed, in turn, until the end.
   const faults: [string, (n: TestNode) => void][] = [
@@ -106,26 +133,43 @@ t.test(`soak for ${SECONDS} s`, async (t) => {
   const totals: Record<string, number> = {};
   for (const r of readerResults) {
     t.equal(r.code, 0, `a reader finished in time ${r.err}`);
-    for (const [k, v] of Object.entries(JSON.parse(r.out || '{}') as Record<string, number>)) totals[k] = (totals[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(JSON.parse(r.out || '{}') as Record<string, number>))
+      totals[k] = (totals[k] ?? 0) + v;
   }
   t.comment(`readers: ${JSON.stringify(totals)}; fault cycles on node 3: ${cycles}`);
   const allowed = new Set(['ok', 'ENOENT', 'ESRCH', 'EHOSTDOWN']);
   const content = (k: string) => k === 'bad content' || k.startsWith('samples: ');
-  t.same(Object.keys(totals).filter((k) => !allowed.has(k) && !content(k)), [], 'no error but ENOENT, ESRCH and EHOSTDOWN');
+  t.same(
+    Object.keys(totals).filter((k) => !allowed.has(k) && !content(k)),
+    [],
+    'no error but ENOENT, ESRCH and EHOSTDOWN',
+  );
   // Seen once: 6 of 70,000 reads of <gpid>/stat came back without their newline, in 1 of
   // 4 runs on a loaded machine. The likely cause, a read clamped to the size another
   // reader's getattr reported for older content, is fixed (fs/pinned.ts: the slack); this
   // stays a todo until many runs confirm it. The samples (if any) are printed above.
-  t.same(Object.keys(totals).filter(content), [], 'no stat read comes back torn', { todo: 'torn reads under faults: fix made, confirmation pending' });
+  t.same(Object.keys(totals).filter(content), [], 'no stat read comes back torn', {
+    todo: 'torn reads under faults: fix made, confirmation pending',
+  });
   t.ok((totals.ok ?? 0) > 1000, `the readers read (${totals.ok} stat files)`);
   t.equal(psResult.code, 0, 'the ps loop finished in time');
-  t.equal(psResult.out.trim(), '0', `every ps -e succeeded ${readFileSync(`${cluster.dir}/ps.err`, 'utf8').slice(0, 500)}`);
+  t.equal(
+    psResult.out.trim(),
+    '0',
+    `every ps -e succeeded ${readFileSync(`${cluster.dir}/ps.err`, 'utf8').slice(0, 500)}`,
+  );
 
-  await waitFor('node 3 back', () => readFileSync(`${M}/nodes/3/state`, 'utf8') === 'up\n' || undefined, 10000);
+  await waitFor(
+    'node 3 back',
+    () => readFileSync(`${M}/nodes/3/state`, 'utf8') === 'up\n' || undefined,
+    10000,
+  );
   const after = daemons.map(([name, pid]) => [name, rssKb(pid())] as const);
   for (const [i, [name, kb]] of before.entries()) {
     const end = after[i][1];
-    t.comment(`${name}: RSS ${(kb / 1024).toFixed(1)} MiB at start, ${(end / 1024).toFixed(1)} MiB at end`);
+    t.comment(
+      `${name}: RSS ${(kb / 1024).toFixed(1)} MiB at start, ${(end / 1024).toFixed(1)} MiB at end`,
+    );
     t.ok(end < kb * 1.5 + 30 * 1024, `${name}'s memory stays flat`);
   }
 });

@@ -4,40 +4,74 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { classifyState, fuseConnection, isGprocFuse, mountsAt, parseDaemonRecord, parseMountinfo } from '../src/fs/stale-mount';
+import {
+  classifyState,
+  fuseConnection,
+  isGprocFuse,
+  mountsAt,
+  parseDaemonRecord,
+  parseMountinfo,
+} from '../src/fs/stale-mount';
 
 const MOUNTINFO = readFileSync(join(__dirname, 'fixtures', 'mountinfo'), 'utf8');
 
 t.test('mountinfo: every line, optional fields and escapes', async (t) => {
   const entries = parseMountinfo(MOUNTINFO);
   t.equal(entries.length, 11);
-  t.match(entries[0], { mountId: 21, parentId: 26, major: 0, minor: 20, root: '/', mountPoint: '/proc', fsType: 'proc', source: 'proc' });
-  t.match(entries.find((e) => e.mountId === 120), { mountPoint: '/tmp/with space\ttab', fsType: 'fuse.sshfs', source: 'host:/x', minor: 300 });
-  t.match(entries.find((e) => e.mountId === 121), { root: '/sub', mountPoint: '/mnt/back\\slash', fsType: 'fuse', source: 'gproc' }, 'several optional fields');
+  t.match(entries[0], {
+    mountId: 21,
+    parentId: 26,
+    major: 0,
+    minor: 20,
+    root: '/',
+    mountPoint: '/proc',
+    fsType: 'proc',
+    source: 'proc',
+  });
+  t.match(
+    entries.find((e) => e.mountId === 120),
+    { mountPoint: '/tmp/with space\ttab', fsType: 'fuse.sshfs', source: 'host:/x', minor: 300 },
+  );
+  t.match(
+    entries.find((e) => e.mountId === 121),
+    { root: '/sub', mountPoint: '/mnt/back\\slash', fsType: 'fuse', source: 'gproc' },
+    'several optional fields',
+  );
   t.same(parseMountinfo('garbage\n\n1 2 3\n'), [], 'lines of another shape are skipped');
 });
 
-t.test('mounts at a path, stacked, bottom first; gproc FUSE mounts; connection numbers', async (t) => {
-  const entries = parseMountinfo(MOUNTINFO);
-  const view = mountsAt(entries, '/cluster/proc');
-  t.same(view.map((e) => e.mountId), [97, 101], 'two stacked mounts at the view');
-  t.same(mountsAt(entries, '/cluster'), [], 'a prefix is no match');
-  const table: [number, boolean, number | undefined][] = [
-    [97, true, 52],
-    [98, true, 53],
-    [99, false, undefined],
-    [120, false, 300],
-    [121, true, 61],
-    [122, false, undefined],
-    [40, false, undefined],
-  ];
-  for (const [id, gproc, conn] of table) {
-    const e = entries.find((x) => x.mountId === id)!;
-    t.equal(isGprocFuse(e), gproc, `mount ${id} is gproc's: ${gproc}`);
-    t.equal(fuseConnection(e), conn, `mount ${id}: connection ${conn}`);
-  }
-  t.equal(fuseConnection({ ...entries[4], major: 1, minor: 2 }), 2 ** 20 + 2, 'a non-zero major gives the kernel dev_t');
-});
+t.test(
+  'mounts at a path, stacked, bottom first; gproc FUSE mounts; connection numbers',
+  async (t) => {
+    const entries = parseMountinfo(MOUNTINFO);
+    const view = mountsAt(entries, '/cluster/proc');
+    t.same(
+      view.map((e) => e.mountId),
+      [97, 101],
+      'two stacked mounts at the view',
+    );
+    t.same(mountsAt(entries, '/cluster'), [], 'a prefix is no match');
+    const table: [number, boolean, number | undefined][] = [
+      [97, true, 52],
+      [98, true, 53],
+      [99, false, undefined],
+      [120, false, 300],
+      [121, true, 61],
+      [122, false, undefined],
+      [40, false, undefined],
+    ];
+    for (const [id, gproc, conn] of table) {
+      const e = entries.find((x) => x.mountId === id)!;
+      t.equal(isGprocFuse(e), gproc, `mount ${id} is gproc's: ${gproc}`);
+      t.equal(fuseConnection(e), conn, `mount ${id}: connection ${conn}`);
+    }
+    t.equal(
+      fuseConnection({ ...entries[4], major: 1, minor: 2 }),
+      2 ** 20 + 2,
+      'a non-zero major gives the kernel dev_t',
+    );
+  },
+);
 
 t.test('daemon records', async (t) => {
   t.same(parseDaemonRecord('1234 5678\n'), { pid: 1234, starttime: 5678 });

@@ -12,7 +12,8 @@ import { nodeIdOf } from '../src/identity/certificate';
 import { GPROC, startCluster } from './helpers/cluster';
 import { inNode, startMount } from './helpers/mount';
 
-const gproc = (args: string[]) => spawnSync(GPROC[0], [...GPROC.slice(1), ...args], { encoding: 'utf8' });
+const gproc = (args: string[]) =>
+  spawnSync(GPROC[0], [...GPROC.slice(1), ...args], { encoding: 'utf8' });
 
 function scratchDir(name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `gproc-${name}-`));
@@ -30,30 +31,69 @@ t.test('gproc certs: a CA, and a key and certificate per node naming its id', as
   const r = gproc(['certs', '--config', join(dir, 'cluster.json'), '--out', join(dir, 'pki')]);
   t.equal(r.status, 0, r.stderr);
   const { tls } = JSON.parse(r.stdout) as { tls: { ca: string; cert: string; key: string } };
-  t.same(tls, { ca: join(dir, 'pki/ca.pem'), cert: join(dir, 'pki/{name}.pem'), key: join(dir, 'pki/{name}.key') }, 'one tls section for every node');
-  t.same(readdirSync(join(dir, 'pki')).filter((f) => !f.endsWith('.srl')).sort(), ['a.key', 'a.pem', 'b.key', 'b.pem', 'ca.key', 'ca.pem']);
+  t.same(
+    tls,
+    {
+      ca: join(dir, 'pki/ca.pem'),
+      cert: join(dir, 'pki/{name}.pem'),
+      key: join(dir, 'pki/{name}.key'),
+    },
+    'one tls section for every node',
+  );
+  t.same(
+    readdirSync(join(dir, 'pki'))
+      .filter((f) => !f.endsWith('.srl'))
+      .sort(),
+    ['a.key', 'a.pem', 'b.key', 'b.pem', 'ca.key', 'ca.pem'],
+  );
   const mode = (f: string) => statSync(join(dir, 'pki', f)).mode & 0o777;
   t.equal(mode('.'), 0o755, 'the directory is public');
-  for (const f of ['ca.pem', 'a.pem', 'b.pem']) t.equal(mode(f), 0o644, `${f} is readable by everyone`);
+  for (const f of ['ca.pem', 'a.pem', 'b.pem'])
+    t.equal(mode(f), 0o644, `${f} is readable by everyone`);
   for (const f of ['ca.key', 'a.key', 'b.key']) t.equal(mode(f), 0o600, `${f} is root's alone`);
   const ca = new X509Certificate(readFileSync(join(dir, 'pki/ca.pem')));
-  for (const [name, id, host] of [['a', 1, 'IP Address:198.51.100.1'], ['b', 7, 'DNS:b.example']] as const) {
+  for (const [name, id, host] of [
+    ['a', 1, 'IP Address:198.51.100.1'],
+    ['b', 7, 'DNS:b.example'],
+  ] as const) {
     const cert = new X509Certificate(readFileSync(join(dir, `pki/${name}.pem`)));
     t.equal(nodeIdOf(cert.subjectAltName), id, `${name}'s certificate names node ${id}`);
     t.match(cert.subjectAltName, host, `and its host`);
     t.ok(cert.checkIssued(ca) && cert.verify(ca.publicKey), 'signed by the CA');
   }
-  const one = gproc(['certs', '--config', join(dir, 'cluster.json'), '--out', join(dir, 'pki'), '--node', 'b']);
-  t.same(JSON.parse(one.stdout).tls, { ca: join(dir, 'pki/ca.pem'), cert: join(dir, 'pki/b.pem'), key: join(dir, 'pki/b.key') }, '--node: that node\'s files');
+  const one = gproc([
+    'certs',
+    '--config',
+    join(dir, 'cluster.json'),
+    '--out',
+    join(dir, 'pki'),
+    '--node',
+    'b',
+  ]);
+  t.same(
+    JSON.parse(one.stdout).tls,
+    { ca: join(dir, 'pki/ca.pem'), cert: join(dir, 'pki/b.pem'), key: join(dir, 'pki/b.key') },
+    "--node: that node's files",
+  );
 });
 
 t.test('mutual TLS between agents and mounts', async (t) => {
   const cluster = await startCluster(t, { nodes: 2 });
   t.ok(cluster.config.tls, 'the cluster speaks TLS');
   const mount = await startMount(t, cluster, { node: 1 });
-  t.ok(readdirSync(mount.mountPoint).includes(String(encodeGpid(2, 1))), 'the view on node 1 lists node 2 over TLS');
+  t.ok(
+    readdirSync(mount.mountPoint).includes(String(encodeGpid(2, 1))),
+    'the view on node 1 lists node 2 over TLS',
+  );
   // A user of node 1 reaches node 2 with a credential its own agent sealed.
-  const env = ['env', '-u', 'NODE_OPTIONS', 'GPROC_NODE=1', `GPROC_CONFIG=${cluster.configPath}`, ...GPROC.slice(3)];
+  const env = [
+    'env',
+    '-u',
+    'NODE_OPTIONS',
+    'GPROC_NODE=1',
+    `GPROC_CONFIG=${cluster.configPath}`,
+    ...GPROC.slice(3),
+  ];
   const ok = inNode(cluster.node(1), [...env, 'run', '--node', '2', '--', 'echo', 'over tls']);
   t.equal(ok.stdout, 'over tls\n');
   t.equal(ok.stderr, '', 'nothing on stderr');
@@ -62,9 +102,23 @@ t.test('mutual TLS between agents and mounts', async (t) => {
   const other = join(cluster.dir, 'other.json');
   const otherCa = scratchDir('otherca');
   writeFileSync(join(otherCa, 'c.json'), JSON.stringify({ nodes: [cluster.config.nodes[0]] }));
-  const made = JSON.parse(gproc(['certs', '--config', join(otherCa, 'c.json'), '--out', otherCa]).stdout).tls;
+  const made = JSON.parse(
+    gproc(['certs', '--config', join(otherCa, 'c.json'), '--out', otherCa]).stdout,
+  ).tls;
   writeFileSync(other, JSON.stringify({ nodes: cluster.config.nodes, tls: made }));
-  const r = inNode(cluster.node(1), ['env', '-u', 'NODE_OPTIONS', 'GPROC_NODE=1', `GPROC_CONFIG=${other}`, ...GPROC.slice(3), 'run', '--node', '2', '--', 'true']);
+  const r = inNode(cluster.node(1), [
+    'env',
+    '-u',
+    'NODE_OPTIONS',
+    'GPROC_NODE=1',
+    `GPROC_CONFIG=${other}`,
+    ...GPROC.slice(3),
+    'run',
+    '--node',
+    '2',
+    '--',
+    'true',
+  ]);
   t.equal(r.status, 77, 'refused, which is not "does not answer" (255)');
   t.match(r.stderr, /refused by node 2 .*certificate/);
 });
@@ -72,12 +126,22 @@ t.test('mutual TLS between agents and mounts', async (t) => {
 t.test('plaintext only with --insecure, and only on loopback', async (t) => {
   const dir = scratchDir('plain');
   const loop = join(dir, 'loop.json');
-  writeFileSync(loop, JSON.stringify({ nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:1', socket: join(dir, 'a.sock') }] }));
+  writeFileSync(
+    loop,
+    JSON.stringify({
+      nodes: [{ id: 1, name: 'n1', address: '127.0.0.1:1', socket: join(dir, 'a.sock') }],
+    }),
+  );
   const r1 = gproc(['agent', '--config', loop, '--node', '1']);
   t.equal(r1.status, 1);
   t.match(r1.stderr, /has no "tls" section: give --insecure/);
   const wide = join(dir, 'wide.json');
-  writeFileSync(wide, JSON.stringify({ nodes: [{ id: 1, name: 'n1', address: '198.51.100.1:7101', socket: join(dir, 'b.sock') }] }));
+  writeFileSync(
+    wide,
+    JSON.stringify({
+      nodes: [{ id: 1, name: 'n1', address: '198.51.100.1:7101', socket: join(dir, 'b.sock') }],
+    }),
+  );
   const r2 = gproc(['agent', '--config', wide, '--node', '1', '--insecure']);
   t.equal(r2.status, 1);
   t.match(r2.stderr, /--insecure is allowed only on loopback/);

@@ -56,7 +56,10 @@ t.test('tools over the cluster view', async (t) => {
         const [wantCols, wantArgs] = cut(want, got);
         t.equal(gotArgs, wantArgs, `node ${node.id} pid ${pid}: comm and args`);
         const [fullGot, fullWant] = [got, want].map((r) => r.slice(15).join(' ').length);
-        t.ok(Math.abs(fullGot - fullWant) <= 64, `args cut at most by the width of the PID columns (${fullGot} vs ${fullWant})`);
+        t.ok(
+          Math.abs(fullGot - fullWant) <= 64,
+          `args cut at most by the width of the PID columns (${fullGot} vs ${fullWant})`,
+        );
         if (fixtures.has(pid)) {
           t.same(gotCols, wantCols, `node ${node.id} pid ${pid}: every column`);
         } else {
@@ -66,8 +69,13 @@ t.test('tools over the cluster view', async (t) => {
         }
         compared++;
       }
-      const listed = [...viewRows.keys()].filter((g) => Math.floor(Number(g) / PID_LIMIT) === node.id).length;
-      t.ok(compared >= listed - 1 && compared >= 7, `node ${node.id}: ${compared} of its ${listed} processes compared`);
+      const listed = [...viewRows.keys()].filter(
+        (g) => Math.floor(Number(g) / PID_LIMIT) === node.id,
+      ).length;
+      t.ok(
+        compared >= listed - 1 && compared >= 7,
+        `node ${node.id}: ${compared} of its ${listed} processes compared`,
+      );
     }
   });
 
@@ -77,12 +85,25 @@ t.test('tools over the cluster view', async (t) => {
     for (const node of cluster.nodes) {
       const pid = node.fixtures!.threads;
       const own = inNode(node, ['ps', '-Lf', '-p', String(pid)]);
-      const want = own.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
-      const got = view.stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((r) => r[1] === tr(node.id, String(pid)));
+      const want = own.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(/\s+/));
+      const got = view.stdout
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter((r) => r[1] === tr(node.id, String(pid)));
       t.equal(got.length, want.length, `node ${node.id}: ${want.length} threads`);
       t.same(
         got.map((r) => [r[1], r[2], r[3], r[5], r.slice(9).join(' ')]),
-        want.map((r) => [tr(node.id, r[1]), tr(node.id, r[2]), tr(node.id, r[3]), r[5], r.slice(9).join(' ')]),
+        want.map((r) => [
+          tr(node.id, r[1]),
+          tr(node.id, r[2]),
+          tr(node.id, r[3]),
+          r[5],
+          r.slice(9).join(' '),
+        ]),
         `node ${node.id}: PID, PPID, LWP, NLWP and CMD of each thread`,
       );
     }
@@ -95,15 +116,22 @@ t.test('tools over the cluster view', async (t) => {
     const ps = inView(mount, ['ps', '-e', '--no-headers']).stdout.trim().split('\n').length;
     t.ok(Math.abs(total - ps) <= 2, `top counts ${total} tasks, ps lists ${ps}`);
     t.match(view.stdout, /1 zombie|[1-9] zombie/, 'top sees the zombies');
-    for (const node of cluster.nodes) t.match(view.stdout, new RegExp(`\\b${encodeGpid(node.id, node.fixtures!.bigcmd)}\\b`));
+    for (const node of cluster.nodes)
+      t.match(view.stdout, new RegExp(`\\b${encodeGpid(node.id, node.fixtures!.bigcmd)}\\b`));
 
     // top -H shows every thread with its process's memory (it reads task/<gtid>/statm).
     const threaded = encodeGpid(1, cluster.node(1).fixtures!.threads);
     const threads = inView(mount, ['top', '-H', '-b', '-n1', '-w', '512', '-p', String(threaded)]);
     noStderr('top -H', threads);
-    const rows = threads.stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((r) => /^\d+$/.test(r[0]));
+    const rows = threads.stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((r) => /^\d+$/.test(r[0]));
     t.equal(rows.length, 4, 'top -H: the process and its 3 threads');
-    t.ok(rows.every((r) => r[4] === rows[0][4] && r[4] !== '0'), `top -H: the same VIRT for every thread (${rows.map((r) => r[4])})`);
+    t.ok(
+      rows.every((r) => r[4] === rows[0][4] && r[4] !== '0'),
+      `top -H: the same VIRT for every thread (${rows.map((r) => r[4]).join(' ')})`,
+    );
   });
 
   t.test('pgrep -f and pgrep by name', async (t) => {
@@ -112,7 +140,11 @@ t.test('tools over the cluster view', async (t) => {
     const want = cluster.nodes.map((n) => String(encodeGpid(n.id, n.fixtures!.bigcmd))).sort();
     t.same(view.stdout.trim().split('\n').sort(), want, 'the 200 KiB command line of every node');
     const zombies = inView(mount, ['pgrep', '-r', 'Z']);
-    t.same(zombies.stdout.trim().split('\n').sort(), cluster.nodes.map((n) => String(encodeGpid(n.id, n.fixtures!.zombie))).sort(), 'pgrep -r Z');
+    t.same(
+      zombies.stdout.trim().split('\n').sort(),
+      cluster.nodes.map((n) => String(encodeGpid(n.id, n.fixtures!.zombie))).sort(),
+      'pgrep -r Z',
+    );
   });
 
   t.test('pstree -p shows a node tree with global PIDs', async (t) => {
@@ -120,13 +152,16 @@ t.test('tools over the cluster view', async (t) => {
       const view = inView(mount, ['pstree', '-p', '-A', String(encodeGpid(node.id, 1))]);
       noStderr(`pstree of node ${node.id}`, view);
       const own = inNode(node, ['pstree', '-p', '-A', '1']);
-      const translated = own.stdout.replace(/\((\d+)\)/g, (_, pid) => `(${encodeGpid(node.id, Number(pid))})`);
+      const translated = own.stdout.replace(
+        /\((\d+)\)/g,
+        (_, pid) => `(${encodeGpid(node.id, Number(pid))})`,
+      );
       // The tree grows by the tools themselves while they run (nsenter, pstree): compare the fixtures' lines.
       for (const [what, pid] of Object.entries(node.fixtures!)) {
         if (what === 'zombie') continue;
         const gp = `(${encodeGpid(node.id, pid)})`;
         t.ok(view.stdout.includes(gp), `node ${node.id}: ${what} ${gp} in the tree`);
-        t.ok(translated.includes(gp), 'and in the node\'s own tree');
+        t.ok(translated.includes(gp), "and in the node's own tree");
       }
     }
   });
@@ -136,32 +171,62 @@ t.test('tools over the cluster view', async (t) => {
     noStderr('free', free);
     const memTotal = (out: string) => Number(/^Mem:\s+(\d+)/m.exec(out)![1]);
     const own = cluster.nodes.map((n) => memTotal(inNode(n, ['free', '-k']).stdout));
-    t.equal(memTotal(free.stdout), own.reduce((a, b) => a + b, 0), 'free: the memory of every node');
+    t.equal(
+      memTotal(free.stdout),
+      own.reduce((a, b) => a + b, 0),
+      'free: the memory of every node',
+    );
     const up = inView(mount, ['uptime']);
     noStderr('uptime', up);
     t.match(up.stdout, /load average: [\d.]+, [\d.]+, [\d.]+/);
   });
 
-  t.test('kill(2) reaches gpids under gproc exec: pkill, a shell\'s kill, os.kill', async (t) => {
+  t.test("kill(2) reaches gpids under gproc exec: pkill, a shell's kill, os.kill", async (t) => {
     const node = cluster.node(2);
-    const pid = Number(inNode(node, ['sh', '-c', 'sleep 1003 </dev/null >/dev/null 2>&1 & echo $!']).stdout.trim());
+    const pid = Number(
+      inNode(node, ['sh', '-c', 'sleep 1003 </dev/null >/dev/null 2>&1 & echo $!']).stdout.trim(),
+    );
     const gpid = encodeGpid(2, pid);
     const state = () => inNode(node, ['ps', '-o', 'stat=', '-p', String(pid)]).stdout.trim()[0];
     await new Promise((r) => setTimeout(r, 1100)); // the next refresh lists it
     const probe = inView(mount, ['pkill', '-0', '-x', '-f', 'sleep 1003']);
     t.equal(probe.status, 0, 'pkill -0 finds it (signal 0 only checks)');
     t.equal(probe.stderr, '');
-    t.equal(inView(mount, ['pkill', '-0', '-f', 'no such command line']).status, 1, 'and not what is not there');
+    t.equal(
+      inView(mount, ['pkill', '-0', '-f', 'no such command line']).status,
+      1,
+      'and not what is not there',
+    );
     t.equal(inView(mount, ['sh', '-c', `kill -STOP ${gpid}`]).status, 0, "a shell's kill");
     t.equal(state(), 'T', 'stopped on node 2');
-    t.equal(inView(mount, [PY, '-c', `import os; os.kill(${gpid}, 18)`]).status, 0, "Python's os.kill");
+    t.equal(
+      inView(mount, [PY, '-c', `import os; os.kill(${gpid}, 18)`]).status,
+      0,
+      "Python's os.kill",
+    );
     t.equal(state(), 'S', 'running again');
-    const nobody = inView(mount, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'kill', '-TERM', String(gpid)]);
+    const nobody = inView(mount, [
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      'kill',
+      '-TERM',
+      String(gpid),
+    ]);
     t.match(nobody.stderr, /Operation not permitted/, "another user's kill: EPERM");
-    t.match(inView(mount, ['kill', '-0', String(encodeGpid(2, 4000000))]).stderr, /No such process/, 'a gpid that is not there: ESRCH');
+    t.match(
+      inView(mount, ['kill', '-0', String(encodeGpid(2, 4000000))]).stderr,
+      /No such process/,
+      'a gpid that is not there: ESRCH',
+    );
     t.equal(inView(mount, ['pkill', '-x', '-f', 'sleep 1003']).status, 0, 'pkill');
     await waitFor('it ended', () => (state() === undefined ? true : undefined), 3000);
-    await waitFor('the view to drop it', () => (existsSync(`${mount.mountPoint}/${gpid}`) ? undefined : true), 3000);
+    await waitFor(
+      'the view to drop it',
+      () => (existsSync(`${mount.mountPoint}/${gpid}`) ? undefined : true),
+      3000,
+    );
   });
 
   t.test('psutil with PROCFS_PATH', async (t) => {
@@ -182,7 +247,13 @@ t.test('tools over the cluster view', async (t) => {
       const own = inNode(node, [PY, '-c', script, '/proc', ...pids.map(String)]);
       t.equal(own.stderr, '');
       const want = JSON.parse(own.stdout);
-      const view = inView(mount, [PY, '-c', script, '/proc', ...pids.map((p) => String(encodeGpid(node.id, p)))]);
+      const view = inView(mount, [
+        PY,
+        '-c',
+        script,
+        '/proc',
+        ...pids.map((p) => String(encodeGpid(node.id, p))),
+      ]);
       noStderr(`psutil on node ${node.id}`, view);
       const got = JSON.parse(view.stdout);
       for (const pid of pids) {
@@ -191,10 +262,17 @@ t.test('tools over the cluster view', async (t) => {
         t.equal(g.name, w.name, `${pid} name`);
         t.equal(g.ppid, Number(tr(node.id, String(w.ppid))), `${pid} ppid`);
         t.same(g.cmdline, w.cmdline, `${pid} cmdline`);
-        t.ok(Math.abs(g.create_time - w.create_time) < 0.02, `${pid} create_time ${g.create_time} ~ ${w.create_time} (true wall-clock start)`);
+        t.ok(
+          Math.abs(g.create_time - w.create_time) < 0.02,
+          `${pid} create_time ${g.create_time} ~ ${w.create_time} (true wall-clock start)`,
+        );
         t.equal(g.status, w.status, `${pid} status`);
         t.equal(g.threads, w.threads, `${pid} num_threads`);
-        t.same(g.children, w.children.map((c: number) => encodeGpid(node.id, c)), `${pid} children`);
+        t.same(
+          g.children,
+          w.children.map((c: number) => encodeGpid(node.id, c)),
+          `${pid} children`,
+        );
         if (pid !== 1) t.equal(g.rss, w.rss, `${pid} memory_info`);
       }
     }

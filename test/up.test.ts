@@ -13,12 +13,20 @@ import { freePorts, GPROC, requireRealParts, waitFor } from './helpers/cluster';
 requireRealParts();
 
 /** Processes whose command line names `text` (an up's agents name its cluster file). */
-const running = (text: string) => spawnSync('pgrep', ['-f', text], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+const running = (text: string) =>
+  spawnSync('pgrep', ['-f', text], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
 const mounted = (dir: string) => spawnSync('mountpoint', ['-q', dir]).status === 0;
-const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (c) => r(c))));
+const exited = (p: ChildProcess) =>
+  new Promise<number | null>((r) =>
+    p.exitCode !== null ? r(p.exitCode) : p.once('exit', (c) => r(c)),
+  );
 
 function up(mount: string, port: number): ChildProcess {
-  return spawn(GPROC[0], [...GPROC.slice(1), 'up', '--simulate', '2', '--mount', mount, '--base-port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(
+    GPROC[0],
+    [...GPROC.slice(1), 'up', '--simulate', '2', '--mount', mount, '--base-port', String(port)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
 }
 
 function scratchMount(t: Test): string {
@@ -38,11 +46,21 @@ t.test('up, a second up on its port, Ctrl-C', async (t) => {
   let stderr = '';
   first.stderr!.on('data', (d) => (stderr += d));
   await waitFor('the view', () => existsSync(`${mount}/nodes/2`) || undefined, 30000);
-  const gpids = readdirSync(mount).filter((n) => /^\d+$/.test(n)).map(Number);
-  t.same([...new Set(gpids.map((g) => Math.floor(g / PID_LIMIT)))].sort(), [1, 2], 'processes of both simulated nodes');
+  const gpids = readdirSync(mount)
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
+  t.same(
+    [...new Set(gpids.map((g) => Math.floor(g / PID_LIMIT)))].sort(),
+    [1, 2],
+    'processes of both simulated nodes',
+  );
 
   const other = scratchMount(t);
-  const second = spawnSync(GPROC[0], [...GPROC.slice(1), 'up', '--simulate', '2', '--mount', other, '--base-port', String(port)], { encoding: 'utf8', timeout: 30000 });
+  const second = spawnSync(
+    GPROC[0],
+    [...GPROC.slice(1), 'up', '--simulate', '2', '--mount', other, '--base-port', String(port)],
+    { encoding: 'utf8', timeout: 30000 },
+  );
   t.equal(second.status, 1, 'a second up on the same ports fails');
   t.match(second.stderr, new RegExp(`port ${port} on 127.0.0.1 is in use`));
   t.notOk(mounted(other), 'and mounts nothing');
@@ -62,7 +80,11 @@ t.test('Ctrl-C while up is still starting stops what it started', async (t) => {
     await new Promise((r) => setTimeout(r, delayMs));
     p.kill('SIGINT');
     await exited(p);
-    await waitFor('its agents to end', () => running(upFiles(mount).config).length === 0 || undefined, 5000).catch(() => undefined);
+    await waitFor(
+      'its agents to end',
+      () => running(upFiles(mount).config).length === 0 || undefined,
+      5000,
+    ).catch(() => undefined);
     t.same(running(upFiles(mount).config), [], `after ${delayMs} ms: no agent is left`);
     t.notOk(mounted(mount), `after ${delayMs} ms: nothing is mounted`);
   }
@@ -76,13 +98,17 @@ t.test('an up killed with SIGKILL is cleaned up by the next', async (t) => {
   killed.kill('SIGKILL');
   await exited(killed);
   const next = up(mount, port);
-  await waitFor('the view again', () => {
-    try {
-      return readdirSync(mount).includes('nodes') || undefined;
-    } catch {
-      return undefined; // the stale mount answers ENOTCONN until it is cleared
-    }
-  }, 30000);
+  await waitFor(
+    'the view again',
+    () => {
+      try {
+        return readdirSync(mount).includes('nodes') || undefined;
+      } catch {
+        return undefined; // the stale mount answers ENOTCONN until it is cleared
+      }
+    },
+    30000,
+  );
   t.pass('the next up mounts on the same mount point and ports');
   next.kill('SIGINT');
   t.equal(await exited(next), 0);

@@ -20,7 +20,11 @@
  * (`defaults.limits.connectionsPerPeer`): the one over the bound is closed at once.
  */
 import { createServer, type Server as NetServer, type Socket, connect } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import {
+  createServer as createTlsServer,
+  type Server as TlsServer,
+  type TLSSocket,
+} from 'node:tls';
 import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { splitAddress } from '../config';
@@ -79,7 +83,11 @@ export class Connections {
     // (`authenticated`), and must say so soon: the address is shared by all of its node's users.
     const unproven = peer.kind === 'user';
     const bucket = limitKey(peer, socket);
-    const release = this.hold(bucket, unproven ? defaults.limits.unprovenPerAddress : this.limit, peer);
+    const release = this.hold(
+      bucket,
+      unproven ? defaults.limits.unprovenPerAddress : this.limit,
+      peer,
+    );
     if (!release) {
       socket.destroy();
       return false;
@@ -126,7 +134,10 @@ export class Connections {
   private hold(bucket: string, limit: number, peer: Peer): (() => void) | undefined {
     const count = (this.perKey.get(bucket) ?? 0) + 1;
     if (count > limit) {
-      this.audit.refusal({ peer: describePeer(peer), reason: `more than ${limit} connections from ${bucket}` });
+      this.audit.refusal({
+        peer: describePeer(peer),
+        reason: `more than ${limit} connections from ${bucket}`,
+      });
       return undefined;
     }
     this.perKey.set(bucket, count);
@@ -154,7 +165,10 @@ export class Connections {
         const cred = peerCredentials(socket);
         peer = { kind: 'local', uid: cred.uid, gid: cred.gid, groups: cred.groups, pid: cred.pid };
       } catch (err) {
-        this.audit.refusal({ peer: 'unix', reason: `no peer credentials: ${(err as Error).message}` });
+        this.audit.refusal({
+          peer: 'unix',
+          reason: `no peer credentials: ${(err as Error).message}`,
+        });
         socket.destroy();
         return;
       }
@@ -171,24 +185,47 @@ export class Connections {
    * as the module comment says.
    * @param knownNodes node ids of the cluster file.
    */
-  async listenTls(address: string, pem: { ca: Buffer; cert: Buffer; key: Buffer }, knownNodes: Set<number>, inject: Inject): Promise<TlsServer> {
+  async listenTls(
+    address: string,
+    pem: { ca: Buffer; cert: Buffer; key: Buffer },
+    knownNodes: Set<number>,
+    inject: Inject,
+  ): Promise<TlsServer> {
     const server = createTlsServer(
-      { ...pem, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'], minVersion: 'TLSv1.2', handshakeTimeout: defaults.tlsHandshakeTimeoutMs },
+      {
+        ...pem,
+        requestCert: true,
+        rejectUnauthorized: false,
+        ALPNProtocols: ['h2'],
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: defaults.tlsHandshakeTimeoutMs,
+      },
       (socket: TLSSocket) => {
         const peer = classifyTls(socket, knownNodes);
-        if (peer.kind === 'refused') this.audit.refusal({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: peer.reason });
+        if (peer.kind === 'refused')
+          this.audit.refusal({
+            peer: `${socket.remoteAddress}:${socket.remotePort}`,
+            reason: peer.reason,
+          });
         if (this.accept(socket, peer)) inject(socket);
       },
     );
     // Before its handshake a connection proves nothing: it is bounded by address, and the
     // handshake by time, so half-open connections cannot use up the agent's descriptors.
     server.on('connection', (raw: Socket) => {
-      const release = this.hold(`address ${raw.remoteAddress} (handshaking)`, defaults.limits.unprovenPerAddress, { kind: 'anonymous', address: raw.remoteAddress ?? '?' });
+      const release = this.hold(
+        `address ${raw.remoteAddress} (handshaking)`,
+        defaults.limits.unprovenPerAddress,
+        { kind: 'anonymous', address: raw.remoteAddress ?? '?' },
+      );
       if (!release) return raw.destroy();
       raw.once('close', release);
     });
     server.on('tlsClientError', (err, socket) => {
-      this.audit.refusal({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: `TLS handshake failed: ${err.message.split('\n')[0]}` });
+      this.audit.refusal({
+        peer: `${socket.remoteAddress}:${socket.remotePort}`,
+        reason: `TLS handshake failed: ${err.message.split('\n')[0]}`,
+      });
       socket.destroy(); // Node leaves a timed-out handshake's socket open
     });
     await listen(server, splitAddress(address));
@@ -198,7 +235,8 @@ export class Connections {
   /** Listens at a loopback `address` in plaintext (--insecure): every caller is anonymous. */
   async listenPlain(address: string, inject: Inject): Promise<NetServer> {
     const server = createServer((socket) => {
-      if (this.accept(socket, { kind: 'anonymous', address: socket.remoteAddress ?? '?' })) inject(socket);
+      if (this.accept(socket, { kind: 'anonymous', address: socket.remoteAddress ?? '?' }))
+        inject(socket);
     });
     await listen(server, splitAddress(address));
     return server;
@@ -222,11 +260,18 @@ function classifyTls(socket: TLSSocket, knownNodes: Set<number>): Peer {
   if (!cert || !cert.raw) return { kind: 'user', address };
   if (!socket.authorized) {
     const code = String(socket.authorizationError ?? 'unknown');
-    return { kind: 'refused', reason: `client ${VERIFY_ERRORS[code] ?? `certificate refused (${code})`}` };
+    return {
+      kind: 'refused',
+      reason: `client ${VERIFY_ERRORS[code] ?? `certificate refused (${code})`}`,
+    };
   }
   const node = nodeIdOf(cert.subjectaltname);
   if (node === undefined) return { kind: 'refused', reason: 'client certificate names no node' };
-  if (!knownNodes.has(node)) return { kind: 'refused', reason: `client certificate is for node ${node}, which the cluster file does not hold` };
+  if (!knownNodes.has(node))
+    return {
+      kind: 'refused',
+      reason: `client certificate is for node ${node}, which the cluster file does not hold`,
+    };
   return { kind: 'node', node };
 }
 
@@ -257,7 +302,10 @@ export function describePeer(peer: Peer): string {
   }
 }
 
-function listen(server: NetServer, where: { path: string } | { host: string; port: number }): Promise<void> {
+function listen(
+  server: NetServer,
+  where: { path: string } | { host: string; port: number },
+): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(where, () => {
@@ -277,7 +325,8 @@ async function removeStaleSocket(path: string): Promise<void> {
     });
     s.once('error', () => resolve(false));
   });
-  if (alive) throw Object.assign(new Error(`another agent already serves ${path}`), { code: 'EADDRINUSE' });
+  if (alive)
+    throw Object.assign(new Error(`another agent already serves ${path}`), { code: 'EADDRINUSE' });
   try {
     unlinkSync(path);
   } catch {

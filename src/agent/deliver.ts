@@ -22,13 +22,33 @@ export interface Target {
  * Sends `signal` to one target after checking its identity and the requester's right.
  * @returns DELIVERED, NO_SUCH_PROCESS (gone or reused pid) or NOT_PERMITTED.
  */
-export function deliverSignal(procRoot: string, target: Target, signal: number, who: Principal, audit: Audit): Outcome {
+export function deliverSignal(
+  procRoot: string,
+  target: Target,
+  signal: number,
+  who: Principal,
+  audit: Audit,
+): Outcome {
   const outcome = tryDeliver(procRoot, target, signal, who);
-  audit.record({ action: 'signal', node: who.node, uid: who.uid, via: who.via, target: target.pid, starttime: target.starttime, signal: signalName(signal), result: outcome });
+  audit.record({
+    action: 'signal',
+    node: who.node,
+    uid: who.uid,
+    via: who.via,
+    target: target.pid,
+    starttime: target.starttime,
+    signal: signalName(signal),
+    result: outcome,
+  });
   return outcome;
 }
 
-function tryDeliver(procRoot: string, target: Target, signal: number, who: Pick<Principal, 'uid'>): Outcome {
+function tryDeliver(
+  procRoot: string,
+  target: Target,
+  signal: number,
+  who: Pick<Principal, 'uid'>,
+): Outcome {
   // Gone, or a thread id (kill(2) on it would signal its whole process): no such process.
   const seen = readIdentity(procRoot, target.pid);
   if (!seen) return 'NO_SUCH_PROCESS';

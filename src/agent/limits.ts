@@ -18,7 +18,8 @@ const bytes = (list: string[]) => list.reduce((n, s) => n + Buffer.byteLength(s)
 /** @throws RpcError INVALID_ARGUMENT when argv, the shell command, the environment or cwd is too large. */
 export function checkSpawnBounds(req: SpawnRequest__Output): void {
   if (req.argv.length > L.argvCount) over('argv count', L.argvCount);
-  if (bytes(req.argv) > L.argvBytes || Buffer.byteLength(req.shellCommand) > L.argvBytes) over('command line', L.argvBytes, ' bytes');
+  if (bytes(req.argv) > L.argvBytes || Buffer.byteLength(req.shellCommand) > L.argvBytes)
+    over('command line', L.argvBytes, ' bytes');
   if (req.env.length > L.envCount) over('environment count', L.envCount);
   if (bytes(req.env) > L.envBytes) over('environment', L.envBytes, ' bytes');
   if (Buffer.byteLength(req.cwd) > L.cwdBytes) over('working directory', L.cwdBytes, ' bytes');

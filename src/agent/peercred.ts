@@ -25,14 +25,20 @@ interface Addon {
  * Where the addon may be: next to the bundle (dist/gproc.js, where __dirname is dist/), or
  * in dist/ when this file runs from source (tests).
  */
-const CANDIDATES = [join(__dirname, 'peercred.node'), join(__dirname, '..', '..', 'dist', 'peercred.node')];
+const CANDIDATES = [
+  join(__dirname, 'peercred.node'),
+  join(__dirname, '..', '..', 'dist', 'peercred.node'),
+];
 
 let addon: Addon | undefined;
 
 function load(): Addon {
   if (addon) return addon;
   const path = CANDIDATES.find((p) => existsSync(p));
-  if (!path) throw new Error(`peercred.node is missing (looked for ${CANDIDATES.join(', ')}): run "make build"`);
+  if (!path)
+    throw new Error(
+      `peercred.node is missing (looked for ${CANDIDATES.join(', ')}): run "make build"`,
+    );
   // createRequire: a require that esbuild does not try to bundle (the path is only known here).
   addon = createRequire(__filename)(path) as Addon;
   return addon;
@@ -46,6 +52,7 @@ function load(): Addon {
  */
 export function peerCredentials(socket: Socket): PeerCredentials {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new Error('peerCredentials: the socket has no file descriptor (is it connected?)');
+  if (typeof fd !== 'number' || fd < 0)
+    throw new Error('peerCredentials: the socket has no file descriptor (is it connected?)');
   return load().peerCredentials(fd);
 }

@@ -83,22 +83,57 @@ export class Policy {
     switch (peer.kind) {
       case 'local': {
         if (actAs !== undefined) {
-          if (peer.uid !== 0) return this.refuse(peer, method, `uid ${peer.uid} may not act for another user`, status.PERMISSION_DENIED);
-          return { ...this.parseActAs(actAs, peer, method), node: this.self, via: 'root on the local socket' };
+          if (peer.uid !== 0)
+            return this.refuse(
+              peer,
+              method,
+              `uid ${peer.uid} may not act for another user`,
+              status.PERMISSION_DENIED,
+            );
+          return {
+            ...this.parseActAs(actAs, peer, method),
+            node: this.self,
+            via: 'root on the local socket',
+          };
         }
-        return { node: this.self, uid: peer.uid, gid: peer.gid, groups: peer.groups, via: 'socket', origin: this.originOf(peer.pid) };
+        return {
+          node: this.self,
+          uid: peer.uid,
+          gid: peer.gid,
+          groups: peer.groups,
+          via: 'socket',
+          origin: this.originOf(peer.pid),
+        };
       }
       case 'node': {
-        if (actAs === undefined) return this.refuse(peer, method, `node ${peer.node} named no user to act for`);
-        return { ...this.parseActAs(actAs, peer, method), node: peer.node, via: `node ${peer.node}` };
+        if (actAs === undefined)
+          return this.refuse(peer, method, `node ${peer.node} named no user to act for`);
+        return {
+          ...this.parseActAs(actAs, peer, method),
+          node: peer.node,
+          via: `node ${peer.node}`,
+        };
       }
       case 'user': {
         const c = this.credential(call, peer, method);
-        const origin = c.pid ? { node: c.node, pid: c.pid, pgrp: c.pgrp, session: c.session } : undefined;
-        return { node: c.node, uid: c.uid, gid: c.gid, groups: c.groups, via: 'credential', origin };
+        const origin = c.pid
+          ? { node: c.node, pid: c.pid, pgrp: c.pgrp, session: c.session }
+          : undefined;
+        return {
+          node: c.node,
+          uid: c.uid,
+          gid: c.gid,
+          groups: c.groups,
+          via: 'credential',
+          origin,
+        };
       }
       case 'anonymous':
-        return this.refuse(peer, method, 'anonymous callers (plaintext TCP) may only read; use the node\'s Unix socket');
+        return this.refuse(
+          peer,
+          method,
+          "anonymous callers (plaintext TCP) may only read; use the node's Unix socket",
+        );
       case 'refused':
         return this.refuse(peer, method, peer.reason);
     }
@@ -132,7 +167,13 @@ export class Policy {
    */
   localCaller(call: CallContext, method: string): Principal {
     const peer = this.peerOf(call, method);
-    if (peer.kind !== 'local') return this.refuse(peer, method, 'credentials are sealed for callers on the Unix socket only', status.PERMISSION_DENIED);
+    if (peer.kind !== 'local')
+      return this.refuse(
+        peer,
+        method,
+        'credentials are sealed for callers on the Unix socket only',
+        status.PERMISSION_DENIED,
+      );
     return this.principal(call, method);
   }
 
@@ -145,7 +186,9 @@ export class Policy {
     if (rules.length === 0 || who.uid === 0) return;
     const user = accountName('passwd', who.uid);
     const groups = [who.gid, ...who.groups];
-    const groupNames = new Set(groups.map((g) => accountName('group', g)).filter((n): n is string => n !== undefined));
+    const groupNames = new Set(
+      groups.map((g) => accountName('group', g)).filter((n): n is string => n !== undefined),
+    );
     const admitted = rules.some(
       (r) =>
         r.users.some((u) => u === who.uid || u === user) ||
@@ -161,13 +204,22 @@ export class Policy {
   private peerOf(call: CallContext, method: string): Peer {
     const peer = this.connections.peer(call.getPeer());
     if (!peer) {
-      this.audit.refusal({ peer: call.getPeer(), method, reason: 'a connection the agent did not accept' });
+      this.audit.refusal({
+        peer: call.getPeer(),
+        method,
+        reason: 'a connection the agent did not accept',
+      });
       throw new RpcError(status.UNAUTHENTICATED, 'unknown connection');
     }
     return peer;
   }
 
-  private refuse(peer: Peer, method: string, reason: string, code: status = status.UNAUTHENTICATED): never {
+  private refuse(
+    peer: Peer,
+    method: string,
+    reason: string,
+    code: status = status.UNAUTHENTICATED,
+  ): never {
     // A refused peer is audited once, when it connects; its calls are not.
     if (peer.kind !== 'refused') this.audit.refusal({ peer: describePeer(peer), method, reason });
     throw new RpcError(code, reason);
@@ -175,21 +227,36 @@ export class Policy {
 
   /** `UID:GID[:G1,G2...]` of gproc-act-as. */
   private parseActAs(text: unknown, peer: Peer, method: string): Omit<Principal, 'node' | 'via'> {
-    const m = typeof text === 'string' ? /^(\d{1,10}):(\d{1,10})(?::((?:\d{1,10},){0,64}\d{1,10})?)?$/.exec(text) : null;
+    const m =
+      typeof text === 'string'
+        ? /^(\d{1,10}):(\d{1,10})(?::((?:\d{1,10},){0,64}\d{1,10})?)?$/.exec(text)
+        : null;
     if (!m) return this.refuse(peer, method, `malformed ${ACT_AS_KEY}`);
     const [uid, gid] = [Number(m[1]), Number(m[2])];
     const groups = m[3] ? m[3].split(',').map(Number) : [];
-    if (![uid, gid, ...groups].every((n) => n <= 0xffffffff)) return this.refuse(peer, method, `malformed ${ACT_AS_KEY}`);
+    if (![uid, gid, ...groups].every((n) => n <= 0xffffffff))
+      return this.refuse(peer, method, `malformed ${ACT_AS_KEY}`);
     return { uid, gid, groups };
   }
 
   private credential(call: CallContext, peer: Peer, method: string): CredentialClaims {
     const token = call.metadata.get(CREDENTIAL_KEY)[0];
-    if (typeof token !== 'string') return this.refuse(peer, method, 'no credential (a user of another node needs one sealed by its own agent)');
-    if (!this.ca) return this.refuse(peer, method, 'this agent has no CA to check credentials with');
+    if (typeof token !== 'string')
+      return this.refuse(
+        peer,
+        method,
+        'no credential (a user of another node needs one sealed by its own agent)',
+      );
+    if (!this.ca)
+      return this.refuse(peer, method, 'this agent has no CA to check credentials with');
     let claims: CredentialClaims;
     try {
-      claims = open(token, { ca: this.ca, self: this.self, knownNodes: this.knownNodes, skewMs: defaults.credentialSkewMs });
+      claims = open(token, {
+        ca: this.ca,
+        self: this.self,
+        knownNodes: this.knownNodes,
+        skewMs: defaults.credentialSkewMs,
+      });
     } catch (err) {
       if (err instanceof CredentialError) return this.refuse(peer, method, err.message);
       throw err;
@@ -201,11 +268,17 @@ export class Policy {
       return this.refuse(peer, method, 'credential replayed from another connection');
     }
     if (!seen || seen.peer !== here) {
-      for (const [nonce, b] of this.bound) if (b.exp + defaults.credentialSkewMs < now) this.bound.delete(nonce);
+      for (const [nonce, b] of this.bound)
+        if (b.exp + defaults.credentialSkewMs < now) this.bound.delete(nonce);
       this.bound.set(claims.nonce, { peer: here, exp: claims.exp });
     }
     if (!this.connections.authenticated(here, claims.node, claims.uid)) {
-      return this.refuse(peer, method, `more than ${defaults.limits.connectionsPerPeer} connections of uid ${claims.uid} of node ${claims.node}`, status.RESOURCE_EXHAUSTED);
+      return this.refuse(
+        peer,
+        method,
+        `more than ${defaults.limits.connectionsPerPeer} connections of uid ${claims.uid} of node ${claims.node}`,
+        status.RESOURCE_EXHAUSTED,
+      );
     }
     return claims;
   }
@@ -225,7 +298,11 @@ export class Policy {
 /** The name of a uid (`passwd`) or gid (`group`) through NSS (getent), if it has one. */
 function accountName(db: 'passwd' | 'group', id: number): string | undefined {
   try {
-    const line = execFileSync('getent', [db, String(id)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 });
+    const line = execFileSync('getent', [db, String(id)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 2000,
+    });
     return line.split(':')[0] || undefined;
   } catch {
     return undefined;

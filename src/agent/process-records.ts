@@ -59,7 +59,7 @@ export function recordKey(boot: string, pid: number, starttime: number): string 
   return `${boot}.${pid}.${starttime}`;
 }
 
-const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n as number, name]));
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
 /** The status a supervisor wrote ("exited N", "killed SIGNUM"). */
 function parseState(words: string[]): ExitStatus | undefined {
@@ -78,7 +78,8 @@ function parseState(words: string[]): ExitStatus | undefined {
 export function parseRecord(key: string, text: string): ProcessRecord {
   const fields = new Map<string, string[]>();
   const lines = text.split('\n');
-  if (lines[0] !== 'gproc-process 1' || lines[lines.length - 1] !== '') throw new Error('not a gproc process record');
+  if (lines[0] !== 'gproc-process 1' || lines[lines.length - 1] !== '')
+    throw new Error('not a gproc process record');
   for (const line of lines.slice(1, -1)) {
     const [name, ...words] = line.split(' ');
     fields.set(name, words);
@@ -90,7 +91,8 @@ export function parseRecord(key: string, text: string): ProcessRecord {
       throw new Error(`no ${name}`);
     }
     const values = words.map(Number);
-    if (values.length !== count || values.some((v) => !Number.isSafeInteger(v) || v < 0)) throw new Error(`bad ${name}`);
+    if (values.length !== count || values.some((v) => !Number.isSafeInteger(v) || v < 0))
+      throw new Error(`bad ${name}`);
     return values;
   };
   const boot = fields.get('boot')?.[0];
@@ -114,7 +116,8 @@ export function parseRecord(key: string, text: string): ProcessRecord {
     endedAt: status ? ints('ended', 1)![0] : undefined,
     readAt: ints('read', 1, true)?.[0],
   };
-  if (key !== recordKey(boot, pid, starttime)) throw new Error('its name is not its boot id, pid and start time');
+  if (key !== recordKey(boot, pid, starttime))
+    throw new Error('its name is not its boot id, pid and start time');
   return record;
 }
 

@@ -12,7 +12,15 @@
  * of another boot are dropped. See native-notes/durable-processes.md.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -20,7 +28,16 @@ import { status } from '@grpc/grpc-js';
 import { ConfigError } from '../config';
 import { defaults } from '../defaults';
 import type { Logger } from '../log';
-import { markRecordRead, readBootId, readRecord, recordKey, removeRecord, type ExitStatus, type Origin, type ProcessRecord } from './process-records';
+import {
+  markRecordRead,
+  readBootId,
+  readRecord,
+  recordKey,
+  removeRecord,
+  type ExitStatus,
+  type Origin,
+  type ProcessRecord,
+} from './process-records';
 import { RpcError } from './rpc-error';
 import { readIdentity } from './watcher';
 
@@ -102,11 +119,14 @@ export interface RegistryOptions {
  * dist/), or in dist/ when this file runs from source (tests).
  */
 export function defaultShimPath(): string {
-  const candidates = [join(__dirname, 'gproc-shim'), join(__dirname, '..', '..', 'dist', 'gproc-shim')];
+  const candidates = [
+    join(__dirname, 'gproc-shim'),
+    join(__dirname, '..', '..', 'dist', 'gproc-shim'),
+  ];
   return candidates.find((c) => existsSync(c)) ?? candidates[0];
 }
 
-const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]));
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
 
 /** The processes an agent started (spawn, run): their records on disk, and the statuses it holds. */
 export class ProcessRegistry {
@@ -133,7 +153,9 @@ export class ProcessRegistry {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       this.load();
     } catch (err) {
-      throw new ConfigError(`cannot use the state directory ${opts.stateDir} (give --state-dir): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError(
+        `cannot use the state directory ${opts.stateDir} (give --state-dir): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   }
 
@@ -157,14 +179,28 @@ export class ProcessRegistry {
     try {
       if (!statSync(cwd).isDirectory()) throw new Error('not a directory');
     } catch {
-      throw new RpcError(status.FAILED_PRECONDITION, `working directory ${JSON.stringify(cwd)} does not exist on this node`);
+      throw new RpcError(
+        status.FAILED_PRECONDITION,
+        `working directory ${JSON.stringify(cwd)} does not exist on this node`,
+      );
     }
-    if (!findProgram(argv[0], env.PATH, cwd)) throw new RpcError(status.NOT_FOUND, `${argv[0]}: command not found`);
+    if (!findProgram(argv[0], env.PATH, cwd))
+      throw new RpcError(status.NOT_FOUND, `${argv[0]}: command not found`);
     const request = shimRequest(this.dir, spec, cwd, argv, env);
-    const child = spawn(this.shimPath, [], { cwd: '/', env: {}, detached: true, stdio: [stdio, stdio, stdio, 'pipe'] as StdioOptions });
+    const child = spawn(this.shimPath, [], {
+      cwd: '/',
+      env: {},
+      detached: true,
+      stdio: [stdio, stdio, stdio, 'pipe'] as StdioOptions,
+    });
     if (child.pid === undefined) {
-      const err = await new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));
-      throw new RpcError(status.FAILED_PRECONDITION, `cannot start the process supervisor ${this.shimPath}: ${err.code ?? err.message}`);
+      const err = await new Promise<NodeJS.ErrnoException>((resolve) =>
+        child.once('error', resolve),
+      );
+      throw new RpcError(
+        status.FAILED_PRECONDITION,
+        `cannot start the process supervisor ${this.shimPath}: ${err.code ?? err.message}`,
+      );
     }
     child.on('error', (err) => this.log.warn({ err, shim: child.pid }, 'process supervisor error'));
     const answer = await talk(child.stdio[3] as Duplex, request);
@@ -175,9 +211,21 @@ export class ProcessRegistry {
     }
     const pid = Number(ok[1]);
     const starttime = Number(ok[2]);
-    const entry = this.track({ pid, starttime, uid: spec.uid, origin: spec.origin, shim: { pid: child.pid, starttime: 0 } }, true);
+    const entry = this.track(
+      {
+        pid,
+        starttime,
+        uid: spec.uid,
+        origin: spec.origin,
+        shim: { pid: child.pid, starttime: 0 },
+      },
+      true,
+    );
     child.once('exit', () => this.check(entry));
-    this.log.info({ pid, starttime, argv, uid: spec.uid, origin: spec.origin, shim: child.pid }, 'started process');
+    this.log.info(
+      { pid, starttime, argv, uid: spec.uid, origin: spec.origin, shim: child.pid },
+      'started process',
+    );
     return Object.assign(entry, { child });
   }
 
@@ -212,7 +260,12 @@ export class ProcessRegistry {
     await new Promise<void>((resolve) => {
       const check = () => {
         const seen = readIdentity(this.procRoot, pid);
-        if (!seen || seen.state === 'Z' || (starttime !== 0 && seen.starttime !== starttime) || signal?.aborted) {
+        if (
+          !seen ||
+          seen.state === 'Z' ||
+          (starttime !== 0 && seen.starttime !== starttime) ||
+          signal?.aborted
+        ) {
           clearInterval(timer);
           resolve();
         }
@@ -240,7 +293,11 @@ export class ProcessRegistry {
   }
 
   /** The entry of (pid, starttime); with starttime 0, the latest of that pid. */
-  private find<T extends { pid: number }>(map: Map<string, T>, pid: number, starttime: number): T | undefined {
+  private find<T extends { pid: number }>(
+    map: Map<string, T>,
+    pid: number,
+    starttime: number,
+  ): T | undefined {
     if (starttime !== 0) return map.get(recordKey(this.bootId, pid, starttime));
     let found: T | undefined;
     for (const p of map.values()) if (p.pid === pid) found = p;
@@ -259,7 +316,10 @@ export class ProcessRegistry {
       try {
         record = readRecord(this.dir, name);
       } catch (err) {
-        this.log.warn({ file: join(this.dir, name), err: (err as Error).message }, 'not a process record: left alone');
+        this.log.warn(
+          { file: join(this.dir, name), err: (err as Error).message },
+          'not a process record: left alone',
+        );
         continue;
       }
       if (!record) continue;
@@ -268,11 +328,21 @@ export class ProcessRegistry {
       else this.track(record, false);
     }
     ended.sort((a, b) => a.endedAt! - b.endedAt!);
-    for (const r of ended) this.ended.set(r.key, { key: r.key, pid: r.pid, starttime: r.starttime, uid: r.uid, status: r.status!, endedAt: r.endedAt!, readAt: r.readAt });
+    for (const r of ended)
+      this.ended.set(r.key, {
+        key: r.key,
+        pid: r.pid,
+        starttime: r.starttime,
+        uid: r.uid,
+        status: r.status!,
+        endedAt: r.endedAt!,
+        readAt: r.readAt,
+      });
     this.expire();
     // Those that ended while no agent ran, and those whose end nobody will record, now.
     for (const entry of [...this.live.values()]) this.check(entry);
-    if (this.live.size || ended.length) this.log.info({ live: this.live.size, ended: this.ended.size }, 'process records loaded');
+    if (this.live.size || ended.length)
+      this.log.info({ live: this.live.size, ended: this.ended.size }, 'process records loaded');
   }
 
   /** A temporary file of a writer that is gone (a torn write) is removed. */
@@ -286,11 +356,24 @@ export class ProcessRegistry {
     }
   }
 
-  private track(p: Pick<ProcessRecord, 'pid' | 'starttime' | 'uid' | 'origin' | 'shim'>, attached: boolean): LiveEntry {
+  private track(
+    p: Pick<ProcessRecord, 'pid' | 'starttime' | 'uid' | 'origin' | 'shim'>,
+    attached: boolean,
+  ): LiveEntry {
     let settle!: (s: ExitStatus) => void;
     const exited = new Promise<ExitStatus>((resolve) => (settle = resolve));
     const key = recordKey(this.bootId, p.pid, p.starttime);
-    const entry: LiveEntry = { key, pid: p.pid, starttime: p.starttime, uid: p.uid, origin: p.origin, shim: p.shim, attached, exited, settle };
+    const entry: LiveEntry = {
+      key,
+      pid: p.pid,
+      starttime: p.starttime,
+      uid: p.uid,
+      origin: p.origin,
+      shim: p.shim,
+      attached,
+      exited,
+      settle,
+    };
     this.live.set(key, entry);
     if (!attached) this.poll();
     return entry;
@@ -317,7 +400,9 @@ export class ProcessRegistry {
    * until it is gone, and its status is `gone` (nobody holds it).
    */
   private check(entry: LiveEntry, recordOnly = false): void {
-    const shimRuns = entry.attached ? false : entry.shim !== undefined && this.runs(entry.shim.pid, entry.shim.starttime);
+    const shimRuns = entry.attached
+      ? false
+      : entry.shim !== undefined && this.runs(entry.shim.pid, entry.shim.starttime);
     if (shimRuns && !recordOnly) return;
     let record: ProcessRecord | undefined;
     try {
@@ -328,14 +413,25 @@ export class ProcessRegistry {
     if (record?.status) {
       this.live.delete(entry.key);
       this.ended.delete(entry.key);
-      this.ended.set(entry.key, { key: entry.key, pid: entry.pid, starttime: entry.starttime, uid: entry.uid, status: record.status, endedAt: record.endedAt!, readAt: record.readAt });
+      this.ended.set(entry.key, {
+        key: entry.key,
+        pid: entry.pid,
+        starttime: entry.starttime,
+        uid: entry.uid,
+        status: record.status,
+        endedAt: record.endedAt!,
+        readAt: record.readAt,
+      });
       this.expire();
       entry.settle(record.status);
       return;
     }
     if (recordOnly) return;
     if (entry.attached) {
-      this.log.warn({ pid: entry.pid, shim: entry.shim?.pid }, 'the supervisor ended without recording a status');
+      this.log.warn(
+        { pid: entry.pid, shim: entry.shim?.pid },
+        'the supervisor ended without recording a status',
+      );
       entry.attached = false;
       entry.shim = undefined;
       this.poll();
@@ -349,7 +445,9 @@ export class ProcessRegistry {
   /** Whether (pid, starttime) runs and is not a zombie (starttime 0: any process with that pid). */
   private runs(pid: number, starttime: number): boolean {
     const seen = readIdentity(this.procRoot, pid);
-    return seen !== undefined && seen.state !== 'Z' && (starttime === 0 || seen.starttime === starttime);
+    return (
+      seen !== undefined && seen.state !== 'Z' && (starttime === 0 || seen.starttime === starttime)
+    );
   }
 
   private markRead(held: EndedEntry): ExitStatus {
@@ -358,7 +456,10 @@ export class ProcessRegistry {
       try {
         markRecordRead(this.dir, held.key, held.readAt);
       } catch (err) {
-        this.log.warn({ key: held.key, err: (err as Error).message }, 'cannot mark a process record read');
+        this.log.warn(
+          { key: held.key, err: (err as Error).message },
+          'cannot mark a process record read',
+        );
       }
     }
     return held.status;
@@ -385,16 +486,42 @@ export class ProcessRegistry {
  * The supervisor's request (src/native/gproc-shim.c): a header line, then NUL-ended fields
  * DIR UID GID NGROUPS GROUP... CWD NOTE ARGC ARG... ENVC ENV...
  */
-function shimRequest(dir: string, spec: SpawnSpec, cwd: string, argv: string[], env: Record<string, string>): Buffer {
+function shimRequest(
+  dir: string,
+  spec: SpawnSpec,
+  cwd: string,
+  argv: string[],
+  env: Record<string, string>,
+): Buffer {
   const envList = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   for (const s of [cwd, ...argv, ...envList]) {
-    if (s.includes('\0')) throw new RpcError(status.INVALID_ARGUMENT, 'a NUL byte in the command, its environment or its working directory');
+    if (s.includes('\0'))
+      throw new RpcError(
+        status.INVALID_ARGUMENT,
+        'a NUL byte in the command, its environment or its working directory',
+      );
   }
   const o = spec.origin;
   const ids = (xs: number[]) => xs.every((x) => Number.isSafeInteger(x) && x >= 0);
-  if (!ids([spec.uid, spec.gid, ...spec.groups])) throw new RpcError(status.INVALID_ARGUMENT, 'bad uid, gid or groups');
-  const note = o && ids([o.node, o.pid, o.pgrp, o.session]) ? `origin ${o.node} ${o.pid} ${o.pgrp} ${o.session}\n` : '';
-  const fields = [dir, spec.uid, spec.gid, spec.groups.length, ...spec.groups, cwd, note, argv.length, ...argv, envList.length, ...envList];
+  if (!ids([spec.uid, spec.gid, ...spec.groups]))
+    throw new RpcError(status.INVALID_ARGUMENT, 'bad uid, gid or groups');
+  const note =
+    o && ids([o.node, o.pid, o.pgrp, o.session])
+      ? `origin ${o.node} ${o.pid} ${o.pgrp} ${o.session}\n`
+      : '';
+  const fields = [
+    dir,
+    spec.uid,
+    spec.gid,
+    spec.groups.length,
+    ...spec.groups,
+    cwd,
+    note,
+    argv.length,
+    ...argv,
+    envList.length,
+    ...envList,
+  ];
   const body = Buffer.concat(fields.map((f) => Buffer.from(`${f}\0`)));
   return Buffer.concat([Buffer.from(`gproc-shim 1 ${body.length}\n`), body]);
 }
@@ -421,7 +548,11 @@ function talk(socket: Duplex, request: Buffer): Promise<string> {
 /** The error a supervisor's answer "error STAGE ERRNO" stands for. */
 function shimError(program: string, cwd: string, answer: string): RpcError {
   const m = /^error (\w+) (\d+)\n$/.exec(answer);
-  if (!m) return new RpcError(status.FAILED_PRECONDITION, `${program}: cannot start: the process supervisor failed`);
+  if (!m)
+    return new RpcError(
+      status.FAILED_PRECONDITION,
+      `${program}: cannot start: the process supervisor failed`,
+    );
   const [, stage, errno] = m;
   const code = ERRNO_NAMES.get(Number(errno)) ?? `errno ${errno}`;
   switch (stage) {
@@ -433,8 +564,14 @@ function shimError(program: string, cwd: string, answer: string): RpcError {
       return spawnError(program, code === 'EPERM' ? 'EPERM' : `${stage} ${code}`);
     case 'chdir':
       return code === 'EACCES'
-        ? new RpcError(status.PERMISSION_DENIED, `working directory ${JSON.stringify(cwd)} is not accessible to this user`)
-        : new RpcError(status.FAILED_PRECONDITION, `working directory ${JSON.stringify(cwd)} does not exist on this node`);
+        ? new RpcError(
+            status.PERMISSION_DENIED,
+            `working directory ${JSON.stringify(cwd)} is not accessible to this user`,
+          )
+        : new RpcError(
+            status.FAILED_PRECONDITION,
+            `working directory ${JSON.stringify(cwd)} does not exist on this node`,
+          );
     default:
       return new RpcError(status.FAILED_PRECONDITION, `${program}: cannot start: ${stage} ${code}`);
   }
@@ -443,9 +580,11 @@ function shimError(program: string, cwd: string, answer: string): RpcError {
 /** argv to execute: the program and its arguments, or /bin/sh -c LINE. */
 function commandLine(spec: SpawnSpec): string[] {
   const shell = spec.shellCommand.trim();
-  if (spec.argv.length > 0 && shell) throw new RpcError(status.INVALID_ARGUMENT, 'give either argv or a shell command, not both');
+  if (spec.argv.length > 0 && shell)
+    throw new RpcError(status.INVALID_ARGUMENT, 'give either argv or a shell command, not both');
   if (shell) return ['/bin/sh', '-c', spec.shellCommand];
-  if (spec.argv.length === 0 || spec.argv[0] === '') throw new RpcError(status.INVALID_ARGUMENT, 'empty command');
+  if (spec.argv.length === 0 || spec.argv[0] === '')
+    throw new RpcError(status.INVALID_ARGUMENT, 'empty command');
   return spec.argv;
 }
 
@@ -453,7 +592,11 @@ function environment(entries: string[], extra: Record<string, string>): Record<s
   const env: Record<string, string> = {};
   for (const entry of entries) {
     const eq = entry.indexOf('=');
-    if (eq <= 0) throw new RpcError(status.INVALID_ARGUMENT, `environment entry ${JSON.stringify(entry)} is not NAME=value`);
+    if (eq <= 0)
+      throw new RpcError(
+        status.INVALID_ARGUMENT,
+        `environment entry ${JSON.stringify(entry)} is not NAME=value`,
+      );
     env[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   if (!env.PATH) env.PATH = defaults.spawnPath;
@@ -471,7 +614,9 @@ function findProgram(program: string, path: string | undefined, cwd: string): bo
     }
   };
   if (program.includes('/')) return existsSync(resolve(cwd, program)); // exec says what else is wrong with it
-  return (path ?? defaults.spawnPath).split(':').some((dir) => executable(`${dir || '.'}/${program}`));
+  return (path ?? defaults.spawnPath)
+    .split(':')
+    .some((dir) => executable(`${dir || '.'}/${program}`));
 }
 
 function spawnError(program: string, code: string): RpcError {
@@ -483,7 +628,10 @@ function spawnError(program: string, code: string): RpcError {
     case 'EISDIR':
       return new RpcError(status.PERMISSION_DENIED, `${program}: cannot execute: ${code}`);
     case 'EPERM':
-      return new RpcError(status.PERMISSION_DENIED, `${program}: the agent may not start processes as this user`);
+      return new RpcError(
+        status.PERMISSION_DENIED,
+        `${program}: the agent may not start processes as this user`,
+      );
     default:
       return new RpcError(status.FAILED_PRECONDITION, `${program}: cannot start: ${code}`);
   }

@@ -5,6 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { readProcesses } from '../procfs/read';
 
-const procRoot: string = workerData.procRoot;
+const { procRoot } = workerData as { procRoot: string };
 
-parentPort!.on('message', (pids: number[]) => parentPort!.postMessage(readProcesses(procRoot, pids)));
+parentPort!.on('message', (pids: number[]) =>
+  parentPort!.postMessage(readProcesses(procRoot, pids)),
+);

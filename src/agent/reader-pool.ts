@@ -8,7 +8,13 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { listPids, readProcesses, type ProcessFiles, type ReadError, type ThreadFiles } from '../procfs/read';
+import {
+  listPids,
+  readProcesses,
+  type ProcessFiles,
+  type ReadError,
+  type ThreadFiles,
+} from '../procfs/read';
 
 type Shard = { processes: ProcessFiles[]; errors: ReadError[] };
 
@@ -62,9 +68,17 @@ export class ReaderPool {
   private async read(): Promise<Shard> {
     const pids = listPids(this.procRoot);
     const size = Math.ceil(pids.length / (this.workers.length + 1));
-    const pending = this.workers.map((w, i) => this.ask(w, pids.slice((i + 1) * size, (i + 2) * size)));
-    const shards = [readProcesses(this.procRoot, pids.slice(0, size)), ...(await Promise.all(pending))];
-    return { processes: shards.flatMap((s) => s.processes), errors: shards.flatMap((s) => s.errors) };
+    const pending = this.workers.map((w, i) =>
+      this.ask(w, pids.slice((i + 1) * size, (i + 2) * size)),
+    );
+    const shards = [
+      readProcesses(this.procRoot, pids.slice(0, size)),
+      ...(await Promise.all(pending)),
+    ];
+    return {
+      processes: shards.flatMap((s) => s.processes),
+      errors: shards.flatMap((s) => s.errors),
+    };
   }
 
   /** A worker's share, or (if it fails meanwhile) the same share read here. */

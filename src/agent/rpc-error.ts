@@ -19,7 +19,13 @@ export class RpcError extends Error {
 
 /** The error to send for `err`, hiding details of unexpected failures. */
 export function toServiceError(err: unknown, log: Logger, method: string): Partial<ServiceError> {
-  if (err instanceof RpcError) return { code: err.code, details: err.message, message: err.message, metadata: new Metadata() };
+  if (err instanceof RpcError)
+    return { code: err.code, details: err.message, message: err.message, metadata: new Metadata() };
   log.error({ err, method }, 'request failed');
-  return { code: status.INTERNAL, details: 'internal error', message: 'internal error', metadata: new Metadata() };
+  return {
+    code: status.INTERNAL,
+    details: 'internal error',
+    message: 'internal error',
+    metadata: new Metadata(),
+  };
 }

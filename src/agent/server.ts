@@ -6,7 +6,15 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import type { Server as NetServer } from 'node:net';
 import { resolve } from 'node:path';
-import { ConfigError, findNode, isLoopback, readPem, splitAddress, tlsFor, type ClusterConfig } from '../config';
+import {
+  ConfigError,
+  findNode,
+  isLoopback,
+  readPem,
+  splitAddress,
+  tlsFor,
+  type ClusterConfig,
+} from '../config';
 import { startResponder } from '../liveness/responder';
 import { defaults } from '../defaults';
 import { loadSealer } from '../identity/credential';
@@ -54,15 +62,30 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const node = findNode(config, opts.node);
   const log = opts.log ?? createLogger('agent', { node: node.id });
   const files = config.tls && tlsFor(config.tls, node);
-  const tls = files && { ca: readPem(files.ca, 'CA'), cert: readPem(files.cert, 'certificate'), key: readPem(files.key, 'key') };
+  const tls = files && {
+    ca: readPem(files.ca, 'CA'),
+    cert: readPem(files.cert, 'certificate'),
+    key: readPem(files.key, 'key'),
+  };
   if (!tls) {
-    if (!opts.insecure) throw new ConfigError(`${config.source} has no "tls" section: give --insecure to use plaintext gRPC on loopback`);
-    if (!isLoopback(node.address)) throw new ConfigError(`--insecure is allowed only on loopback, not on ${node.address}`);
+    if (!opts.insecure)
+      throw new ConfigError(
+        `${config.source} has no "tls" section: give --insecure to use plaintext gRPC on loopback`,
+      );
+    if (!isLoopback(node.address))
+      throw new ConfigError(`--insecure is allowed only on loopback, not on ${node.address}`);
   }
   const audit = createAudit(opts.auditLog ?? defaults.auditLog);
   const connections = new Connections(audit);
   const procRoot = opts.procRoot ?? '/proc';
-  const policy = new Policy(node.id, config, connections, audit, tls && new X509Certificate(tls.ca), procRoot);
+  const policy = new Policy(
+    node.id,
+    config,
+    connections,
+    audit,
+    tls && new X509Certificate(tls.ca),
+    procRoot,
+  );
   const service = createAgentService({
     node: { id: node.id, name: node.name },
     procRoot,
@@ -91,19 +114,32 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // Every connection is accepted here, its peer noted (connections.ts), then served by gRPC
   // as plaintext HTTP/2: TLS, where there is any, was done by our own listener.
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const inject = (socket: Parameters<typeof injector.injectConnection>[0]) => injector.injectConnection(socket);
+  const inject = (socket: Parameters<typeof injector.injectConnection>[0]) =>
+    injector.injectConnection(socket);
   const listeners: NetServer[] = [];
   let heartbeat: { close(): Promise<void> } | undefined;
   try {
     listeners.push(await connections.listenUnix(node.socket, inject));
-    listeners.push(tls ? await connections.listenTls(node.address, tls, new Set(config.nodes.map((n) => n.id)), inject) : await connections.listenPlain(node.address, inject));
+    listeners.push(
+      tls
+        ? await connections.listenTls(
+            node.address,
+            tls,
+            new Set(config.nodes.map((n) => n.id)),
+            inject,
+          )
+        : await connections.listenPlain(node.address, inject),
+    );
     const { host, port } = splitAddress(node.address);
     heartbeat = await startResponder({ host, port, node: node.id, procRoot });
   } catch (err) {
     for (const l of listeners) l.close();
     throw err;
   }
-  log.info({ address: node.address, socket: node.socket, nodeName: node.name, tls: !!tls }, 'agent listening');
+  log.info(
+    { address: node.address, socket: node.socket, nodeName: node.name, tls: !!tls },
+    'agent listening',
+  );
   return {
     server,
     close: async () => {

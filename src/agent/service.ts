@@ -4,7 +4,13 @@
  * reused process, INVALID_ARGUMENT for a bad request) and never lets an exception escape:
  * unexpected failures go out as INTERNAL without details and are logged here.
  */
-import { status, type ServerDuplexStream, type ServerWritableStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import {
+  status,
+  type ServerDuplexStream,
+  type ServerWritableStream,
+  type ServerUnaryCall,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
 import pidusage from 'pidusage';
 import { constants } from 'node:os';
 import { statSync } from 'node:fs';
@@ -75,24 +81,60 @@ export function createAgentService(opts: AgentServiceOptions): {
   close(): Promise<unknown>;
 } {
   const { node, procRoot, log, policy, audit } = opts;
-  const registry = new ProcessRegistry({ procRoot, log, extraEnv: opts.childEnv, stateDir: opts.stateDir });
+  const registry = new ProcessRegistry({
+    procRoot,
+    log,
+    extraEnv: opts.childEnv,
+    stateDir: opts.stateDir,
+  });
   const watcher = new ProcessWatcher(procRoot);
-  const pool = new ReaderPool(procRoot, opts.readerThreads, (err) => log.error({ err: err.message }, 'snapshot reader thread failed; reading on the main thread'));
+  const pool = new ReaderPool(procRoot, opts.readerThreads, (err) =>
+    log.error({ err: err.message }, 'snapshot reader thread failed; reading on the main thread'),
+  );
   // Concurrent snapshot calls share one reading of /proc: a flood of them costs one.
   let snapshotting: Promise<Snapshot> | undefined;
-  const snapshot = () => (snapshotting ??= takeSnapshot(procRoot, node, pool, registry, log).finally(() => (snapshotting = undefined)));
+  const snapshot = () =>
+    (snapshotting ??= takeSnapshot(procRoot, node, pool, registry, log).finally(
+      () => (snapshotting = undefined),
+    ));
 
   /** A spawn request as the registry takes it, once `who` is admitted and the request is within bounds. */
   const spawnSpec = (req: SpawnRequest__Output, who: Principal, method: string): SpawnSpec => {
     checkSpawnBounds(req);
     policy.admit(who, method);
-    return { argv: req.argv, shellCommand: req.shellCommand, env: req.env, cwd: req.cwd, uid: who.uid, gid: who.gid, groups: who.groups, origin: who.origin };
+    return {
+      argv: req.argv,
+      shellCommand: req.shellCommand,
+      env: req.env,
+      cwd: req.cwd,
+      uid: who.uid,
+      gid: who.gid,
+      groups: who.groups,
+      origin: who.origin,
+    };
   };
-  const auditStart = (action: 'spawn' | 'run', who: Principal, req: SpawnRequest__Output, result: string, pid?: number) =>
-    audit.record({ action, node: who.node, uid: who.uid, via: who.via, command: req.shellCommand ? ['/bin/sh', '-c', req.shellCommand] : req.argv.slice(0, 64), pid, result });
+  const auditStart = (
+    action: 'spawn' | 'run',
+    who: Principal,
+    req: SpawnRequest__Output,
+    result: string,
+    pid?: number,
+  ) =>
+    audit.record({
+      action,
+      node: who.node,
+      uid: who.uid,
+      via: who.via,
+      command: req.shellCommand ? ['/bin/sh', '-c', req.shellCommand] : req.argv.slice(0, 64),
+      pid,
+      result,
+    });
 
   /** Wraps a unary handler: RpcErrors go out with their code, anything else as INTERNAL. */
-  function unary<Req, Res>(name: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>) {
+  function unary<Req, Res>(
+    name: string,
+    fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>,
+  ) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       Promise.resolve()
         .then(() => fn(call.request, call))
@@ -115,8 +157,12 @@ export function createAgentService(opts: AgentServiceOptions): {
       if (viewer.uid === undefined) return snap;
       // Other users' environments stay private, as in /proc, and so do the exit statuses of
       // the processes the agent started for them.
-      const processes = snap.processes!.map((p) => (policy.maySeePrivate(viewer, p.uid!) ? p : { ...p, environ: Buffer.alloc(0) }));
-      const ended = snap.ended!.filter((e) => policy.maySeePrivate(viewer, registry.owner(e.pid!, Number(e.starttime)) ?? -1));
+      const processes = snap.processes!.map((p) =>
+        policy.maySeePrivate(viewer, p.uid!) ? p : { ...p, environ: Buffer.alloc(0) },
+      );
+      const ended = snap.ended!.filter((e) =>
+        policy.maySeePrivate(viewer, registry.owner(e.pid!, Number(e.starttime)) ?? -1),
+      );
       return { ...snap, processes, ended };
     }),
 
@@ -124,8 +170,13 @@ export function createAgentService(opts: AgentServiceOptions): {
       const viewer = policy.viewer(call, 'ReadProcessFile');
       const ref = checkRef(req.process);
       const name = PROCESS_FILES[req.file];
-      if (!name) throw new RpcError(status.INVALID_ARGUMENT, `unknown process file ${JSON.stringify(req.file)}`);
-      if (req.tid !== 0 && (req.tid < 1 || req.tid >= PID_LIMIT)) throw new RpcError(status.INVALID_ARGUMENT, `bad tid ${req.tid}`);
+      if (!name)
+        throw new RpcError(
+          status.INVALID_ARGUMENT,
+          `unknown process file ${JSON.stringify(req.file)}`,
+        );
+      if (req.tid !== 0 && (req.tid < 1 || req.tid >= PID_LIMIT))
+        throw new RpcError(status.INVALID_ARGUMENT, `bad tid ${req.tid}`);
       const seen = checkIdentity(procRoot, ref);
       const owner = ownerOf(`${procRoot}/${ref.pid}`);
       if (PRIVATE_FILES.has(req.file) && !policy.maySeePrivate(viewer, owner)) {
@@ -137,14 +188,19 @@ export function createAgentService(opts: AgentServiceOptions): {
         content = readWhole(`${dir}/${name}`);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EACCES' || code === 'EPERM') throw new RpcError(status.PERMISSION_DENIED, `${name} of ${ref.pid} is not readable`);
+        if (code === 'EACCES' || code === 'EPERM')
+          throw new RpcError(status.PERMISSION_DENIED, `${name} of ${ref.pid} is not readable`);
         throw err;
       }
       if (!content) throw new RpcError(status.NOT_FOUND, `process ${ref.pid} is gone`);
       // What was read belongs to the process checked only if it is still the one there (its
       // pid may have been reused, by another user's process, between the check and the read).
       const after = readIdentity(procRoot, ref.pid);
-      if (!after || after.starttime !== seen.starttime || ownerOf(`${procRoot}/${ref.pid}`) !== owner) {
+      if (
+        !after ||
+        after.starttime !== seen.starttime ||
+        ownerOf(`${procRoot}/${ref.pid}`) !== owner
+      ) {
         throw new RpcError(status.NOT_FOUND, `process ${ref.pid} is gone`);
       }
       return { content };
@@ -166,11 +222,17 @@ export function createAgentService(opts: AgentServiceOptions): {
 
     Signal: unary('Signal', (req, call) => {
       const who = policy.principal(call, 'Signal');
-      if (!SIGNAL_NUMBERS.has(req.signal)) throw new RpcError(status.INVALID_ARGUMENT, `unknown signal number ${req.signal}`);
+      if (!SIGNAL_NUMBERS.has(req.signal))
+        throw new RpcError(status.INVALID_ARGUMENT, `unknown signal number ${req.signal}`);
       if (req.targets.length === 0) throw new RpcError(status.INVALID_ARGUMENT, 'no target');
       checkCount('signal targets', req.targets.length, defaults.limits.signalTargets);
       const targets = req.targets.map(checkRef);
-      return { results: targets.map((ref) => ({ target: ref, outcome: deliverSignal(procRoot, ref, req.signal, who, audit) })) };
+      return {
+        results: targets.map((ref) => ({
+          target: ref,
+          outcome: deliverSignal(procRoot, ref, req.signal, who, audit),
+        })),
+      };
     }),
 
     Spawn: unary('Spawn', async (req, call) => {
@@ -191,7 +253,10 @@ export function createAgentService(opts: AgentServiceOptions): {
       const ref = checkRef(req);
       const owner = registry.owner(ref.pid, ref.starttime);
       if (owner !== undefined && !policy.mayConsume(who, owner)) {
-        throw new RpcError(status.PERMISSION_DENIED, `the exit status of ${ref.pid} belongs to uid ${owner}`);
+        throw new RpcError(
+          status.PERMISSION_DENIED,
+          `the exit status of ${ref.pid} belongs to uid ${owner}`,
+        );
       }
       const abort = new AbortController();
       call.on('cancelled', () => abort.abort());
@@ -213,13 +278,28 @@ export function createAgentService(opts: AgentServiceOptions): {
 
     Seal: unary('Seal', (req, call) => {
       const who = policy.localCaller(call, 'Seal');
-      if (!opts.sealer) throw new RpcError(status.FAILED_PRECONDITION, 'this cluster has no tls section: credentials need node keys');
+      if (!opts.sealer)
+        throw new RpcError(
+          status.FAILED_PRECONDITION,
+          'this cluster has no tls section: credentials need node keys',
+        );
       checkCount('audience', req.audience.length, defaults.limits.audience);
       const iat = Date.now();
       const exp = iat + defaults.credentialLifetimeMs;
       const origin = who.origin ?? { pid: 0, pgrp: 0, session: 0 };
       const token = seal(
-        { node: node.id, uid: who.uid, gid: who.gid, groups: who.groups, pid: origin.pid, pgrp: origin.pgrp, session: origin.session, aud: req.audience, iat, exp },
+        {
+          node: node.id,
+          uid: who.uid,
+          gid: who.gid,
+          groups: who.groups,
+          pid: origin.pid,
+          pgrp: origin.pgrp,
+          session: origin.session,
+          aud: req.audience,
+          iat,
+          exp,
+        },
         opts.sealer,
       );
       return { token, expiresAtMs: exp };
@@ -258,7 +338,13 @@ interface RunContext {
   audit: Audit;
   log: Logger;
   spawnSpec(req: SpawnRequest__Output, who: Principal, method: string): SpawnSpec;
-  auditStart(action: 'run', who: Principal, req: SpawnRequest__Output, result: string, pid?: number): void;
+  auditStart(
+    action: 'run',
+    who: Principal,
+    req: SpawnRequest__Output,
+    result: string,
+    pid?: number,
+  ): void;
 }
 
 /**
@@ -279,7 +365,13 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, ctx: RunCont
   const signalGroup = (sig: number, asRoot = false) => {
     if (!proc) return;
     for (const pid of groupMembers(ctx.procRoot, proc.pid)) {
-      deliverSignal(ctx.procRoot, { pid, starttime: 0 }, sig, asRoot ? { ...who!, uid: 0, via: 'hang-up of a run whose caller went away' } : who!, ctx.audit);
+      deliverSignal(
+        ctx.procRoot,
+        { pid, starttime: 0 },
+        sig,
+        asRoot ? { ...who!, uid: 0, via: 'hang-up of a run whose caller went away' } : who!,
+        ctx.audit,
+      );
     }
   };
 
@@ -307,13 +399,15 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, ctx: RunCont
             call.resume();
           },
           (err) => {
-            if (who && req) ctx.auditStart('run', who, req, err instanceof RpcError ? err.message : 'failed');
+            if (who && req)
+              ctx.auditStart('run', who, req, err instanceof RpcError ? err.message : 'failed');
             fail(err);
           },
         );
       return;
     }
-    if (!proc) return fail(new RpcError(status.INVALID_ARGUMENT, 'the first message must be start'));
+    if (!proc)
+      return fail(new RpcError(status.INVALID_ARGUMENT, 'the first message must be start'));
     const stdin = proc.child.stdin!;
     if (msg.kind === 'stdin') {
       if (!stdin.writable) return;
@@ -325,7 +419,8 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, ctx: RunCont
       stdin.end();
     } else if (msg.kind === 'signal') {
       const sig = msg.signal ?? -1;
-      if (!SIGNAL_NUMBERS.has(sig)) return fail(new RpcError(status.INVALID_ARGUMENT, `unknown signal number ${sig}`));
+      if (!SIGNAL_NUMBERS.has(sig))
+        return fail(new RpcError(status.INVALID_ARGUMENT, `unknown signal number ${sig}`));
       signalGroup(sig);
     }
   });
@@ -344,7 +439,10 @@ function run(call: ServerDuplexStream<RunInput__Output, RunOutput>, ctx: RunCont
     signalGroup(constants.signals.SIGHUP, leaderHeld());
     for (const s of [p.child.stdin, p.child.stdout, p.child.stderr]) s?.destroy();
     // As ssh and srun do: what ignores the hang-up is killed after a grace period.
-    const kill = setTimeout(() => signalGroup(constants.signals.SIGKILL, leaderHeld()), defaults.hangupGraceMs);
+    const kill = setTimeout(
+      () => signalGroup(constants.signals.SIGKILL, leaderHeld()),
+      defaults.hangupGraceMs,
+    );
     kill.unref();
     void p.exited.then(() => clearTimeout(kill));
   };
@@ -364,7 +462,10 @@ function groupMembers(procRoot: string, pgrp: number): number[] {
   });
 }
 
-function attachOutput(call: ServerDuplexStream<RunInput__Output, RunOutput>, p: StartedProcess): void {
+function attachOutput(
+  call: ServerDuplexStream<RunInput__Output, RunOutput>,
+  p: StartedProcess,
+): void {
   const { stdout, stderr, stdin } = p.child;
   stdin!.on('error', () => {}); // the process closed its stdin: further input is dropped
   const sources = [stdout!, stderr!];
@@ -377,7 +478,7 @@ function attachOutput(call: ServerDuplexStream<RunInput__Output, RunOutput>, p: 
   stdout!.on('data', forward('stdout'));
   stderr!.on('data', forward('stderr'));
   p.child.once('close', () => {
-    p.exited.then((st) => {
+    void p.exited.then((st) => {
       call.write({ exit: st });
       call.end();
     });
@@ -385,7 +486,13 @@ function attachOutput(call: ServerDuplexStream<RunInput__Output, RunOutput>, p: 
 }
 
 /** Streams START and EXIT events of this node until the caller goes away. */
-function events(call: ServerWritableStream<unknown, ProcessEvent>, watcher: ProcessWatcher, registry: ProcessRegistry, viewer: Viewer, policy: Policy): void {
+function events(
+  call: ServerWritableStream<unknown, ProcessEvent>,
+  watcher: ProcessWatcher,
+  registry: ProcessRegistry,
+  viewer: Viewer,
+  policy: Policy,
+): void {
   // Exit statuses of processes the agent started are their owners' (and root's) to see.
   const mayKnow = (p: SeenProcess) => {
     const owner = registry.owner(p.pid, p.starttime);
@@ -401,8 +508,19 @@ function events(call: ServerWritableStream<unknown, ProcessEvent>, watcher: Proc
       call.emit('error', { code: status.RESOURCE_EXHAUSTED, details: 'events reader fell behind' });
       return;
     }
-    const st = kind === 'EXIT' && mayKnow(p) ? (registry.heldStatus(p.pid, p.starttime) ?? { gone: true }) : undefined;
-    call.write({ kind, pid: p.pid, starttime: p.starttime, ppid: p.ppid, comm: Buffer.from(p.comm, 'latin1'), status: st, timeMs: Date.now() });
+    const st =
+      kind === 'EXIT' && mayKnow(p)
+        ? (registry.heldStatus(p.pid, p.starttime) ?? { gone: true })
+        : undefined;
+    call.write({
+      kind,
+      pid: p.pid,
+      starttime: p.starttime,
+      ppid: p.ppid,
+      comm: Buffer.from(p.comm, 'latin1'),
+      status: st,
+      timeMs: Date.now(),
+    });
   };
   const onStart = send('START');
   const onExit = send('EXIT');
@@ -419,7 +537,6 @@ function events(call: ServerWritableStream<unknown, ProcessEvent>, watcher: Proc
   call.once('cancelled', stop);
   call.once('close', stop);
 }
-
 
 /** The uid owning a /proc/<pid> directory (root for a process that is not dumpable); -2 if it is gone. */
 function ownerOf(dir: string): number {

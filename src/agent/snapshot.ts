@@ -52,7 +52,11 @@ export async function takeSnapshot(
     node: readNodeInfo(procRoot, node),
     takenAtMs,
     processes,
-    started: registry.started().map((p) => ({ pid: p.pid, starttime: p.starttime, origin: p.origin })),
-    ended: registry.endedProcesses().map((p) => ({ pid: p.pid, starttime: p.starttime, status: p.status, uid: p.uid })),
+    started: registry
+      .started()
+      .map((p) => ({ pid: p.pid, starttime: p.starttime, origin: p.origin })),
+    ended: registry
+      .endedProcesses()
+      .map((p) => ({ pid: p.pid, starttime: p.starttime, status: p.status, uid: p.uid })),
   };
 }

@@ -94,7 +94,11 @@ export class ProcessWatcher extends EventEmitter<WatcherEvents> {
  *   thread check (a read of status) is skipped.
  * @returns undefined when no process has this pid (or its files cannot be parsed).
  */
-export function readIdentity(procRoot: string, pid: number, listed = false): SeenProcess | undefined {
+export function readIdentity(
+  procRoot: string,
+  pid: number,
+  listed = false,
+): SeenProcess | undefined {
   try {
     const stat = readWhole(`${procRoot}/${pid}/stat`);
     if (!stat) return undefined;

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     try {
       await run();
     } catch (err) {
-      process.stdout.write(`  FAILED: ${(err as Error).stack ?? err}\n`);
+      process.stdout.write(`  FAILED: ${(err as Error).stack ?? String(err)}\n`);
       process.exitCode = 1;
     }
   }

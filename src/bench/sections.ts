@@ -7,7 +7,18 @@ import { join } from 'node:path';
 import { encodeGpid } from '../gpid';
 import { pollUntil } from '../poll';
 import { hostPidOf } from '../up/nodes';
-import { CLI, inNode, median, mountView, overView, percentile, run, startNodes, startSshd, timeLoop } from './setup';
+import {
+  CLI,
+  inNode,
+  median,
+  mountView,
+  overView,
+  percentile,
+  run,
+  startNodes,
+  startSshd,
+  timeLoop,
+} from './setup';
 
 const out = (line: string) => process.stdout.write(`  ${line}\n`);
 const ms = (x: number) => `${x.toFixed(1)} ms`;
@@ -20,11 +31,20 @@ export const sections: Record<string, () => Promise<void>> = {
   async ctl() {
     const cluster = await startNodes(2, 0, 7631);
     const mnt = mountPoint();
-    const mount = spawn(process.execPath, [CLI, 'mount', '--config', cluster.configPath, '--node', '1', mnt], { stdio: 'ignore' });
+    const mount = spawn(
+      process.execPath,
+      [CLI, 'mount', '--config', cluster.configPath, '--node', '1', mnt],
+      { stdio: 'ignore' },
+    );
     try {
       // A sleep on node 2, controlled from node 1's mount.
       const [nsenter, ...args] = inNode(cluster.nodes[1]);
-      const { stdout } = await run(nsenter, [...args, 'sh', '-c', 'sleep 100000 </dev/null >/dev/null 2>&1 & echo $!']);
+      const { stdout } = await run(nsenter, [
+        ...args,
+        'sh',
+        '-c',
+        'sleep 100000 </dev/null >/dev/null 2>&1 & echo $!',
+      ]);
       const pid = Number(stdout.trim());
       const gpid = encodeGpid(2, pid);
       const ctl = `${mnt}/${gpid}/ctl`;
@@ -45,12 +65,25 @@ export const sections: Record<string, () => Promise<void>> = {
           viaKill.push(Number(process.hrtime.bigint() - t0) / 1e6);
         }
       }
-      const killCmd = await timeLoop(['env'], '', `kill -STOP ${hostPid}; kill -CONT ${hostPid}`, 50);
-      out(`stop or cont of a sleep on node 2, written to its ctl on node 1's mount (${viaCtl.length} writes)`);
-      out(`ctl write          p50 ${ms(percentile(viaCtl, 50))}   p99 ${ms(percentile(viaCtl, 99))}   (target p50 <= 2 ms)`);
+      const killCmd = await timeLoop(
+        ['env'],
+        '',
+        `kill -STOP ${hostPid}; kill -CONT ${hostPid}`,
+        50,
+      );
+      out(
+        `stop or cont of a sleep on node 2, written to its ctl on node 1's mount (${viaCtl.length} writes)`,
+      );
+      out(
+        `ctl write          p50 ${ms(percentile(viaCtl, 50))}   p99 ${ms(percentile(viaCtl, 99))}   (target p50 <= 2 ms)`,
+      );
       const us = (x: number) => `${(x * 1000).toFixed(0)} us`;
-      out(`local kill(2)      p50 ${us(percentile(viaKill, 50))}   p99 ${us(percentile(viaKill, 99))}`);
-      out(`local kill(1) -STOP + -CONT, two commands: p50 ${ms(percentile(killCmd, 50))}   p99 ${ms(percentile(killCmd, 99))}`);
+      out(
+        `local kill(2)      p50 ${us(percentile(viaKill, 50))}   p99 ${us(percentile(viaKill, 99))}`,
+      );
+      out(
+        `local kill(1) -STOP + -CONT, two commands: p50 ${ms(percentile(killCmd, 50))}   p99 ${ms(percentile(killCmd, 99))}`,
+      );
       out(`ratio p50 ctl / kill(2): ${ratio(percentile(viaCtl, 50), percentile(viaKill, 50))}`);
     } finally {
       mount.kill('SIGINT');
@@ -71,21 +104,33 @@ export const sections: Record<string, () => Promise<void>> = {
       // On the node's own Unix socket (this machine holds every simulated node's).
       const local = `${cli} --node 2 --`;
       const ssh = `ssh ${sshd.options} root@127.0.0.1`;
-      for (const [prefix, cmd] of [[fromNode1, remote], [['env'], local]] as const) {
-        const { stdout } = await run(prefix[0], [...prefix.slice(1), '/bin/sh', '-c', `${cmd} echo ok`]);
+      for (const [prefix, cmd] of [
+        [fromNode1, remote],
+        [['env'], local],
+      ] as const) {
+        const { stdout } = await run(prefix[0], [
+          ...prefix.slice(1),
+          '/bin/sh',
+          '-c',
+          `${cmd} echo ok`,
+        ]);
         if (stdout !== 'ok\n') throw new Error(`gproc run did not work: ${cmd}`);
       }
       await timeLoop(['env'], '', `${ssh} true`, 1); // accept the host key, warm the caches
       const g = median(await timeLoop(fromNode1, '', `${remote} true`, 15));
       const l = median(await timeLoop(['env'], '', `${local} true`, 15));
       const s = median(await timeLoop(['env'], '', `${ssh} true`, 15));
-      out(`remote true: gproc run node 1 -> node 2 (TLS + sealed credential) median ${ms(g)}   on the node's socket ${ms(l)}   ssh (local sshd, key auth) ${ms(s)}`);
+      out(
+        `remote true: gproc run node 1 -> node 2 (TLS + sealed credential) median ${ms(g)}   on the node's socket ${ms(l)}   ssh (local sshd, key auth) ${ms(s)}`,
+      );
       out(`ratio ${ratio(g, s)} (socket: ${ratio(l, s)})   (target <= 0.5)`);
       const mib = 100;
       const feed = `head -c ${mib * 1024 * 1024} /dev/zero |`;
       const gs = median(await timeLoop(fromNode1, '', `${feed} ${remote} cat`, 3));
       const ss = median(await timeLoop(['env'], '', `${feed} ${ssh} cat`, 3));
-      out(`${mib} MiB through cat: gproc run node 1 -> node 2 ${(mib / (gs / 1000)).toFixed(0)} MiB/s   ssh ${(mib / (ss / 1000)).toFixed(0)} MiB/s   (ratio ${ratio(ss, gs)} of ssh's time)`);
+      out(
+        `${mib} MiB through cat: gproc run node 1 -> node 2 ${(mib / (gs / 1000)).toFixed(0)} MiB/s   ssh ${(mib / (ss / 1000)).toFixed(0)} MiB/s   (ratio ${ratio(ss, gs)} of ssh's time)`,
+      );
     } finally {
       sshd.stop();
       cluster.stop();
@@ -106,7 +151,9 @@ export const sections: Record<string, () => Promise<void>> = {
       }
       const ps = await timeLoop(inNode(cluster.nodes[0]), '', 'ps -ef', 15);
       out(`node with ${count} processes`);
-      out(`one snapshot (gRPC, decoded)  median ${ms(median(times))}   native ps -ef there  median ${ms(median(ps))}`);
+      out(
+        `one snapshot (gRPC, decoded)  median ${ms(median(times))}   native ps -ef there  median ${ms(median(ps))}`,
+      );
       out(`ratio ${ratio(median(times), median(ps))}   (target <= 2)`);
     } finally {
       cluster.stop();
@@ -126,10 +173,18 @@ export const sections: Record<string, () => Promise<void>> = {
     }
     const four = await startNodes(4, 1000, 7621);
     try {
-      const fourNodes = await psOverView(four, nativeMedian, '4 nodes x 1,000 processes (vs the same single native ps -ef)');
-      out(`4 nodes / 1 node, cold: ${(fourNodes.cold / oneNode.cold).toFixed(2)}   warm: ${(fourNodes.warm / oneNode.warm).toFixed(2)}   (target <= 4)`);
-      out('(a run over 4,000 processes outlasts the 1 s kernel caches, so it is never warm; here the four agents');
-      out(' and ps share this machine\'s CPUs, which a cluster of four machines would not)');
+      const fourNodes = await psOverView(
+        four,
+        nativeMedian,
+        '4 nodes x 1,000 processes (vs the same single native ps -ef)',
+      );
+      out(
+        `4 nodes / 1 node, cold: ${(fourNodes.cold / oneNode.cold).toFixed(2)}   warm: ${(fourNodes.warm / oneNode.warm).toFixed(2)}   (target <= 4)`,
+      );
+      out(
+        '(a run over 4,000 processes outlasts the 1 s kernel caches, so it is never warm; here the four agents',
+      );
+      out(" and ps share this machine's CPUs, which a cluster of four machines would not)");
     } finally {
       four.stop();
     }
@@ -137,7 +192,11 @@ export const sections: Record<string, () => Promise<void>> = {
 };
 
 /** Times ps -ef over a view of `cluster`, warm and cold, with FUSE request counts. @returns the median times, ms. */
-async function psOverView(cluster: Awaited<ReturnType<typeof startNodes>>, nativeMedian: number, what: string): Promise<{ warm: number; cold: number }> {
+async function psOverView(
+  cluster: Awaited<ReturnType<typeof startNodes>>,
+  nativeMedian: number,
+  what: string,
+): Promise<{ warm: number; cold: number }> {
   const mnt = mountPoint();
   const view = await mountView(cluster, mnt);
   try {
@@ -152,16 +211,24 @@ async function psOverView(cluster: Awaited<ReturnType<typeof startNodes>>, nativ
     const coldCounts = diff(await view.counts(), afterWarm);
     out(`${what}: ${processes} processes in the view`);
     out(`native ps -ef            median ${ms(nativeMedian)}`);
-    out(`ps -ef over the view     warm median ${ms(median(warm))} (${ratio(median(warm), nativeMedian)}),  cold median ${ms(median(cold))} (${ratio(median(cold), nativeMedian)})   (target <= 10x)`);
+    out(
+      `ps -ef over the view     warm median ${ms(median(warm))} (${ratio(median(warm), nativeMedian)}),  cold median ${ms(median(cold))} (${ratio(median(cold), nativeMedian)})   (target <= 10x)`,
+    );
     const per = (c: Record<string, number>, runs: number) =>
       Object.entries(c)
         .map(([op, n]) => `${op} ${(n / runs / processes).toFixed(2)}`)
         .join(', ');
     const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
-    out(`FUSE requests per process, warm: ${total(warmCounts) / 9 / processes < 0.005 ? '0' : per(warmCounts, 9)} (served by the kernel's caches)`);
-    out(`FUSE requests per process, cold: ${per(coldCounts, 5)}; ${(total(coldCounts) / 5 / processes).toFixed(2)} in all,` +
-      ` ${((median(cold) * 1000 * 5) / Math.max(1, total(coldCounts))).toFixed(0)} us of ps time per request`);
-    out('(warm: back-to-back runs within the 1 s lifetime of a refresh; cold: runs 1.3 s apart, after the kernel caches expired)');
+    out(
+      `FUSE requests per process, warm: ${total(warmCounts) / 9 / processes < 0.005 ? '0' : per(warmCounts, 9)} (served by the kernel's caches)`,
+    );
+    out(
+      `FUSE requests per process, cold: ${per(coldCounts, 5)}; ${(total(coldCounts) / 5 / processes).toFixed(2)} in all,` +
+        ` ${((median(cold) * 1000 * 5) / Math.max(1, total(coldCounts))).toFixed(0)} us of ps time per request`,
+    );
+    out(
+      '(warm: back-to-back runs within the 1 s lifetime of a refresh; cold: runs 1.3 s apart, after the kernel caches expired)',
+    );
     return { warm: median(warm), cold: median(cold) };
   } finally {
     await view.stop();
@@ -171,6 +238,7 @@ async function psOverView(cluster: Awaited<ReturnType<typeof startNodes>>, nativ
 
 function diff(now: Record<string, number>, before: Record<string, number>): Record<string, number> {
   const d: Record<string, number> = {};
-  for (const [k, v] of Object.entries(now)) if (v - (before[k] ?? 0) > 0) d[k] = v - (before[k] ?? 0);
+  for (const [k, v] of Object.entries(now))
+    if (v - (before[k] ?? 0) > 0) d[k] = v - (before[k] ?? 0);
   return d;
 }

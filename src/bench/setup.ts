@@ -5,7 +5,17 @@
  * namespace, so that process start-up of the timing harness is not measured.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeClient } from '../cluster/client';
@@ -27,31 +37,56 @@ export interface BenchCluster {
 }
 
 /** Starts `count` simulated nodes with `perNode` sleeping processes each (besides init and agent). */
-export async function startNodes(count: number, perNode: number, firstPort: number): Promise<BenchCluster> {
+export async function startNodes(
+  count: number,
+  perNode: number,
+  firstPort: number,
+): Promise<BenchCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'gproc-bench-'));
   const configPath = join(dir, 'cluster.json');
-  const nodes = Array.from({ length: count }, (_, i) => ({ id: i + 1, name: `b${i + 1}`, address: `127.0.0.1:${firstPort + i}`, socket: join(dir, `agent-${i + 1}.sock`) }));
+  const nodes = Array.from({ length: count }, (_, i) => ({
+    id: i + 1,
+    name: `b${i + 1}`,
+    address: `127.0.0.1:${firstPort + i}`,
+    socket: join(dir, `agent-${i + 1}.sock`),
+  }));
   const preamble = `i=0; while [ $i -lt ${perNode} ]; do sleep 100000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done`;
   // Per-node certificates, as a real cluster has: users reach other nodes over TLS.
   const tls = makeCertificates(join(dir, 'pki'), nodes);
-  const cluster = await launchCluster(configPath, nodes, (n) => ({
-    logFile: join(dir, `agent-${n.id}.log`),
-    auditLog: join(dir, `audit-${n.id}.log`),
-    stateDir: join(dir, `state-${n.id}`),
-    simulate: true,
-    bootOffset: n.id * 100,
-    preamble,
-    gproc: [process.execPath, CLI],
-  }), { tls });
+  const cluster = await launchCluster(
+    configPath,
+    nodes,
+    (n) => ({
+      logFile: join(dir, `agent-${n.id}.log`),
+      auditLog: join(dir, `audit-${n.id}.log`),
+      stateDir: join(dir, `state-${n.id}`),
+      simulate: true,
+      bootOffset: n.id * 100,
+      preamble,
+      gproc: [process.execPath, CLI],
+    }),
+    { tls },
+  );
   // Each node's own socket (the tests' and benchmarks' process holds them all).
-  const clients = cluster.config.nodes.map((n) => new NodeClient(n, { config: cluster.config, self: n.id, role: 'daemon' }));
+  const clients = cluster.config.nodes.map(
+    (n) => new NodeClient(n, { config: cluster.config, self: n.id, role: 'daemon' }),
+  );
   const stop = () => {
     clients.forEach((c) => c.close());
     cluster.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await Promise.all(clients.map((c) => pollUntil(`bench node ${c.node.id} with its processes`, async () => (await c.snapshot(5000)).processes.length >= perNode, 30000, 200)));
+    await Promise.all(
+      clients.map((c) =>
+        pollUntil(
+          `bench node ${c.node.id} with its processes`,
+          async () => (await c.snapshot(5000)).processes.length >= perNode,
+          30000,
+          200,
+        ),
+      ),
+    );
   } catch (err) {
     stop();
     throw err;
@@ -77,17 +112,33 @@ export interface BenchMount {
 export async function mountView(cluster: BenchCluster, mountPoint: string): Promise<BenchMount> {
   const logFile = join(cluster.dir, `mount-${Date.now()}.log`);
   const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [CLI, 'mount', '--config', cluster.configPath, mountPoint], { stdio: ['ignore', log, log] });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'mount', '--config', cluster.configPath, mountPoint],
+    { stdio: ['ignore', log, log] },
+  );
   closeSync(log);
-  await pollUntil(`gproc mount (see ${logFile})`, () => readdirSync(mountPoint).includes('nodes'), 15000);
-  const reports = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"FUSE requests"'));
+  await pollUntil(
+    `gproc mount (see ${logFile})`,
+    () => readdirSync(mountPoint).includes('nodes'),
+    15000,
+  );
+  const reports = () =>
+    readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"FUSE requests"'));
   return {
     mountPoint,
     counts: async () => {
       const seen = reports().length;
       child.kill('SIGUSR2');
-      const lines = await pollUntil('gproc mount to report its FUSE requests', () => (reports().length > seen ? reports() : undefined), 5000, 20);
-      return JSON.parse(lines[lines.length - 1]).requests as Record<string, number>;
+      const lines = await pollUntil(
+        'gproc mount to report its FUSE requests',
+        () => (reports().length > seen ? reports() : undefined),
+        5000,
+        20,
+      );
+      return (JSON.parse(lines[lines.length - 1]) as { requests: Record<string, number> }).requests;
     },
     processes: () => readdirSync(mountPoint).filter((n) => /^\d+$/.test(n)).length,
     stop: async () => {
@@ -104,7 +155,13 @@ export async function mountView(cluster: BenchCluster, mountPoint: string): Prom
  * @param setup shell commands run once before the loop (a bind mount over /proc).
  * @param pauseS seconds to sleep between runs (0: back to back).
  */
-export async function timeLoop(prefix: string[], setup: string, command: string, runs: number, pauseS = 0): Promise<number[]> {
+export async function timeLoop(
+  prefix: string[],
+  setup: string,
+  command: string,
+  runs: number,
+  pauseS = 0,
+): Promise<number[]> {
   const script = `${setup}
 i=0; while [ $i -lt ${runs} ]; do
   ${pauseS ? `sleep ${pauseS}` : ':'}
@@ -112,14 +169,21 @@ i=0; while [ $i -lt ${runs} ]; do
   echo $((e - s)); i=$((i+1))
 done`;
   const { stdout } = await run(prefix[0], [...prefix.slice(1), '/bin/sh', '-c', script]);
-  return stdout.trim().split('\n').map((ns) => Number(ns) / 1e6);
+  return stdout
+    .trim()
+    .split('\n')
+    .map((ns) => Number(ns) / 1e6);
 }
 
 /**
  * Runs a command to its end without blocking the event loop.
  * @throws when it exits with a non-zero status.
  */
-export function run(cmd: string, args: string[], input?: Buffer): Promise<{ stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  input?: Buffer,
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -127,7 +191,11 @@ export function run(cmd: string, args: string[], input?: Buffer): Promise<{ stdo
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`${cmd} exited ${code}: ${stderr}`))));
+    child.once('close', (code) =>
+      code === 0
+        ? resolve({ stdout, stderr })
+        : reject(new Error(`${cmd} exited ${code}: ${stderr}`)),
+    );
     child.stdin.end(input);
   });
 }
@@ -139,7 +207,10 @@ export function inNode(node: LaunchedNode): string[] {
 
 /** A private mount namespace whose /proc is the view at `mountPoint`. */
 export function overView(mountPoint: string): [string[], string] {
-  return [['unshare', '--mount', '--propagation', 'private', '--'], `mount --bind ${mountPoint} /proc`];
+  return [
+    ['unshare', '--mount', '--propagation', 'private', '--'],
+    `mount --bind ${mountPoint} /proc`,
+  ];
 }
 
 export function median(xs: number[]): number {
@@ -180,9 +251,15 @@ export async function startSshd(): Promise<{ options: string; stop(): void }> {
       '',
     ].join('\n'),
   );
-  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', `${dir}/sshd_config`], { stdio: 'ignore' });
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', `${dir}/sshd_config`], {
+    stdio: 'ignore',
+  });
   const options = `-i ${dir}/client_key -p ${port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes`;
-  await pollUntil('sshd', () => run('ssh', [...options.split(' '), 'root@127.0.0.1', 'true']), 10000);
+  await pollUntil(
+    'sshd',
+    () => run('ssh', [...options.split(' '), 'root@127.0.0.1', 'true']),
+    10000,
+  );
   return {
     options,
     stop: () => {

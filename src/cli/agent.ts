@@ -6,21 +6,48 @@ import { action, clusterConfig, surviveUncaught, withConfig } from './common';
 
 export function register(program: Command): void {
   withConfig(program.command('agent'))
-    .description("serve this node's process table over gRPC at the address the cluster file gives it")
+    .description(
+      "serve this node's process table over gRPC at the address the cluster file gives it",
+    )
     .requiredOption('--node <id|name>', 'which node of the cluster file this is')
     .option('--insecure', 'plaintext gRPC (allowed only on loopback)', false)
-    .option('--audit-log <file>', 'audit log: one JSON line per signal, spawn, run and refusal', defaults.auditLog)
-    .option('--state-dir <dir>', `records of the processes it started, kept across its restarts (default: ${defaults.stateDir}/<node name>)`)
+    .option(
+      '--audit-log <file>',
+      'audit log: one JSON line per signal, spawn, run and refusal',
+      defaults.auditLog,
+    )
+    .option(
+      '--state-dir <dir>',
+      `records of the processes it started, kept across its restarts (default: ${defaults.stateDir}/<node name>)`,
+    )
     .action(
-      action(async (opts: { config?: string; node: string; insecure: boolean; auditLog: string; stateDir?: string }) => {
-        const [{ startAgent }, { createLogger }] = await Promise.all([import('../agent/server'), import('../log')]);
-        const config = clusterConfig(opts);
-        const log = createLogger('agent', { node: findNode(config, opts.node).id });
-        surviveUncaught(log);
-        const agent = await startAgent({ config, node: opts.node, insecure: opts.insecure, auditLog: opts.auditLog, stateDir: opts.stateDir, log });
-        const stop = () => void agent.close().then(() => process.exit(0));
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      }),
+      action(
+        async (opts: {
+          config?: string;
+          node: string;
+          insecure: boolean;
+          auditLog: string;
+          stateDir?: string;
+        }) => {
+          const [{ startAgent }, { createLogger }] = await Promise.all([
+            import('../agent/server'),
+            import('../log'),
+          ]);
+          const config = clusterConfig(opts);
+          const log = createLogger('agent', { node: findNode(config, opts.node).id });
+          surviveUncaught(log);
+          const agent = await startAgent({
+            config,
+            node: opts.node,
+            insecure: opts.insecure,
+            auditLog: opts.auditLog,
+            stateDir: opts.stateDir,
+            log,
+          });
+          const stop = () => void agent.close().then(() => process.exit(0));
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        },
+      ),
     );
 }

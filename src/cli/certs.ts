@@ -22,8 +22,11 @@ function openssl(args: string[], cwd: string): void {
     execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
     const e = err as { code?: string; stderr?: Buffer };
-    if (e.code === 'ENOENT') throw new CliError('openssl is not installed (Debian: apt-get install openssl)');
-    throw new CliError(`openssl ${args[0]} failed: ${e.stderr?.toString().trim().split('\n').pop()}`);
+    if (e.code === 'ENOENT')
+      throw new CliError('openssl is not installed (Debian: apt-get install openssl)');
+    throw new CliError(
+      `openssl ${args[0]} failed: ${e.stderr?.toString().trim().split('\n').pop()}`,
+    );
   }
 }
 
@@ -35,12 +38,34 @@ function nodeCertificate(dir: string, node: NodeConfig, days: string): void {
   const san = [isIP(host) ? `IP:${host}` : `DNS:${host}`, `URI:${nodeUri(node.id)}`].join(',');
   const ext = join(dir, `${node.name}.ext`);
   const csr = join(dir, `${node.name}.csr`);
-  writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n`);
+  writeFileSync(
+    ext,
+    `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n`,
+  );
   const key = join(dir, `${node.name}.key`);
   const cert = join(dir, `${node.name}.pem`);
   openssl(['req', ...EC, '-keyout', key, '-out', csr, '-subj', `/O=gproc/CN=${node.name}`], dir);
   chmodSync(key, 0o600);
-  openssl(['x509', '-req', '-in', csr, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', cert, '-days', days, '-extfile', ext], dir);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      cert,
+      '-days',
+      days,
+      '-extfile',
+      ext,
+    ],
+    dir,
+  );
   chmodSync(cert, 0o644);
   rmSync(ext);
   rmSync(csr);
@@ -55,7 +80,22 @@ export function makeCertificates(dir: string, nodes: NodeConfig[], days = '825')
   // The directory and the certificates are public; the keys are root's alone.
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   if (!existsSync(join(dir, 'ca.pem'))) {
-    openssl(['req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '3650', '-subj', '/O=gproc/CN=gproc cluster CA'], dir);
+    openssl(
+      [
+        'req',
+        '-x509',
+        ...EC,
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.pem',
+        '-days',
+        '3650',
+        '-subj',
+        '/O=gproc/CN=gproc cluster CA',
+      ],
+      dir,
+    );
     chmodSync(join(dir, 'ca.key'), 0o600);
     chmodSync(join(dir, 'ca.pem'), 0o644);
   }
@@ -65,9 +105,18 @@ export function makeCertificates(dir: string, nodes: NodeConfig[], days = '825')
 
 export function register(program: Command): void {
   withConfig(program.command('certs'))
-    .description("make the cluster's CA and a key and certificate per node (mutual TLS), and print each node's tls section")
-    .option('--out <dir>', 'directory for ca.pem, ca.key and <node>.pem, <node>.key', defaults.configDir)
-    .option('--node <id|name>', 'a certificate for this node only (default: every node of the cluster file)')
+    .description(
+      "make the cluster's CA and a key and certificate per node (mutual TLS), and print each node's tls section",
+    )
+    .option(
+      '--out <dir>',
+      'directory for ca.pem, ca.key and <node>.pem, <node>.key',
+      defaults.configDir,
+    )
+    .option(
+      '--node <id|name>',
+      'a certificate for this node only (default: every node of the cluster file)',
+    )
     .option('--days <n>', 'validity of the node certificates, days', '825')
     .action(
       action((opts: { config?: string; out: string; node?: string; days: string }) => {

@@ -8,7 +8,10 @@ import { configPath, findNode, loadConfig, type ClusterConfig } from '../config'
 
 /** Adds `--config FILE` (default: $GPROC_CONFIG, else /etc/gproc/cluster.json). */
 export function withConfig(cmd: Command): Command {
-  return cmd.option('--config <file>', 'cluster file (default: $GPROC_CONFIG, else /etc/gproc/cluster.json)');
+  return cmd.option(
+    '--config <file>',
+    'cluster file (default: $GPROC_CONFIG, else /etc/gproc/cluster.json)',
+  );
 }
 
 /** Loads the cluster file named by --config / $GPROC_CONFIG / the default. */
@@ -35,7 +38,9 @@ export function fail(err: unknown): never {
 }
 
 /** Runs an async command action, turning any error into the one-line form. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void> | void,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);
@@ -68,6 +73,10 @@ export function localNode(config: ClusterConfig, flag?: string): number {
  * it down.
  */
 export function surviveUncaught(log: { error(obj: object, msg: string): void }): void {
-  process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (the daemon keeps running)'));
-  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (the daemon keeps running)'));
+  process.on('uncaughtException', (err) =>
+    log.error({ err }, 'uncaught exception (the daemon keeps running)'),
+  );
+  process.on('unhandledRejection', (err) =>
+    log.error({ err }, 'unhandled rejection (the daemon keeps running)'),
+  );
 }

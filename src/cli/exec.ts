@@ -26,8 +26,20 @@ const HELPER = join(__dirname, 'gproc-exec');
  * dropped root.
  */
 const STRIPPED = new Set([
-  'GCONV_PATH', 'GETCONF_DIR', 'HOSTALIASES', 'LOCALDOMAIN', 'LOCPATH', 'MALLOC_TRACE', 'NIS_PATH', 'NLSPATH',
-  'RESOLV_HOST_CONF', 'RES_OPTIONS', 'TMPDIR', 'TZDIR', 'GLIBC_TUNABLES', 'MALLOC_CHECK_',
+  'GCONV_PATH',
+  'GETCONF_DIR',
+  'HOSTALIASES',
+  'LOCALDOMAIN',
+  'LOCPATH',
+  'MALLOC_TRACE',
+  'NIS_PATH',
+  'NLSPATH',
+  'RESOLV_HOST_CONF',
+  'RES_OPTIONS',
+  'TMPDIR',
+  'TZDIR',
+  'GLIBC_TUNABLES',
+  'MALLOC_CHECK_',
 ]);
 const WRAP = 'GPROC_ENV_';
 
@@ -50,7 +62,9 @@ export function wrapEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 function checkHelper(): void {
   const st = existsSync(HELPER) ? statSync(HELPER) : undefined;
   if (!st || !st.isFile() || st.uid !== 0 || (st.mode & 0o4000) === 0) {
-    throw new CliError(`${HELPER} is ${st ? 'not set-user-ID root' : 'missing'}: run "make build" as root`);
+    throw new CliError(
+      `${HELPER} is ${st ? 'not set-user-ID root' : 'missing'}: run "make build" as root`,
+    );
   }
 }
 
@@ -66,13 +80,19 @@ export async function execInView(dir: string, argv: string[]): Promise<never> {
   }
   checkHelper();
   const env = { ...process.env };
-  if (existsSync(KILL_LIBRARY)) env.LD_PRELOAD = [KILL_LIBRARY, env.LD_PRELOAD].filter(Boolean).join(':');
-  const child = spawn(HELPER, [dir, '--', ...argv], { stdio: 'inherit', env: wrapEnvironment(env) });
-  for (const sig of TERMINATING_SIGNALS) process.on(sig, () => child.kill(sig));
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-    child.once('error', (err) => reject(new CliError(`cannot run ${HELPER}: ${err.message}`)));
-    child.once('exit', (c, s) => resolve([c, s]));
+  if (existsSync(KILL_LIBRARY))
+    env.LD_PRELOAD = [KILL_LIBRARY, env.LD_PRELOAD].filter(Boolean).join(':');
+  const child = spawn(HELPER, [dir, '--', ...argv], {
+    stdio: 'inherit',
+    env: wrapEnvironment(env),
   });
+  for (const sig of TERMINATING_SIGNALS) process.on(sig, () => child.kill(sig));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(
+    (resolve, reject) => {
+      child.once('error', (err) => reject(new CliError(`cannot run ${HELPER}: ${err.message}`)));
+      child.once('exit', (c, s) => resolve([c, s]));
+    },
+  );
   process.exit(code ?? killedStatus(signal ?? ''));
 }
 
@@ -93,5 +113,9 @@ export function register(program: Command): void {
     .passThroughOptions()
     .allowUnknownOption()
     .helpOption('--gproc-help', 'display help for gproc ps')
-    .action(action((args: string[], opts: { mount: string }) => execInView(opts.mount, ['ps', ...(args.length ? args : ['-ef'])])));
+    .action(
+      action((args: string[], opts: { mount: string }) =>
+        execInView(opts.mount, ['ps', ...(args.length ? args : ['-ef'])]),
+      ),
+    );
 }

@@ -8,7 +8,12 @@ import type { Command } from 'commander';
 import { action, CliError, clusterConfig, localNode } from './common';
 
 /** Parses kill's own argument syntax (`-TERM`, `-9`, `-s TERM`, `-g`, `--config FILE`). */
-export function parseKillArgs(args: string[]): { signal: string; group: boolean; config?: string; targets: string[] } {
+export function parseKillArgs(args: string[]): {
+  signal: string;
+  group: boolean;
+  config?: string;
+  targets: string[];
+} {
   let signal: string | undefined;
   let group = false;
   const setSignal = (sig: string) => {
@@ -29,8 +34,10 @@ export function parseKillArgs(args: string[]): { signal: string; group: boolean;
     else if (/^-[A-Za-z0-9+]+$/.test(a)) setSignal(a.slice(1));
     else targets.push(a);
   }
-  if (targets.length === 0) throw new CliError('usage: gproc kill [-SIG] GPID... | gproc kill -g [-SIG] GPID');
-  if (group && targets.length !== 1) throw new CliError('kill -g takes one GPID (a member of the group)');
+  if (targets.length === 0)
+    throw new CliError('usage: gproc kill [-SIG] GPID... | gproc kill -g [-SIG] GPID');
+  if (group && targets.length !== 1)
+    throw new CliError('kill -g takes one GPID (a member of the group)');
   return { signal: signal ?? 'TERM', group, config, targets };
 }
 
@@ -45,7 +52,15 @@ export function register(program: Command): void {
     .action(
       action(async (args: string[]) => {
         const opts = parseKillArgs(args);
-        const [{ parseSignal }, { parseGpid, formatGpid, decodeGpid }, { Cluster }, { createLogger }, { signalGroup }, { rpcReason, isRefusal, userAccess }, { status: grpcStatus }] = await Promise.all([
+        const [
+          { parseSignal },
+          { parseGpid, formatGpid, decodeGpid },
+          { Cluster },
+          { createLogger },
+          { signalGroup },
+          { rpcReason, isRefusal, userAccess },
+          { status: grpcStatus },
+        ] = await Promise.all([
           import('../signals'),
           import('../gpid'),
           import('../cluster/cluster'),
@@ -57,7 +72,10 @@ export function register(program: Command): void {
         const signal = parseSignal(opts.signal);
         const gpids = opts.targets.map(parseGpid);
         const config = clusterConfig(opts);
-        const cluster = new Cluster(userAccess(config, localNode(config)), createLogger('kill', {}, 'silent'));
+        const cluster = new Cluster(
+          userAccess(config, localNode(config)),
+          createLogger('kill', {}, 'silent'),
+        );
         let failures = 0;
         const report = (gpid: number, why: string) => {
           failures++;
@@ -66,17 +84,33 @@ export function register(program: Command): void {
         if (opts.group) {
           const table = await cluster.refresh();
           const target = table.processes.get(gpids[0]);
-          if (!target) report(gpids[0], table.nodes.get(decodeGpid(gpids[0]).node)?.state === 'down' ? 'its node is down' : 'no such process');
-          else if (target.pgrp <= 0) report(gpids[0], 'it has no process group in the cluster (its group lies outside its node)');
+          if (!target)
+            report(
+              gpids[0],
+              table.nodes.get(decodeGpid(gpids[0]).node)?.state === 'down'
+                ? 'its node is down'
+                : 'no such process',
+            );
+          else if (target.pgrp <= 0)
+            report(
+              gpids[0],
+              'it has no process group in the cluster (its group lies outside its node)',
+            );
           else {
             const r = await signalGroup(cluster, table, target.pgrp, signal);
             for (const gpid of r.refused) report(gpid, 'operation not permitted');
             for (const n of r.unreachable) {
               failures++;
-              process.stderr.write(`gproc: kill -g: node ${n} did not answer; its members of group ${target.pgrp} were not signalled\n`);
+              process.stderr.write(
+                `gproc: kill -g: node ${n} did not answer; its members of group ${target.pgrp} were not signalled\n`,
+              );
             }
-            for (const n of r.down) process.stderr.write(`gproc: kill -g: note: node ${n} is down; its processes (if any) were not signalled\n`);
-            if (r.delivered.length === 0 && r.refused.length === 0 && r.unreachable.length === 0) report(gpids[0], 'no process of its group is left');
+            for (const n of r.down)
+              process.stderr.write(
+                `gproc: kill -g: note: node ${n} is down; its processes (if any) were not signalled\n`,
+              );
+            if (r.delivered.length === 0 && r.refused.length === 0 && r.unreachable.length === 0)
+              report(gpids[0], 'no process of its group is left');
           }
         } else {
           await Promise.all(
@@ -84,13 +118,22 @@ export function register(program: Command): void {
               const client = cluster.clientFor(gpid);
               if (!client) return report(gpid, 'its node is not in the cluster file');
               try {
-                const [r] = await client.signal({ targets: [{ pid: decodeGpid(gpid).pid, starttime: 0 }], signal });
+                const [r] = await client.signal({
+                  targets: [{ pid: decodeGpid(gpid).pid, starttime: 0 }],
+                  signal,
+                });
                 if (r.outcome === 'NO_SUCH_PROCESS') report(gpid, 'no such process');
                 else if (r.outcome === 'NOT_PERMITTED') report(gpid, 'operation not permitted');
               } catch (err) {
                 const denied = (err as { code?: number }).code === grpcStatus.PERMISSION_DENIED;
                 if (isRefusal(err)) report(gpid, `refused by its node: ${rpcReason(err)}`);
-                else report(gpid, denied ? `operation not permitted: ${rpcReason(err)}` : `its node does not answer: ${rpcReason(err)}`);
+                else
+                  report(
+                    gpid,
+                    denied
+                      ? `operation not permitted: ${rpcReason(err)}`
+                      : `its node does not answer: ${rpcReason(err)}`,
+                  );
               }
             }),
           );

@@ -6,10 +6,19 @@ import { action, clusterConfig, localNode, surviveUncaught, withConfig } from '.
 
 export function register(program: Command): void {
   withConfig(program.command('mount'))
-    .description('mount the cluster view (one /proc for every node) and stay in the foreground; Ctrl-C unmounts')
+    .description(
+      'mount the cluster view (one /proc for every node) and stay in the foreground; Ctrl-C unmounts',
+    )
     .argument('[mountpoint]', 'where to mount', defaults.mountPoint)
-    .option('--node <id|name>', 'the node this machine is (default: $GPROC_NODE, else the node whose agent socket is here)')
-    .option('--insecure', 'accepted for symmetry with agent: plaintext gRPC on loopback when the cluster has no TLS', false)
+    .option(
+      '--node <id|name>',
+      'the node this machine is (default: $GPROC_NODE, else the node whose agent socket is here)',
+    )
+    .option(
+      '--insecure',
+      'accepted for symmetry with agent: plaintext gRPC on loopback when the cluster has no TLS',
+      false,
+    )
     .action(
       action(async (mountPoint: string, opts: { config?: string; node?: string }) => {
         const config = clusterConfig(opts);

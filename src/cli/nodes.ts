@@ -10,7 +10,9 @@ import { action, clusterConfig, localNode, withConfig } from './common';
 
 export function register(program: Command): void {
   withConfig(program.command('nodes'))
-    .description('list the nodes: state, last answer, round trip, processes, agent version, clock offset')
+    .description(
+      'list the nodes: state, last answer, round trip, processes, agent version, clock offset',
+    )
     .action(
       action(async (opts: { config?: string }) => {
         const [{ LivenessMonitor }, { NodeClient, userAccess }, { defaults }] = await Promise.all([
@@ -36,16 +38,45 @@ export function register(program: Command): void {
               );
               client.close();
             }
-            const ms = (v: number | undefined, digits = 1) => (v === undefined ? '-' : `${v.toFixed(digits)}ms`);
-            const age = h.lastAnswerMs === undefined ? 'never' : `${((Date.now() - h.lastAnswerMs) / 1000).toFixed(1)}s`;
-            const offset = h.clockOffsetMs === undefined ? '-' : `${h.clockOffsetMs >= 0 ? '+' : ''}${h.clockOffsetMs.toFixed(1)}ms`;
-            return [String(n.id), n.name, n.address, state, age, ms(h.rttMs, 2), h.processes === undefined ? '-' : String(h.processes), version, offset];
+            const ms = (v: number | undefined, digits = 1) =>
+              v === undefined ? '-' : `${v.toFixed(digits)}ms`;
+            const age =
+              h.lastAnswerMs === undefined
+                ? 'never'
+                : `${((Date.now() - h.lastAnswerMs) / 1000).toFixed(1)}s`;
+            const offset =
+              h.clockOffsetMs === undefined
+                ? '-'
+                : `${h.clockOffsetMs >= 0 ? '+' : ''}${h.clockOffsetMs.toFixed(1)}ms`;
+            return [
+              String(n.id),
+              n.name,
+              n.address,
+              state,
+              age,
+              ms(h.rttMs, 2),
+              h.processes === undefined ? '-' : String(h.processes),
+              version,
+              offset,
+            ];
           }),
         );
         monitor.close();
-        const table = [['ID', 'NAME', 'ADDRESS', 'STATE', 'LAST', 'RTT', 'PROCS', 'VERSION', 'OFFSET'], ...rows];
+        const table = [
+          ['ID', 'NAME', 'ADDRESS', 'STATE', 'LAST', 'RTT', 'PROCS', 'VERSION', 'OFFSET'],
+          ...rows,
+        ];
         const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
-        process.stdout.write(table.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n');
+        process.stdout.write(
+          table
+            .map((r) =>
+              r
+                .map((c, i) => c.padEnd(widths[i]))
+                .join('  ')
+                .trimEnd(),
+            )
+            .join('\n') + '\n',
+        );
         process.exit(rows.every((r) => r[3] === 'up') ? 0 : 1);
       }),
     );

@@ -10,6 +10,7 @@ import { onSilence } from '../liveness/monitor';
 import { killedStatus, shellStatus } from '../exit-status';
 import { signalNumber, TERMINATING_SIGNALS } from '../signals';
 import { CliError, REFUSED_EXIT } from './common';
+import type { RunOutput__Output } from '../proto/gen/gproc/v1/RunOutput';
 
 /**
  * Runs `argv` on the node of `client` with our stdio, forwarding signals.
@@ -40,7 +41,8 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
 
   return new Promise<number>((resolve, reject) => {
     let exit: number | undefined;
-    const silent = () => new CliError(`node ${client.node.id} (${client.node.address}) does not answer`, 255);
+    const silent = () =>
+      new CliError(`node ${client.node.id} (${client.node.address}) does not answer`, 255);
     // The run has no deadline, but its first answer (started, or why not) has one: a node
     // that accepts connections and never answers does not hang us.
     const firstAnswer = setTimeout(() => {
@@ -60,10 +62,12 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
     // A node that stops answering (frozen, cut off) ends the run within the heartbeat's
     // bound, as ssh's ServerAlive would, rather than after the stream's keepalive.
     const unwatch = onSilence(client.node, () => {
-      reject(new CliError(`node ${client.node.id} (${client.node.address}) stopped answering`, 255));
+      reject(
+        new CliError(`node ${client.node.id} (${client.node.address}) stopped answering`, 255),
+      );
       call.cancel();
     });
-    call.on('data', (msg) => {
+    call.on('data', (msg: RunOutput__Output) => {
       answered();
       if (msg.kind === 'stdout' || msg.kind === 'stderr') {
         const out = msg.kind === 'stdout' ? process.stdout : process.stderr;
@@ -81,7 +85,8 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
       const why = rpcReason(err);
       const node = `node ${client.node.id} (${client.node.address})`;
       if (isRefusal(err)) return reject(new CliError(`refused by ${node}: ${why}`, REFUSED_EXIT));
-      if (err.code === grpcStatus.PERMISSION_DENIED && /not admitted/.test(why)) return reject(new CliError(`refused by ${node}: ${why}`, REFUSED_EXIT));
+      if (err.code === grpcStatus.PERMISSION_DENIED && /not admitted/.test(why))
+        return reject(new CliError(`refused by ${node}: ${why}`, REFUSED_EXIT));
       if (err.code === grpcStatus.NOT_FOUND) return reject(new CliError(why, 127));
       if (err.code === grpcStatus.PERMISSION_DENIED) return reject(new CliError(why, 126));
       if (err.code === grpcStatus.UNAVAILABLE || err.code === grpcStatus.DEADLINE_EXCEEDED) {

@@ -15,9 +15,14 @@ import { action, CliError, clusterConfig, localNode, withConfig } from './common
 
 export function register(program: Command): void {
   withConfig(program.command('run'))
-    .description('run CMD on a node with its input and output streamed here, like ssh host cmd or srun')
+    .description(
+      'run CMD on a node with its input and output streamed here, like ssh host cmd or srun',
+    )
     .requiredOption('--node <id|name>', 'the node to run on')
-    .option('--from <id|name>', 'the node this machine is (default: $GPROC_NODE, else the node whose agent socket is here)')
+    .option(
+      '--from <id|name>',
+      'the node this machine is (default: $GPROC_NODE, else the node whose agent socket is here)',
+    )
     .argument('<cmd...>', 'command and arguments (after --)')
     .passThroughOptions()
     .action(

@@ -52,8 +52,13 @@ function stopLeftovers(files: UpFiles, isStopped: (pid: number) => boolean): voi
   if (upPid !== process.pid && /\0up(\0|$)/.test(cmdline(upPid))) {
     if (isStopped(upPid)) {
       process.kill(upPid, 'SIGKILL');
-      process.stderr.write(`gproc: the earlier "gproc up" (pid ${upPid}) was stopped (frozen): killed it, taking over\n`);
-    } else throw new CliError(`another "gproc up" (pid ${upPid}) is running; stop it first (Ctrl-C, or kill -INT ${upPid})`);
+      process.stderr.write(
+        `gproc: the earlier "gproc up" (pid ${upPid}) was stopped (frozen): killed it, taking over\n`,
+      );
+    } else
+      throw new CliError(
+        `another "gproc up" (pid ${upPid}) is running; stop it first (Ctrl-C, or kill -INT ${upPid})`,
+      );
   }
   for (const pid of started) {
     if (cmdline(pid).includes(files.config)) {
@@ -70,16 +75,31 @@ function stopLeftovers(files: UpFiles, isStopped: (pid: number) => boolean): voi
 export function register(program: Command): void {
   program
     .command('up')
-    .description('run this machine as a one-node cluster (or simulate K nodes) and mount the cluster view')
+    .description(
+      'run this machine as a one-node cluster (or simulate K nodes) and mount the cluster view',
+    )
     .option('--simulate <k>', 'simulate K nodes, each in its own PID namespace', (v) => Number(v))
     .option('--mount <dir>', 'where to mount the cluster view', defaults.mountPoint)
-    .option('--base-port <port>', 'port of node 1 on 127.0.0.1; node N gets base + N - 1', (v) => Number(v), defaults.basePort)
+    .option(
+      '--base-port <port>',
+      'port of node 1 on 127.0.0.1; node N gets base + N - 1',
+      (v) => Number(v),
+      defaults.basePort,
+    )
     .action(
       action(async (opts: { simulate?: number; mount: string; basePort: number }) => {
         const k = opts.simulate ?? 1;
-        if (!Number.isInteger(k) || k < 1 || k > 64) throw new CliError('--simulate takes a number of nodes from 1 to 64');
+        if (!Number.isInteger(k) || k < 1 || k > 64)
+          throw new CliError('--simulate takes a number of nodes from 1 to 64');
         const simulate = opts.simulate !== undefined;
-        const [{ launchCluster }, { mountClusterView }, { isStopped }, { createLogger }, { NodeClient }, { pollUntil }] = await Promise.all([
+        const [
+          { launchCluster },
+          { mountClusterView },
+          { isStopped },
+          { createLogger },
+          { NodeClient },
+          { pollUntil },
+        ] = await Promise.all([
           import('../up/nodes'),
           import('../fs/mount'),
           import('../fs/stale-mount'),
@@ -87,7 +107,11 @@ export function register(program: Command): void {
           import('../cluster/client'),
           import('../poll'),
         ]);
-        if (!Number.isInteger(opts.basePort) || opts.basePort < 1 || opts.basePort + k - 1 > 65535) {
+        if (
+          !Number.isInteger(opts.basePort) ||
+          opts.basePort < 1 ||
+          opts.basePort + k - 1 > 65535
+        ) {
           throw new CliError('--base-port takes a port from 1 to 65535 (node N gets base + N - 1)');
         }
         const log = createLogger('up');
@@ -96,7 +120,12 @@ export function register(program: Command): void {
         mkdirSync(files.dir, { recursive: true });
         stopLeftovers(files, isStopped);
 
-        const name = simulate ? (i: number) => `sim${i}` : () => hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60) || 'local';
+        const name = simulate
+          ? (i: number) => `sim${i}`
+          : () =>
+              hostname()
+                .replace(/[^A-Za-z0-9._-]/g, '-')
+                .slice(0, 60) || 'local';
         const nodes = Array.from({ length: k }, (_, i) => ({
           id: i + 1,
           name: name(i + 1),
@@ -108,7 +137,9 @@ export function register(program: Command): void {
         for (const n of nodes) {
           const port = splitAddress(n.address).port;
           await pollUntil(`port ${port}`, () => portFree(port), 2000).catch(() => {
-            throw new CliError(`port ${port} on 127.0.0.1 is in use (another gproc up? give --base-port)`);
+            throw new CliError(
+              `port ${port} on 127.0.0.1 is in use (another gproc up? give --base-port)`,
+            );
           });
         }
 
@@ -117,18 +148,32 @@ export function register(program: Command): void {
         const signalled = untilSignalled().then(() => (stopping = true));
         // Simulated nodes speak mutual TLS, each with a certificate of its own, as real ones do:
         // users' requests then reach other nodes vouched for by their own node's agent.
-        const tls = simulate ? (await import('./certs')).makeCertificates(`${files.dir}/pki`, nodes) : undefined;
-        const { config, nodes: launched, stop } = await launchCluster(files.config, nodes, (n) => ({
-          logFile: `${files.dir}/agent-${n.id}.log`,
-          auditLog: `${files.dir}/audit-${n.id}.log`,
-          // Simulated nodes share the machine's disk and boot id: a state directory each.
-          stateDir: simulate ? `${files.dir}/state-${n.id}` : undefined,
-          simulate,
-          bootOffset: n.id * 3600,
-          hostname: simulate ? n.name : undefined,
-          preamble: simulate ? demoProcesses(n.id) : undefined,
-        }), { tls });
-        writeFileSync(files.pids, [process.pid, ...launched.flatMap((l) => [l.pid, l.initPid])].join('\n'));
+        const tls = simulate
+          ? (await import('./certs')).makeCertificates(`${files.dir}/pki`, nodes)
+          : undefined;
+        const {
+          config,
+          nodes: launched,
+          stop,
+        } = await launchCluster(
+          files.config,
+          nodes,
+          (n) => ({
+            logFile: `${files.dir}/agent-${n.id}.log`,
+            auditLog: `${files.dir}/audit-${n.id}.log`,
+            // Simulated nodes share the machine's disk and boot id: a state directory each.
+            stateDir: simulate ? `${files.dir}/state-${n.id}` : undefined,
+            simulate,
+            bootOffset: n.id * 3600,
+            hostname: simulate ? n.name : undefined,
+            preamble: simulate ? demoProcesses(n.id) : undefined,
+          }),
+          { tls },
+        );
+        writeFileSync(
+          files.pids,
+          [process.pid, ...launched.flatMap((l) => [l.pid, l.initPid])].join('\n'),
+        );
         const stopAll = () => {
           stop();
           rmSync(files.pids, { force: true });
@@ -138,18 +183,33 @@ export function register(program: Command): void {
           // Wait until every agent answers (or say which does not).
           await Promise.all(
             nodes.map(async (n) => {
-              const client = new NodeClient(findNode(config, n.id), { config, self: n.id, role: 'daemon' });
+              const client = new NodeClient(findNode(config, n.id), {
+                config,
+                self: n.id,
+                role: 'daemon',
+              });
               try {
-                await pollUntil(`node ${n.id}'s agent`, () => (stopping ? true : client.nodeInfo().then(() => true)), 15000);
+                await pollUntil(
+                  `node ${n.id}'s agent`,
+                  () => (stopping ? true : client.nodeInfo().then(() => true)),
+                  15000,
+                );
               } catch {
-                throw new CliError(`node ${n.id}'s agent did not start (port ${splitAddress(n.address).port} in use? see ${files.dir}/agent-${n.id}.log)`);
+                throw new CliError(
+                  `node ${n.id}'s agent did not start (port ${splitAddress(n.address).port} in use? see ${files.dir}/agent-${n.id}.log)`,
+                );
               } finally {
                 client.close();
               }
             }),
           );
           if (stopping) return;
-          const mounted = await mountClusterView({ config, mountPoint: opts.mount, localNode: 1, log });
+          const mounted = await mountClusterView({
+            config,
+            mountPoint: opts.mount,
+            localNode: 1,
+            log,
+          });
           const gproc = `node ${process.argv[1]}`;
           process.stdout.write(
             [

@@ -12,7 +12,12 @@ export function register(program: Command): void {
     .argument('<gpid>', 'global pid, as a number or NODE:PID')
     .action(
       action(async (gpidText: string, opts: { config?: string }) => {
-        const [{ parseGpid, decodeGpid }, { NodeClient, rpcReason, isRefusal, userAccess }, { describeExit, shellStatus }, { status: grpcStatus }] = await Promise.all([
+        const [
+          { parseGpid, decodeGpid },
+          { NodeClient, rpcReason, isRefusal, userAccess },
+          { describeExit, shellStatus },
+          { status: grpcStatus },
+        ] = await Promise.all([
           import('../gpid'),
           import('../cluster/client'),
           import('../exit-status'),
@@ -36,8 +41,10 @@ export function register(program: Command): void {
           process.exit(130);
         });
         const st = await result.catch((err: Error) => {
-          if (isRefusal(err)) throw new CliError(`refused by node ${node}: ${rpcReason(err)}`, REFUSED_EXIT);
-          if ((err as { code?: number }).code === grpcStatus.PERMISSION_DENIED) throw new CliError(rpcReason(err));
+          if (isRefusal(err))
+            throw new CliError(`refused by node ${node}: ${rpcReason(err)}`, REFUSED_EXIT);
+          if ((err as { code?: number }).code === grpcStatus.PERMISSION_DENIED)
+            throw new CliError(rpcReason(err));
           throw new CliError(`node ${node} does not answer: ${rpcReason(err)}`, 255);
         });
         process.stdout.write(`${describeExit(st)}\n`);

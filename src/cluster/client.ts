@@ -5,7 +5,13 @@
  * them when the node stops answering. Reconnection backs off at most
  * `defaults.reprobeIntervalMs`, so a node that comes back is used again at once.
  */
-import { status, type ClientDuplexStream, type ClientReadableStream, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import {
+  status,
+  type ClientDuplexStream,
+  type ClientReadableStream,
+  type Metadata,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { findNode, type ClusterConfig, type NodeConfig } from '../config';
 import { defaults } from '../defaults';
 import { agentService, type AgentClient } from '../proto';
@@ -52,9 +58,17 @@ export class NodeClient {
     return actAsMetadata(this.access.role === 'daemon' ? (as ?? ROOT) : undefined);
   }
 
-  private unary<T>(call: (md: Metadata, deadline: { deadline: number }, cb: Callback<T>) => unknown, as?: ActAs, deadlineMs?: number): Promise<T> {
+  private unary<T>(
+    call: (md: Metadata, deadline: { deadline: number }, cb: Callback<T>) => unknown,
+    as?: ActAs,
+    deadlineMs?: number,
+  ): Promise<T> {
     return new Promise((resolve, reject) => {
-      call(this.md(as), { deadline: Date.now() + (deadlineMs ?? defaults.rpcDeadlineMs) }, (err, value) => (err ? reject(err) : resolve(value as T)));
+      call(
+        this.md(as),
+        { deadline: Date.now() + (deadlineMs ?? defaults.rpcDeadlineMs) },
+        (err, value) => (err ? reject(err) : resolve(value as T)),
+      );
     });
   }
 
@@ -70,7 +84,9 @@ export class NodeClient {
 
   /** One whitelisted file of a process (tid 0) or of one of its threads. */
   async readFile(ref: ProcessRef, file: ProcessFileName, tid = 0): Promise<Buffer> {
-    const reply = await this.unary<{ content: Buffer }>((m, o, cb) => this.client.ReadProcessFile({ process: ref, file, tid }, m, o, cb));
+    const reply = await this.unary<{ content: Buffer }>((m, o, cb) =>
+      this.client.ReadProcessFile({ process: ref, file, tid }, m, o, cb),
+    );
     return reply.content;
   }
 
@@ -81,7 +97,10 @@ export class NodeClient {
 
   /** Signals the targets (pid + starttime), acting for `as`; one outcome per target, in their order. */
   async signal(req: SignalRequest, as?: ActAs): Promise<SignalResult__Output[]> {
-    const reply = await this.unary<{ results: SignalResult__Output[] }>((m, o, cb) => this.client.Signal(req, m, o, cb), as);
+    const reply = await this.unary<{ results: SignalResult__Output[] }>(
+      (m, o, cb) => this.client.Signal(req, m, o, cb),
+      as,
+    );
     return reply.results;
   }
 
@@ -113,14 +132,17 @@ export class NodeClient {
   }
 
   /** Blocks until the process ends, acting for `as` (see `ready` for what bounds it). */
-  wait(ref: ProcessRef, as?: ActAs): { result: Promise<ExitStatus__Output>; cancel(): void } {
+  wait(ref: ProcessRef, as?: ActAs): { result: Promise<ExitStatus__Output>; cancel: () => void } {
     let call: { cancel(): void } | undefined;
     let cancelled = false;
     const result = this.ready().then(
       () =>
         new Promise<ExitStatus__Output>((resolve, reject) => {
-          if (cancelled) return reject(Object.assign(new Error('cancelled'), { code: status.CANCELLED }));
-          call = this.client.Wait(ref, this.md(as), (err, value) => (err ? reject(err) : resolve(value!)));
+          if (cancelled)
+            return reject(Object.assign(new Error('cancelled'), { code: status.CANCELLED }));
+          call = this.client.Wait(ref, this.md(as), (err, value) =>
+            err ? reject(err) : resolve(value!),
+          );
         }),
     );
     return {
@@ -167,9 +189,14 @@ export function userAccess(config: ClusterConfig, self: number): Access {
           (c) => c.token,
           (err: unknown) => {
             sealed = undefined;
-            throw Object.assign(new Error(`this node's agent (${local.node.socket}) gave no credential: ${rpcReason(err)}`), {
-              code: status.UNAUTHENTICATED,
-            });
+            throw Object.assign(
+              new Error(
+                `this node's agent (${local.node.socket}) gave no credential: ${rpcReason(err)}`,
+              ),
+              {
+                code: status.UNAUTHENTICATED,
+              },
+            );
           },
         );
         void token.finally(() => local.close()).catch(() => {});
@@ -200,5 +227,8 @@ export function rpcReason(err: unknown): string {
 export function isRefusal(err: unknown): boolean {
   const e = err as { code?: number; details?: string; message?: string };
   if (e.code === status.UNAUTHENTICATED) return true;
-  return e.code === status.UNAVAILABLE && /certificate|SSL routines|alert|handshake|self[- ]signed/i.test(e.details ?? e.message ?? '');
+  return (
+    e.code === status.UNAVAILABLE &&
+    /certificate|SSL routines|alert|handshake|self[- ]signed/i.test(e.details ?? e.message ?? '')
+  );
 }

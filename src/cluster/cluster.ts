@@ -119,7 +119,8 @@ export class Cluster {
     const results = await Promise.all(
       this.config.nodes.map(async (config): Promise<NodeResult> => {
         const info = this.lastInfo.get(config.id);
-        if (this.monitor?.isDown(config.id)) return { config, error: 'its heartbeat is silent', info };
+        if (this.monitor?.isDown(config.id))
+          return { config, error: 'its heartbeat is silent', info };
         const down = this.down.get(config.id);
         if (down) {
           this.probe(config.id, down);
@@ -131,7 +132,9 @@ export class Cluster {
           if (this.monitor) this.lastSnapshot.set(config.id, snapshot);
           return { config, snapshot };
         } catch (err) {
-          const busy = (err as { code?: number }).code === status.DEADLINE_EXCEEDED && this.monitor?.health(config.id).state === 'up';
+          const busy =
+            (err as { code?: number }).code === status.DEADLINE_EXCEEDED &&
+            this.monitor?.health(config.id).state === 'up';
           const last = this.lastSnapshot.get(config.id);
           if (busy && last) {
             this.log.info({ node: config.id }, 'node busy: listed from its last snapshot');

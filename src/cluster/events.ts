@@ -77,7 +77,8 @@ export class EventHub {
     }
     let text = cursor < this.firstSeq ? formatMissed(this.firstSeq - cursor) : '';
     let i = Math.max(cursor, this.firstSeq) - this.firstSeq;
-    while (i < this.lines.length && (text === '' || text.length + this.lines[i].length <= maxBytes)) text += this.lines[i++];
+    while (i < this.lines.length && (text === '' || text.length + this.lines[i].length <= maxBytes))
+      text += this.lines[i++];
     return { text, cursor: this.firstSeq + i };
   }
 

@@ -32,14 +32,28 @@ export interface GroupResult {
  * @returns the agent's outcome (DELIVERED, NO_SUCH_PROCESS, NOT_PERMITTED).
  * @throws the gRPC error when the node does not answer in its deadline.
  */
-export async function signalProcess(cluster: Cluster, p: ProcessEntry, signal: number, as?: ActAs): Promise<SignalOutcome> {
+export async function signalProcess(
+  cluster: Cluster,
+  p: ProcessEntry,
+  signal: number,
+  as?: ActAs,
+): Promise<SignalOutcome> {
   const client = cluster.clients.get(p.node)!;
-  const [result] = await client.signal({ targets: [{ pid: p.proc.pid, starttime: p.proc.starttime }], signal }, as);
+  const [result] = await client.signal(
+    { targets: [{ pid: p.proc.pid, starttime: p.proc.starttime }], signal },
+    as,
+  );
   return result.outcome;
 }
 
 /** Signals every member of global process group `gpgrp` as listed in `table`. */
-export async function signalGroup(cluster: Cluster, table: ClusterTable, gpgrp: number, signal: number, as?: ActAs): Promise<GroupResult> {
+export async function signalGroup(
+  cluster: Cluster,
+  table: ClusterTable,
+  gpgrp: number,
+  signal: number,
+  as?: ActAs,
+): Promise<GroupResult> {
   const byNode = new Map<number, ProcessEntry[]>();
   for (const p of table.groupMembers(gpgrp)) {
     const list = byNode.get(p.node) ?? [];
@@ -50,9 +64,20 @@ export async function signalGroup(cluster: Cluster, table: ClusterTable, gpgrp: 
   await Promise.all(
     [...byNode].map(async ([node, members]) => {
       try {
-        const results = await cluster.clients.get(node)!.signal({ targets: members.map((m) => ({ pid: m.proc.pid, starttime: m.proc.starttime })), signal }, as);
+        const results = await cluster.clients.get(node)!.signal(
+          {
+            targets: members.map((m) => ({ pid: m.proc.pid, starttime: m.proc.starttime })),
+            signal,
+          },
+          as,
+        );
         results.forEach((r, i) => {
-          const list = r.outcome === 'DELIVERED' ? result.delivered : r.outcome === 'NOT_PERMITTED' ? result.refused : result.gone;
+          const list =
+            r.outcome === 'DELIVERED'
+              ? result.delivered
+              : r.outcome === 'NOT_PERMITTED'
+                ? result.refused
+                : result.gone;
           list.push(members[i].gpid);
         });
       } catch {

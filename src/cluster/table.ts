@@ -177,14 +177,17 @@ export class ClusterTable {
     const map = new Map<number, OriginIds>();
     for (const s of snap.started) {
       const o = s.origin;
-      if (o && o.node !== 0 && o.pid !== 0) map.set(s.pid, { node: o.node, pid: o.pid, pgrp: o.pgrp, session: o.session });
+      if (o && o.node !== 0 && o.pid !== 0)
+        map.set(s.pid, { node: o.node, pid: o.pid, pgrp: o.pgrp, session: o.session });
     }
     this.origins.set(node, map);
   }
 }
 
 /** The snapshot of one node, or why there is none. */
-export type NodeResult = { config: NodeConfig; snapshot: Snapshot__Output } | { config: NodeConfig; error: string; info?: NodeInfo__Output };
+export type NodeResult =
+  | { config: NodeConfig; snapshot: Snapshot__Output }
+  | { config: NodeConfig; error: string; info?: NodeInfo__Output };
 
 /**
  * Builds the merged table from the results of one refresh.
@@ -210,12 +213,25 @@ export function buildTable(
   for (const r of results) {
     const id = r.config.id;
     if (!('snapshot' in r)) {
-      table.nodes.set(id, { config: r.config, state: 'down', info: r.info, startShift: 0, takenAtMs: 0, error: r.error });
+      table.nodes.set(id, {
+        config: r.config,
+        state: 'down',
+        info: r.info,
+        startShift: 0,
+        takenAtMs: 0,
+        error: r.error,
+      });
       continue;
     }
     const info = r.snapshot.node!;
     const startShift = (info.bootTime - btime) * info.clockTicks;
-    table.nodes.set(id, { config: r.config, state: 'up', info, startShift, takenAtMs: r.snapshot.takenAtMs });
+    table.nodes.set(id, {
+      config: r.config,
+      state: 'up',
+      info,
+      startShift,
+      takenAtMs: r.snapshot.takenAtMs,
+    });
     table.addOrigins(id, r.snapshot);
   }
 
@@ -250,7 +266,14 @@ export function buildTable(
       });
     }
     for (const e of r.snapshot.ended) {
-      if (e.status) table.ended.set(encodeGpid(id, e.pid), { gpid: encodeGpid(id, e.pid), node: id, starttime: e.starttime, status: e.status, uid: e.uid });
+      if (e.status)
+        table.ended.set(encodeGpid(id, e.pid), {
+          gpid: encodeGpid(id, e.pid),
+          node: id,
+          starttime: e.starttime,
+          status: e.status,
+          uid: e.uid,
+        });
     }
   }
   entries.sort((a, b) => a.gpid - b.gpid);

@@ -48,32 +48,58 @@ export interface ActAs {
 /** Metadata naming the user a call acts for. */
 export function actAsMetadata(who: ActAs | undefined): Metadata {
   const md = new Metadata();
-  if (who) md.set('gproc-act-as', `${who.uid}:${who.gid}${who.groups?.length ? `:${who.groups.join(',')}` : ''}`);
+  if (who)
+    md.set(
+      'gproc-act-as',
+      `${who.uid}:${who.gid}${who.groups?.length ? `:${who.groups.join(',')}` : ''}`,
+    );
   return md;
 }
 
 /** Where to dial `node`, with which credentials. */
-export function channelFor(node: NodeConfig, access: Access): { target: string; credentials: ChannelCredentials } {
+export function channelFor(
+  node: NodeConfig,
+  access: Access,
+): { target: string; credentials: ChannelCredentials } {
   const { config } = access;
   const { tls } = config;
-  if (!tls || node.id === access.self || (access.self === 0 && existsSync(node.socket))) return { target: `unix:${node.socket}`, credentials: ChannelCredentials.createInsecure() };
+  if (!tls || node.id === access.self || (access.self === 0 && existsSync(node.socket)))
+    return { target: `unix:${node.socket}`, credentials: ChannelCredentials.createInsecure() };
   const ca = readPem(tls.ca, 'CA');
   const verify = {
     checkServerIdentity: (host: string, cert: PeerCertificate): Error | undefined => {
       const err = checkServerIdentity(host, cert);
       if (err) return err;
       const id = nodeIdOf(cert.subjectaltname);
-      return id === node.id ? undefined : new Error(`the agent at ${node.address} has a certificate for ${id ? `node ${id}` : 'no node'}, not node ${node.id}`);
+      return id === node.id
+        ? undefined
+        : new Error(
+            `the agent at ${node.address} has a certificate for ${id ? `node ${id}` : 'no node'}, not node ${node.id}`,
+          );
     },
   };
   if (access.role === 'daemon') {
     const self = config.nodes.find((n) => n.id === access.self);
-    if (!self) throw new ConfigError(`this machine is no node of ${config.source} (give --node): a daemon speaks to other nodes with its node's certificate`);
+    if (!self)
+      throw new ConfigError(
+        `this machine is no node of ${config.source} (give --node): a daemon speaks to other nodes with its node's certificate`,
+      );
     const mine = tlsFor(tls, self);
-    return { target: node.address, credentials: ChannelCredentials.createSsl(ca, readPem(mine.key, 'key'), readPem(mine.cert, 'certificate'), verify) };
+    return {
+      target: node.address,
+      credentials: ChannelCredentials.createSsl(
+        ca,
+        readPem(mine.key, 'key'),
+        readPem(mine.cert, 'certificate'),
+        verify,
+      ),
+    };
   }
   const source = access.credentials;
-  if (!source) throw new ConfigError(`node ${node.id} is another node: reaching it needs a credential from this node's agent`);
+  if (!source)
+    throw new ConfigError(
+      `node ${node.id} is another node: reaching it needs a credential from this node's agent`,
+    );
   const call = CallCredentials.createFromMetadataGenerator((_opts, cb) => {
     source.token().then(
       (token) => {
@@ -84,7 +110,10 @@ export function channelFor(node: NodeConfig, access: Access): { target: string; 
       (err: Error) => cb(err),
     );
   });
-  return { target: node.address, credentials: ChannelCredentials.createSsl(ca, null, null, verify).compose(call) };
+  return {
+    target: node.address,
+    credentials: ChannelCredentials.createSsl(ca, null, null, verify).compose(call),
+  };
 }
 
 /** Channel options every client uses. */

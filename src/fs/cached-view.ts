@@ -48,24 +48,63 @@ export class CachedView {
   ops(): FuseOps {
     return {
       ...IMMUTABLE_TREE,
-      getattr: (path: string, cb: Cb) => this.serve('getattr', path, cb, (ctx) => this.getattr(path, ctx), (st) => cb(0, st)),
+      getattr: (path: string, cb: Cb) =>
+        this.serve(
+          'getattr',
+          path,
+          cb,
+          (ctx) => this.getattr(path, ctx),
+          (st) => cb(0, st),
+        ),
       readdir: (path: string, cb: Cb) =>
-        this.serve('readdir', path, cb, (ctx) => this.resolve(path, ctx, 'dir').entries(), (names) => cb(0, names)),
+        this.serve(
+          'readdir',
+          path,
+          cb,
+          (ctx) => this.resolve(path, ctx, 'dir').entries(),
+          (names) => cb(0, names),
+        ),
       readlink: (path: string, cb: Cb) =>
-        this.serve('readlink', path, cb, (ctx) => this.resolve(path, ctx, 'link').target, (target) => cb(0, target)),
+        this.serve(
+          'readlink',
+          path,
+          cb,
+          (ctx) => this.resolve(path, ctx, 'link').target,
+          (target) => cb(0, target),
+        ),
       open: (_path: string, _flags: number, cb: Cb) => {
         this.count('open');
         cb(-E.ENOSYS); // "no open" from now on: see the module comment
       },
       read: (path: string, _fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-        this.serve('read', path, cb, (ctx) => this.content(path, ctx), (data) => cb(copyOut(data, buf, len, pos))),
+        this.serve(
+          'read',
+          path,
+          cb,
+          (ctx) => this.content(path, ctx),
+          (data) => cb(copyOut(data, buf, len, pos)),
+        ),
       write: (path: string, _fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
         const data = Buffer.from(buf.subarray(0, len)); // the kernel's buffer is gone after this call
-        this.serve('write', path, cb, (ctx) => this.write(path, ctx, data, pos), () => cb(len), 'ESRCH');
+        this.serve(
+          'write',
+          path,
+          cb,
+          (ctx) => this.write(path, ctx, data, pos),
+          () => cb(len),
+          'ESRCH',
+        );
       },
       // `echo X > ctl` opens with O_TRUNC; truncating a file of /proc is accepted and means
       // nothing (the kernel has checked the caller's right to write already).
-      truncate: (path: string, _size: number, cb: Cb) => this.serve('truncate', path, cb, (ctx) => this.resolve(path, ctx, 'file'), () => cb(0)),
+      truncate: (path: string, _size: number, cb: Cb) =>
+        this.serve(
+          'truncate',
+          path,
+          cb,
+          (ctx) => this.resolve(path, ctx, 'file'),
+          () => cb(0),
+        ),
     };
   }
 
@@ -81,12 +120,18 @@ export class CachedView {
     this.count(op);
     const fail = (err: unknown) => {
       const errno = toErrno(err, notFound);
-      if (errno === -E.EIO) this.deps.log.warn({ op, err: (err as Error)?.message }, 'request failed');
+      if (errno === -E.EIO)
+        this.deps.log.warn({ op, err: (err as Error)?.message }, 'request failed');
       cb(errno);
     };
     const run = (table: ClusterTable, retried = false) => {
       const failOrRetry = (err: unknown) => {
-        if (!retried && err instanceof FsError && err.errno === E.ENOENT && this.retryOnMiss(path, table)) {
+        if (
+          !retried &&
+          err instanceof FsError &&
+          err.errno === E.ENOENT &&
+          this.retryOnMiss(path, table)
+        ) {
           this.deps.cluster.refresh().then((t) => run(t, true), fail);
         } else fail(err);
       };
@@ -113,7 +158,11 @@ export class CachedView {
     const gpid = gpidOfPath(path);
     const now = Date.now();
     if (gpid === undefined || table.processes.has(gpid)) return false;
-    if (now - table.builtAtMs < MISS_REFRESH_MS || now - this.lastMissRefreshMs < MISS_REFRESH_EVERY_MS) return false;
+    if (
+      now - table.builtAtMs < MISS_REFRESH_MS ||
+      now - this.lastMissRefreshMs < MISS_REFRESH_EVERY_MS
+    )
+      return false;
     this.lastMissRefreshMs = now;
     return true;
   }
@@ -132,7 +181,11 @@ export class CachedView {
   }
 
   /** Resolves a path (of the type `want`, if given). */
-  private resolve<T extends Resolved['type']>(path: string, ctx: TreeContext, want?: T): Extract<Resolved, { type: T }> {
+  private resolve<T extends Resolved['type']>(
+    path: string,
+    ctx: TreeContext,
+    want?: T,
+  ): Extract<Resolved, { type: T }> {
     const r = resolvePath(path, ctx);
     if (want && r.type !== want) {
       throw new FsError(want === 'dir' ? E.ENOTDIR : E.EINVAL, `${path} is not a ${want}`);
@@ -158,7 +211,8 @@ export class CachedView {
     };
     try {
       const content = read();
-      if (content instanceof Promise) return content.then((c) => stat(r.attr, this.pins.pin(path, c), 1), unrenderable);
+      if (content instanceof Promise)
+        return content.then((c) => stat(r.attr, this.pins.pin(path, c), 1), unrenderable);
       return stat(r.attr, this.pins.pin(path, content), 1);
     } catch (err) {
       return unrenderable(err);
@@ -185,7 +239,8 @@ export class CachedView {
       r = this.resolve(path, ctx, 'file');
     } catch (err) {
       // The kernel still had the entry, but the process has ended: a signal finds no process.
-      if (err instanceof FsError && err.errno === E.ENOENT) throw new FsError(E.ESRCH, `${path}: process gone`);
+      if (err instanceof FsError && err.errno === E.ENOENT)
+        throw new FsError(E.ESRCH, `${path}: process gone`);
       throw err;
     }
     if (!r.file.write) throw new FsError(E.EACCES, `${path} is read-only`);
@@ -211,7 +266,16 @@ interface StatLike {
 }
 
 function stat(attr: Attr, size: number, nlink: number): StatLike {
-  return { mode: attr.mode, uid: attr.uid, gid: attr.gid, size, nlink, mtime: attr.mtimeMs, atime: attr.mtimeMs, ctime: attr.mtimeMs };
+  return {
+    mode: attr.mode,
+    uid: attr.uid,
+    gid: attr.gid,
+    size,
+    nlink,
+    mtime: attr.mtimeMs,
+    atime: attr.mtimeMs,
+    ctime: attr.mtimeMs,
+  };
 }
 
 /** Copies `data[pos, pos+len)` into the kernel's buffer; the count copied (0 at EOF). */

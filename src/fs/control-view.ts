@@ -139,9 +139,19 @@ export class ControlView {
       getattr: (path: string, cb: Cb) =>
         this.resolve(path, cb, (c) => {
           const t = c.attr.mtimeMs || this.mountedAtMs;
-          cb(0, { mode: c.attr.mode, uid: c.attr.uid, gid: c.attr.gid, size: 0, nlink: c.kind === 'dir' ? 2 : 1, mtime: t, atime: t, ctime: t });
+          cb(0, {
+            mode: c.attr.mode,
+            uid: c.attr.uid,
+            gid: c.attr.gid,
+            size: 0,
+            nlink: c.kind === 'dir' ? 2 : 1,
+            mtime: t,
+            atime: t,
+            ctime: t,
+          });
         }),
-      readdir: (path: string, cb: Cb) => this.resolve(path, cb, (c) => (c.kind === 'dir' ? cb(0, c.entries()) : cb(-E.ENOTDIR))),
+      readdir: (path: string, cb: Cb) =>
+        this.resolve(path, cb, (c) => (c.kind === 'dir' ? cb(0, c.entries()) : cb(-E.ENOTDIR))),
       open: (path: string, _flags: number, cb: Cb) =>
         this.resolve(path, cb, (c) => {
           if (c.kind === 'dir') return cb(-E.EISDIR);
@@ -159,7 +169,8 @@ export class ControlView {
         const data = Buffer.from(buf.subarray(0, len)); // the kernel's buffer is gone after this call
         let done: Promise<void>;
         if (h?.kind === 'spawn') done = this.takeWrite(h, data.toString());
-        else if (h?.kind === 'ctl') done = signalThrough(this.cluster, h.process, data, pos, this.log);
+        else if (h?.kind === 'ctl')
+          done = signalThrough(this.cluster, h.process, data, pos, this.log);
         else return cb(-E.EBADF);
         done.then(
           () => cb(len),
@@ -207,7 +218,13 @@ export class ControlView {
   private handleFor(c: Exclude<ControlEntry, { kind: 'dir' }>): Handle {
     switch (c.kind) {
       case 'spawn':
-        return { kind: 'spawn', node: c.node, pending: '', discarding: false, out: new ReadBuffer() };
+        return {
+          kind: 'spawn',
+          node: c.node,
+          pending: '',
+          discarding: false,
+          out: new ReadBuffer(),
+        };
       case 'events':
         return { kind: 'events', cursor: this.events.subscribe(), out: new ReadBuffer() };
       case 'ctl':
@@ -219,7 +236,8 @@ export class ControlView {
 
   private errno(err: unknown, op: string, notFound: 'ENOENT' | 'ESRCH' = 'ENOENT'): number {
     const errno = toErrno(err, notFound);
-    if (errno === -E.EIO) this.log.warn({ op, err: (err as Error)?.message }, 'control request failed');
+    if (errno === -E.EIO)
+      this.log.warn({ op, err: (err as Error)?.message }, 'control request failed');
     return errno;
   }
 
@@ -232,7 +250,8 @@ export class ControlView {
   private readWait(h: WaitHandle, buf: Buffer, len: number, pos: number, cb: Cb): void {
     h.answer ??= waitThrough(this.cluster, h.process);
     h.answer.then(
-      (answer) => cb(pos >= answer.length ? 0 : answer.copy(buf, 0, pos, Math.min(answer.length, pos + len))),
+      (answer) =>
+        cb(pos >= answer.length ? 0 : answer.copy(buf, 0, pos, Math.min(answer.length, pos + len))),
       (err) => {
         h.answer = undefined; // a node that did not answer may answer the next read
         cb(this.errno(err, 'read'));
@@ -278,19 +297,23 @@ export class ControlView {
 
   private async start(h: SpawnHandle, lines: string[]): Promise<void> {
     for (const line of lines) {
-      if (line.trim() === '' || line.includes('\0') || line.length > MAX_LINE) throw new FsError(E.EINVAL, 'empty or malformed command line');
+      if (line.trim() === '' || line.includes('\0') || line.length > MAX_LINE)
+        throw new FsError(E.EINVAL, 'empty or malformed command line');
     }
-    if (lines.length && this.cluster.isDown(h.node)) throw new FsError(E.EHOSTDOWN, `node ${h.node} is down`);
+    if (lines.length && this.cluster.isDown(h.node))
+      throw new FsError(E.EHOSTDOWN, `node ${h.node} is down`);
     for (const line of lines) {
       const reply = await this.cluster.clients.get(h.node)!.spawn({
         shellCommand: line,
         env: [`PATH=${defaults.spawnPath}`, 'HOME=/root'],
         cwd: '/',
       }); // as root: the spawn file is root's alone (mode 0600), FUSE does not say who wrote
-      this.log.info({ node: h.node, pid: reply.pid, command: line }, 'spawned through the spawn file');
+      this.log.info(
+        { node: h.node, pid: reply.pid, command: line },
+        'spawned through the spawn file',
+      );
       this.cluster.invalidate(); // so that this mount lists the new process at once
       h.out.append(Buffer.from(`${encodeGpid(h.node, reply.pid)}\n`));
     }
   }
-
 }

@@ -30,14 +30,19 @@ export function parseCtl(data: Buffer, offset: number): CtlCommand {
   if (data.length === 0 || data.length > MAX_COMMAND) bad(`a command is 1..${MAX_COMMAND} bytes`);
   let text = data.toString('latin1');
   if (text.endsWith('\n')) text = text.slice(0, -1);
-  if (!/^[A-Za-z0-9+-]+( [A-Za-z0-9+-]+)?$/.test(text)) bad(`malformed command ${JSON.stringify(text)}`);
+  if (!/^[A-Za-z0-9+-]+( [A-Za-z0-9+-]+)?$/.test(text))
+    bad(`malformed command ${JSON.stringify(text)}`);
   const [verb, arg] = text.split(' ');
   switch (verb) {
     case 'kill':
     case 'stop':
     case 'cont':
       if (arg !== undefined) bad(`${verb} takes no argument`);
-      return { verb: 'signal', signal: constants.signals[verb === 'kill' ? 'SIGKILL' : verb === 'stop' ? 'SIGSTOP' : 'SIGCONT'] };
+      return {
+        verb: 'signal',
+        signal:
+          constants.signals[verb === 'kill' ? 'SIGKILL' : verb === 'stop' ? 'SIGSTOP' : 'SIGCONT'],
+      };
     case 'signal':
     case 'signal-group':
       if (arg === undefined) bad(`${verb} needs a signal`);

@@ -52,11 +52,15 @@ export interface FuseMount {
  * blocks for ever when its daemon is frozen.
  * @throws when the mount point is in use or FUSE is unavailable.
  */
-export function mountFuse(mountPoint: string, ops: FuseOps, opts: MountOptions): Promise<FuseMount> {
+export function mountFuse(
+  mountPoint: string,
+  ops: FuseOps,
+  opts: MountOptions,
+): Promise<FuseMount> {
   const extra = opts.extra.concat(`negative_timeout=${opts.cacheSeconds}`);
   const hotOps: FuseOps = {};
   for (const [name, fn] of Object.entries(ops)) {
-    hotOps[name] = (...args) => {
+    hotOps[name] = (...args: unknown[]) => {
       keepHot();
       fn(...args);
     };

@@ -21,7 +21,14 @@ import type { Logger } from '../log';
 import { CachedView } from './cached-view';
 import { ControlView } from './control-view';
 import { mountFuse, type FuseMount } from './fuse';
-import { clearStaleMounts, mountsAt, ownsMount, parseMountinfo, recordDaemon, recordFile } from './stale-mount';
+import {
+  clearStaleMounts,
+  mountsAt,
+  ownsMount,
+  parseMountinfo,
+  recordDaemon,
+  recordFile,
+} from './stale-mount';
 
 export interface MountedView {
   mountPoint: string;
@@ -34,7 +41,10 @@ export interface MountedView {
 /** The runtime directory of the mount at `mountPoint`. */
 export function runtimeDir(mountPoint: string): string {
   const abs = resolve(mountPoint);
-  const readable = abs.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(-40);
+  const readable = abs
+    .replace(/^\/+/, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .slice(-40);
   const hash = createHash('sha256').update(abs).digest('hex').slice(0, 8);
   return `${defaults.runDir}/mounts/${readable}-${hash}`;
 }
@@ -60,14 +70,26 @@ export async function mountClusterView(opts: {
   if (cleared.length) opts.log.info({ cleared }, 'stale mounts detached');
   mkdirSync(hostProc, { recursive: true });
   recordDaemon(run);
-  const procMounted = mountsAt(parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')), hostProc).length > 0;
-  if (!procMounted) execFileSync('mount', ['-t', 'proc', 'proc', hostProc], { timeout: defaults.mountCommandMs });
+  const procMounted =
+    mountsAt(parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')), hostProc).length > 0;
+  if (!procMounted)
+    execFileSync('mount', ['-t', 'proc', 'proc', hostProc], { timeout: defaults.mountCommandMs });
 
   // The mount runs as root and acts for the owners of the files written (the kernel checked
   // the writers), reaching other nodes with this node's certificate.
-  const cluster = new Cluster({ config: opts.config, self: opts.localNode, role: 'daemon' }, opts.log, { watch: true });
+  const cluster = new Cluster(
+    { config: opts.config, self: opts.localNode, role: 'daemon' },
+    opts.log,
+    { watch: true },
+  );
   const control = new ControlView(cluster, opts.log);
-  const view = new CachedView({ cluster, hostProc, controlMount, localNode: opts.localNode, log: opts.log });
+  const view = new CachedView({
+    cluster,
+    hostProc,
+    controlMount,
+    localNode: opts.localNode,
+    log: opts.log,
+  });
   const cache = { cacheSeconds: defaults.kernelCacheSeconds };
   const mounts: FuseMount[] = [];
   const close = async () => {
@@ -78,7 +100,10 @@ export async function mountClusterView(opts: {
       for (const m of mounts.reverse()) await m.unmount();
       mounts.length = 0;
       try {
-        execFileSync('umount', ['--lazy', '--no-canonicalize', hostProc], { stdio: 'ignore', timeout: defaults.mountCommandMs });
+        execFileSync('umount', ['--lazy', '--no-canonicalize', hostProc], {
+          stdio: 'ignore',
+          timeout: defaults.mountCommandMs,
+        });
       } catch {
         // already gone
       }
@@ -91,19 +116,35 @@ export async function mountClusterView(opts: {
         }
       }
     } else {
-      opts.log.warn({ mountPoint }, 'another daemon took this mount over: leaving its mounts alone');
+      opts.log.warn(
+        { mountPoint },
+        'another daemon took this mount over: leaving its mounts alone',
+      );
     }
     cluster.close();
   };
   try {
-    mounts.push(await mountFuse(controlMount, control.ops(), { ...cache, extra: ['direct_io', 'big_writes'] }));
+    mounts.push(
+      await mountFuse(controlMount, control.ops(), {
+        ...cache,
+        extra: ['direct_io', 'big_writes'],
+      }),
+    );
     // max_readahead=0: reads are synchronous requests, so a blocked `wait` read never holds
     // one of the kernel's few background request slots (see native-notes/caching.md).
-    mounts.push(await mountFuse(mountPoint, view.ops(), { ...cache, extra: ['max_readahead=0', 'big_writes'] }));
+    mounts.push(
+      await mountFuse(mountPoint, view.ops(), {
+        ...cache,
+        extra: ['max_readahead=0', 'big_writes'],
+      }),
+    );
   } catch (err) {
     await close();
     throw err;
   }
-  opts.log.info({ mountPoint, control: controlMount, nodes: opts.config.nodes.length }, 'cluster view mounted');
+  opts.log.info(
+    { mountPoint, control: controlMount, nodes: opts.config.nodes.length },
+    'cluster view mounted',
+  );
   return { mountPoint, cluster, view, close };
 }

@@ -84,13 +84,22 @@ function rebooted(b: BoundProcess, table: ClusterTable | undefined): boolean {
  *   reused, or its node rebooted; for a group: no member left), EPERM (refused for the
  *   owner), EHOSTDOWN (a node did not answer); gRPC errors of the call (errno.ts maps them).
  */
-export async function signalThrough(cluster: Cluster, b: BoundProcess, data: Buffer, offset: number, log: Logger): Promise<void> {
+export async function signalThrough(
+  cluster: Cluster,
+  b: BoundProcess,
+  data: Buffer,
+  offset: number,
+  log: Logger,
+): Promise<void> {
   const cmd = parseCtl(data, offset);
   if (b.ended || rebooted(b, cluster.fresh())) throw new FsError(E.ESRCH, `${b.gpid} has ended`);
   if (cmd.verb === 'signal') {
     const client = cluster.clients.get(b.node);
     if (!client) throw new FsError(E.ESRCH, `${b.gpid}: no such node`);
-    const [result] = await client.signal({ targets: [{ pid: b.pid, starttime: b.starttime }], signal: cmd.signal }, b.owner);
+    const [result] = await client.signal(
+      { targets: [{ pid: b.pid, starttime: b.starttime }], signal: cmd.signal },
+      b.owner,
+    );
     if (result.outcome === 'NO_SUCH_PROCESS') throw new FsError(E.ESRCH, `${b.gpid} has ended`);
     if (result.outcome === 'NOT_PERMITTED') throw new FsError(E.EPERM, `${b.gpid}: not permitted`);
     return;
@@ -99,12 +108,18 @@ export async function signalThrough(cluster: Cluster, b: BoundProcess, data: Buf
   // bound process must still be in it (a group is reached through a live member).
   const table = await cluster.refresh();
   const now = table.processes.get(b.gpid);
-  if (!now || now.proc.starttime !== b.starttime || rebooted(b, table)) throw new FsError(E.ESRCH, `${b.gpid} has ended`);
+  if (!now || now.proc.starttime !== b.starttime || rebooted(b, table))
+    throw new FsError(E.ESRCH, `${b.gpid} has ended`);
   if (b.pgrp <= 0) throw new FsError(E.ESRCH, `${b.gpid} has no process group in the cluster`);
   const result = await signalGroup(cluster, table, b.pgrp, cmd.signal, b.owner);
   log.info({ gpgrp: b.pgrp, signal: cmd.signal, ...result }, 'signal-group');
-  if (result.unreachable.length) throw new FsError(E.EHOSTDOWN, `nodes ${result.unreachable} of the group did not answer`);
-  if (result.refused.length) throw new FsError(E.EPERM, `group ${b.pgrp}: not permitted for ${result.refused}`);
+  if (result.unreachable.length)
+    throw new FsError(
+      E.EHOSTDOWN,
+      `nodes ${result.unreachable.join(',')} of the group did not answer`,
+    );
+  if (result.refused.length)
+    throw new FsError(E.EPERM, `group ${b.pgrp}: not permitted for ${result.refused.join(',')}`);
   if (result.delivered.length === 0) throw new FsError(E.ESRCH, `group ${b.pgrp}: no process left`);
 }
 

@@ -3,7 +3,13 @@
  * byte in proc(5) format with every PID-valued field translated (spec section 1).
  * Pure functions: the table in, bytes out.
  */
-import { threadOf, threadStat, type ClusterTable, type NodeEntry, type ProcessEntry } from '../cluster/table';
+import {
+  threadOf,
+  threadStat,
+  type ClusterTable,
+  type NodeEntry,
+  type ProcessEntry,
+} from '../cluster/table';
 import { defaults } from '../defaults';
 import { describeExit, type WireExit } from '../exit-status';
 import { encodeGpid, translatePid } from '../gpid';
@@ -12,7 +18,14 @@ import { formatLoadAvg, parseLoadAvg, type LoadAvg } from '../procfs/loadavg';
 import { formatMeminfo, MEMINFO_LAYOUT, parseMeminfo, type MeminfoLine } from '../procfs/meminfo';
 import { formatPidStat, StatField } from '../procfs/stat';
 import { formatStatusLines, parseStatusLines } from '../procfs/status';
-import { CPU_COLUMNS, formatSystemStat, parseSystemStat, SYSTEM_STAT_LAYOUT, type SystemStat, type SystemStatLine } from '../procfs/system-stat';
+import {
+  CPU_COLUMNS,
+  formatSystemStat,
+  parseSystemStat,
+  SYSTEM_STAT_LAYOUT,
+  type SystemStat,
+  type SystemStatLine,
+} from '../procfs/system-stat';
 import { formatUptime, parseUptime } from '../procfs/uptime';
 
 /** pid_max of the view: 2^31-1, so that procps sizes its PID columns for gpids. */
@@ -67,7 +80,11 @@ export function renderStatus(p: ProcessEntry, table: ClusterTable, tid?: number)
         const values = line.value.split('\t');
         const first = Number(values[0]);
         values[0] = String(
-          line.key === 'NSpgid' ? table.globalGroup(node, first) : line.key === 'NSsid' ? table.globalSession(node, first) : translatePid(node, first),
+          line.key === 'NSpgid'
+            ? table.globalGroup(node, first)
+            : line.key === 'NSsid'
+              ? table.globalSession(node, first)
+              : translatePid(node, first),
         );
         line.value = values.join('\t');
         break;
@@ -88,8 +105,14 @@ export function renderNodeOf(p: ProcessEntry, table: ClusterTable): Buffer {
 }
 
 /** `<gpid>/usage` from pidusage figures: cpu percent, memory bytes, elapsed ms. */
-export function renderUsage(u: { cpuPercent: number; memoryBytes: number; elapsedMs: number }): Buffer {
-  return Buffer.from(`cpu ${Number(u.cpuPercent.toFixed(2))}\nmemory ${u.memoryBytes}\nelapsed ${u.elapsedMs}\n`);
+export function renderUsage(u: {
+  cpuPercent: number;
+  memoryBytes: number;
+  elapsedMs: number;
+}): Buffer {
+  return Buffer.from(
+    `cpu ${Number(u.cpuPercent.toFixed(2))}\nmemory ${u.memoryBytes}\nelapsed ${u.elapsedMs}\n`,
+  );
 }
 
 /** `<gpid>/wait`: "exited N\n", "killed SIGNAME\n" or "gone\n". */
@@ -127,7 +150,8 @@ function mergeSystemStats(stats: SystemStat[], btime: number): SystemStat {
     for (const line of s.other) {
       const into = merged.other.find((l) => l.key === line.key);
       if (into) into.values = addColumns(into.values, line.values);
-      else merged.other.push({ key: line.key, values: line.values.slice() } satisfies SystemStatLine);
+      else
+        merged.other.push({ key: line.key, values: line.values.slice() } satisfies SystemStatLine);
     }
   }
   return merged;
@@ -142,14 +166,38 @@ const zeros = (values: number[]) => values.map(() => 0);
  */
 export function renderSystemStat(table: ClusterTable): Buffer {
   const up = upInfos(table);
-  if (up.length) return Buffer.from(formatSystemStat(mergeSystemStats(up.map((n) => parseSystemStat(n.info!.files!.stat)), table.btime)));
+  if (up.length)
+    return Buffer.from(
+      formatSystemStat(
+        mergeSystemStats(
+          up.map((n) => parseSystemStat(n.info!.files!.stat)),
+          table.btime,
+        ),
+      ),
+    );
   const seen = seenInfos(table);
   const layout: SystemStat = seen.length
-    ? mergeSystemStats(seen.map((n) => parseSystemStat(n.info!.files!.stat)), table.btime)
-    : { cpu: [], cpus: [], btime: table.btime, other: SYSTEM_STAT_LAYOUT.map(({ key, columns }) => ({ key, values: new Array<number>(columns).fill(0) })) };
+    ? mergeSystemStats(
+        seen.map((n) => parseSystemStat(n.info!.files!.stat)),
+        table.btime,
+      )
+    : {
+        cpu: [],
+        cpus: [],
+        btime: table.btime,
+        other: SYSTEM_STAT_LAYOUT.map(({ key, columns }) => ({
+          key,
+          values: new Array<number>(columns).fill(0),
+        })),
+      };
   const cpu = new Array<number>(Math.max(layout.cpu.length, CPU_COLUMNS)).fill(0);
   return Buffer.from(
-    formatSystemStat({ cpu, cpus: layout.cpus.map(zeros), btime: table.btime, other: layout.other.map((l) => ({ key: l.key, values: zeros(l.values) })) }),
+    formatSystemStat({
+      cpu,
+      cpus: layout.cpus.map(zeros),
+      btime: table.btime,
+      other: layout.other.map((l) => ({ key: l.key, values: zeros(l.values) })),
+    }),
   );
 }
 
@@ -163,7 +211,12 @@ export function renderUptime(table: ClusterTable): Buffer {
   const nodes = upInfos(table);
   const idle = nodes.reduce((sum, n) => sum + parseUptime(n.info!.files!.uptime).idle, 0);
   const takenAtMs = Math.max(0, ...nodes.map((n) => n.takenAtMs)) || table.builtAtMs;
-  return Buffer.from(formatUptime({ uptime: Math.max(defaults.minUptimeSeconds, takenAtMs / 1000 - table.btime), idle }));
+  return Buffer.from(
+    formatUptime({
+      uptime: Math.max(defaults.minUptimeSeconds, takenAtMs / 1000 - table.btime),
+      idle,
+    }),
+  );
 }
 
 /** Sums meminfo files line by line, keys in first-seen order (Hugepagesize is a size: the first node's). */
@@ -185,13 +238,23 @@ const NO_NODE_MEMORY_KEYS = new Set(['MemTotal', 'MemFree', 'MemAvailable']);
 /** Top-level meminfo: every line summed over up nodes (Hugepagesize is a size, not summed); with none up, see above. */
 export function renderMeminfo(table: ClusterTable): Buffer {
   const up = upInfos(table);
-  if (up.length) return Buffer.from(formatMeminfo(mergeMeminfo(up.map((n) => parseMeminfo(n.info!.files!.meminfo)))));
+  if (up.length)
+    return Buffer.from(
+      formatMeminfo(mergeMeminfo(up.map((n) => parseMeminfo(n.info!.files!.meminfo)))),
+    );
   const seen = seenInfos(table);
-  const layout: MeminfoLine[] = seen.length ? mergeMeminfo(seen.map((n) => parseMeminfo(n.info!.files!.meminfo))) : MEMINFO_LAYOUT.map((l) => ({ ...l, value: 0 }));
-  if (!layout.some((l) => l.key === 'MemTotal')) layout.unshift({ key: 'MemTotal', value: 0, unit: 'kB' });
+  const layout: MeminfoLine[] = seen.length
+    ? mergeMeminfo(seen.map((n) => parseMeminfo(n.info!.files!.meminfo)))
+    : MEMINFO_LAYOUT.map((l) => ({ ...l, value: 0 }));
+  if (!layout.some((l) => l.key === 'MemTotal'))
+    layout.unshift({ key: 'MemTotal', value: 0, unit: 'kB' });
   const lines = layout.map((l) => ({
     ...l,
-    value: NO_NODE_MEMORY_KEYS.has(l.key) ? defaults.noNodeMemoryKb : l.key === 'Hugepagesize' ? l.value : 0,
+    value: NO_NODE_MEMORY_KEYS.has(l.key)
+      ? defaults.noNodeMemoryKb
+      : l.key === 'Hugepagesize'
+        ? l.value
+        : 0,
   }));
   return Buffer.from(formatMeminfo(lines));
 }
@@ -205,7 +268,11 @@ export function renderLoadAvg(table: ClusterTable): Buffer {
   const merged: LoadAvg = { load: [0, 0, 0], running: 0, total: 0, lastPid: 0 };
   for (const n of nodes) {
     const l = parseLoadAvg(n.info!.files!.loadavg);
-    merged.load = [merged.load[0] + l.load[0], merged.load[1] + l.load[1], merged.load[2] + l.load[2]];
+    merged.load = [
+      merged.load[0] + l.load[0],
+      merged.load[1] + l.load[1],
+      merged.load[2] + l.load[2],
+    ];
     merged.running += l.running;
     merged.total += l.total;
     if (!merged.lastPid) merged.lastPid = translatePid(n.config.id, l.lastPid);
@@ -219,7 +286,9 @@ export function renderLoadAvg(table: ClusterTable): Buffer {
  */
 export function renderCpuinfo(table: ClusterTable): Buffer {
   const up = upInfos(table);
-  const blocks = (up.length ? up : seenInfos(table)).flatMap((n) => splitCpuinfo(n.info!.files!.cpuinfo));
+  const blocks = (up.length ? up : seenInfos(table)).flatMap((n) =>
+    splitCpuinfo(n.info!.files!.cpuinfo),
+  );
   return latin1(blocks.map((b, i) => `${renumberCpuBlock(b, i)}\n\n`).join(''));
 }
 

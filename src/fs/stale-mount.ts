@@ -105,7 +105,8 @@ export function isGprocFuse(e: MountInfoEntry): boolean {
  * @returns undefined for a mount that is no FUSE mount.
  */
 export function fuseConnection(e: MountInfoEntry): number | undefined {
-  if (e.fsType !== 'fuse' && !e.fsType.startsWith('fuse.') && e.fsType !== 'fuseblk') return undefined;
+  if (e.fsType !== 'fuse' && !e.fsType.startsWith('fuse.') && e.fsType !== 'fuseblk')
+    return undefined;
   return e.major * 2 ** 20 + e.minor;
 }
 
@@ -141,7 +142,10 @@ export function daemonState(rec: DaemonRecord | undefined): DaemonState {
 }
 
 /** The decision of daemonState from what /proc gave (pure, tested on its own). */
-export function classifyState(p: { state: string; starttime: number } | undefined, recordedStarttime: number): DaemonState {
+export function classifyState(
+  p: { state: string; starttime: number } | undefined,
+  recordedStarttime: number,
+): DaemonState {
   if (!p || p.starttime !== recordedStarttime) return 'gone';
   if (p.state === 'Z' || p.state === 'X' || p.state === 'x') return 'gone';
   if (p.state === 'T' || p.state === 't') return 'frozen';
@@ -182,12 +186,19 @@ export function ownsMount(run: string): boolean {
 
 /** Mounts fusectl at its place unless it is there. @returns whether it is mounted now. */
 function ensureFusectl(entries: readonly MountInfoEntry[], log: Logger): boolean {
-  if (entries.some((e) => e.fsType === 'fusectl' && e.mountPoint === defaults.fusectlDir)) return true;
+  if (entries.some((e) => e.fsType === 'fusectl' && e.mountPoint === defaults.fusectlDir))
+    return true;
   try {
-    execFileSync('mount', ['-t', 'fusectl', 'none', defaults.fusectlDir], { stdio: 'ignore', timeout: defaults.mountCommandMs });
+    execFileSync('mount', ['-t', 'fusectl', 'none', defaults.fusectlDir], {
+      stdio: 'ignore',
+      timeout: defaults.mountCommandMs,
+    });
     return true;
   } catch (err) {
-    log.warn({ err: (err as Error).message }, 'cannot mount fusectl: stale FUSE connections are detached without being ended');
+    log.warn(
+      { err: (err as Error).message },
+      'cannot mount fusectl: stale FUSE connections are detached without being ended',
+    );
     return false;
   }
 }
@@ -198,13 +209,17 @@ function abortConnection(conn: number, log: Logger): void {
     writeFileSync(`${defaults.fusectlDir}/${conn}/abort`, '1');
   } catch (err) {
     // ENOENT: the connection is gone already (its daemon's descriptor closed).
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ conn, err: (err as Error).message }, 'cannot abort FUSE connection');
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      log.warn({ conn, err: (err as Error).message }, 'cannot abort FUSE connection');
   }
 }
 
 /** Detaches the top mount at `dir` without looking at it (no path resolution, no stat). */
 function detach(dir: string): void {
-  execFileSync('umount', ['--lazy', '--no-canonicalize', dir], { stdio: 'ignore', timeout: defaults.mountCommandMs });
+  execFileSync('umount', ['--lazy', '--no-canonicalize', dir], {
+    stdio: 'ignore',
+    timeout: defaults.mountCommandMs,
+  });
 }
 
 const readMountinfo = () => parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
@@ -223,19 +238,27 @@ export function clearStaleMounts(opts: { mountPoint: string; run: string; log: L
   const rec = readDaemonRecord(run);
   const state = rec && rec.pid !== process.pid ? daemonState(rec) : 'gone';
   if (state === 'live') {
-    throw new AlreadyMountedError(`${mountPoint} is already mounted by gproc (pid ${rec!.pid}, running); stop it first (kill -INT ${rec!.pid})`);
+    throw new AlreadyMountedError(
+      `${mountPoint} is already mounted by gproc (pid ${rec!.pid}, running); stop it first (kill -INT ${rec!.pid})`,
+    );
   }
   const fuseDirs = [mountPoint, `${run}/control`];
   const hostProc = `${run}/proc`;
   let entries = readMountinfo();
   for (const dir of fuseDirs) {
     const foreign = mountsAt(entries, dir).find((e) => !isGprocFuse(e));
-    if (foreign) throw new AlreadyMountedError(`${dir} is already mounted (a ${foreign.fsType} file system, not gproc's); unmount it first`);
+    if (foreign)
+      throw new AlreadyMountedError(
+        `${dir} is already mounted (a ${foreign.fsType} file system, not gproc's); unmount it first`,
+      );
   }
   const stale = fuseDirs.flatMap((d) => mountsAt(entries, d));
   const staleProc = mountsAt(entries, hostProc).filter((e) => e.fsType === 'proc');
   if (stale.length === 0 && staleProc.length === 0) return [];
-  log.warn({ mountPoint, daemon: rec?.pid, state, mounts: stale.length + staleProc.length }, 'clearing the mounts of a dead or frozen daemon');
+  log.warn(
+    { mountPoint, daemon: rec?.pid, state, mounts: stale.length + staleProc.length },
+    'clearing the mounts of a dead or frozen daemon',
+  );
   if (stale.length && ensureFusectl(entries, log)) {
     for (const e of stale) abortConnection(fuseConnection(e)!, log);
   }

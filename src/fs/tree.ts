@@ -20,7 +20,14 @@
  */
 import { constants, existsSync } from 'node:fs';
 import type { Cluster } from '../cluster/cluster';
-import { hasThread, threadIds, type ClusterTable, type EndedEntry, type NodeEntry, type ProcessEntry } from '../cluster/table';
+import {
+  hasThread,
+  threadIds,
+  type ClusterTable,
+  type EndedEntry,
+  type NodeEntry,
+  type ProcessEntry,
+} from '../cluster/table';
 import { decodeGpid, encodeGpid, PID_LIMIT } from '../gpid';
 import type { Logger } from '../log';
 import { E, FsError } from './errno';
@@ -58,7 +65,8 @@ export const CONTROL_PATHS = {
   spawn: (node: number) => `/nodes/${node}/spawn`,
   events: '/events',
   /** A file of one process, named by its identity (module comment). */
-  process: (gpid: number, starttime: number, name: 'ctl' | 'wait') => `/processes/${gpid}-${starttime}/${name}`,
+  process: (gpid: number, starttime: number, name: 'ctl' | 'wait') =>
+    `/processes/${gpid}-${starttime}/${name}`,
 };
 
 /** Everything a path needs to resolve. */
@@ -88,7 +96,10 @@ interface DirSpec {
   kind: 'dir';
   children: Record<string, Spec>;
   /** A numeric child (gpid, thread id, node id): how to match it and how to list them. */
-  param?: { match(seg: string, scope: Scope): { spec: Spec; scope: Scope } | undefined; list(scope: Scope): string[] };
+  param?: {
+    match(seg: string, scope: Scope): { spec: Spec; scope: Scope } | undefined;
+    list(scope: Scope): string[];
+  };
   /** Names not listed but resolvable (local PIDs, the rest of the real /proc). */
   hidden?: (seg: string, scope: Scope) => Spec | undefined;
 }
@@ -109,15 +120,24 @@ const { S_IFDIR, S_IFREG, S_IFLNK } = constants;
 
 const file = (perm: number, ops: (s: Scope) => FileOps): FileSpec => ({ kind: 'file', perm, ops });
 /** A file of the control view (it keeps an answer per open handle): a link to it. */
-const controlLink = (path: (s: Scope) => string): LinkSpec => ({ kind: 'link', target: (s) => `${s.ctx.controlMount}${path(s)}` });
-const readOnly = (render: (s: Scope) => Buffer | Promise<Buffer>) => file(0o444, (s) => ({ read: () => render(s) }));
-const dir = (children: Record<string, Spec>, more: Partial<DirSpec> = {}): DirSpec => ({ kind: 'dir', children, ...more });
+const controlLink = (path: (s: Scope) => string): LinkSpec => ({
+  kind: 'link',
+  target: (s) => `${s.ctx.controlMount}${path(s)}`,
+});
+const readOnly = (render: (s: Scope) => Buffer | Promise<Buffer>) =>
+  file(0o444, (s) => ({ read: () => render(s) }));
+const dir = (children: Record<string, Spec>, more: Partial<DirSpec> = {}): DirSpec => ({
+  kind: 'dir',
+  children,
+  ...more,
+});
 
 /** A number as /proc names entries: decimal, without leading zeros ("01" is no entry). */
 export const isNumber = (seg: string) => /^[1-9]\d{0,9}$/.test(seg);
 
 /** The gpid a top-level name stands for (a number at or above PID_LIMIT), else undefined. */
-const gpidOf = (seg: string) => (isNumber(seg) && Number(seg) >= PID_LIMIT ? Number(seg) : undefined);
+const gpidOf = (seg: string) =>
+  isNumber(seg) && Number(seg) >= PID_LIMIT ? Number(seg) : undefined;
 
 /** The gpid a path of the view lies under ("/<gpid>/..."), else undefined. */
 export function gpidOfPath(path: string): number | undefined {
@@ -128,7 +148,8 @@ export function gpidOfPath(path: string): number | undefined {
 const proc = (s: Scope) => s.proc!;
 const table = (s: Scope) => s.ctx.table;
 const nodeFiles = (s: Scope) => {
-  if (s.node!.state !== 'up' || !s.node!.info?.files) throw new FsError(E.EHOSTDOWN, `node ${s.node!.config.id} is down`);
+  if (s.node!.state !== 'up' || !s.node!.info?.files)
+    throw new FsError(E.EHOSTDOWN, `node ${s.node!.config.id} is down`);
   return s.node!.info.files;
 };
 
@@ -159,7 +180,9 @@ const PROCESS_DIR = dir({
         match: (seg, s) => {
           const p = proc(s);
           const tid = Number(seg) - p.node * PID_LIMIT;
-          return isNumber(seg) && hasThread(p, tid) ? { spec: THREAD_DIR, scope: { ...s, tid } } : undefined;
+          return isNumber(seg) && hasThread(p, tid)
+            ? { spec: THREAD_DIR, scope: { ...s, tid } }
+            : undefined;
         },
         list: (s) => threadIds(proc(s)).map((tid) => String(encodeGpid(proc(s).node, tid))),
       },
@@ -172,7 +195,9 @@ const PROCESS_DIR = dir({
 });
 
 /** What is left of a process whose exit status an agent still holds: its wait file. */
-const ENDED_DIR = dir({ wait: controlLink((s) => CONTROL_PATHS.process(s.ended!.gpid, s.ended!.starttime, 'wait')) });
+const ENDED_DIR = dir({
+  wait: controlLink((s) => CONTROL_PATHS.process(s.ended!.gpid, s.ended!.starttime, 'wait')),
+});
 
 /** nodes/<id>/. */
 const NODE_DIR = dir({
@@ -230,7 +255,8 @@ export const ROOT: DirSpec = dir(
         } catch {
           return undefined;
         }
-        if (t.nodes.get(node)?.state === 'down') throw new FsError(E.EHOSTDOWN, `node ${node} is down`);
+        if (t.nodes.get(node)?.state === 'down')
+          throw new FsError(E.EHOSTDOWN, `node ${node} is down`);
         return undefined;
       },
       list: (s) => [...table(s).processes.keys()].map(String),
@@ -257,7 +283,8 @@ export function resolvePath(path: string, ctx: TreeContext): Resolved {
     if (spec.kind !== 'dir') throw new FsError(E.ENOTDIR, `${path}: not a directory`);
     const next: { spec: Spec; scope: Scope } | undefined = Object.hasOwn(spec.children, seg)
       ? { spec: spec.children[seg], scope }
-      : (spec.param?.match(seg, scope) ?? (spec.hidden ? withScope(spec.hidden(seg, scope), scope) : undefined));
+      : (spec.param?.match(seg, scope) ??
+        (spec.hidden ? withScope(spec.hidden(seg, scope), scope) : undefined));
     if (!next) throw new FsError(E.ENOENT, `${path}: no such entry`);
     ({ spec, scope } = next);
   }
@@ -278,14 +305,21 @@ function toResolved(spec: Spec, scope: Scope): Resolved {
         entries: () => [...Object.keys(spec.children), ...(spec.param?.list(scope) ?? [])],
       };
     case 'link':
-      return { type: 'link', attr: { mode: S_IFLNK | 0o777, ...owner }, target: spec.target(scope) };
+      return {
+        type: 'link',
+        attr: { mode: S_IFLNK | 0o777, ...owner },
+        target: spec.target(scope),
+      };
     case 'file':
       return { type: 'file', attr: { mode: S_IFREG | spec.perm, ...owner }, file: spec.ops(scope) };
   }
 }
 
 /** Process entries belong to the process's uid, as in /proc; the rest to root. */
-function ownerOf(table: ClusterTable, p: ProcessEntry | undefined): { uid: number; gid: number; mtimeMs: number } {
+function ownerOf(
+  table: ClusterTable,
+  p: ProcessEntry | undefined,
+): { uid: number; gid: number; mtimeMs: number } {
   if (!p) return { uid: 0, gid: 0, mtimeMs: table.builtAtMs };
   const info = table.nodes.get(p.node)?.info;
   const ticks = info?.clockTicks || 100;
@@ -294,12 +328,18 @@ function ownerOf(table: ClusterTable, p: ProcessEntry | undefined): { uid: numbe
 
 async function remoteFile(s: Scope, name: 'IO'): Promise<Buffer> {
   const p = proc(s);
-  return s.ctx.cluster.clients.get(p.node)!.readFile({ pid: p.proc.pid, starttime: p.proc.starttime }, name);
+  return s.ctx.cluster.clients
+    .get(p.node)!
+    .readFile({ pid: p.proc.pid, starttime: p.proc.starttime }, name);
 }
 
 async function usage(s: Scope): Promise<Buffer> {
   const p = proc(s);
-  return render.renderUsage(await s.ctx.cluster.clients.get(p.node)!.usage({ pid: p.proc.pid, starttime: p.proc.starttime }));
+  return render.renderUsage(
+    await s.ctx.cluster.clients
+      .get(p.node)!
+      .usage({ pid: p.proc.pid, starttime: p.proc.starttime }),
+  );
 }
 
 /** What a path of the control view is: control-view.ts gives each open of a file a handle. */
@@ -324,9 +364,16 @@ export interface ControlContext {
  * spawn 0600 root, events 0444, ctl 0200 and wait 0400 owned by the process's uid.
  * @throws FsError ENOENT (no such path, or the process ended), EHOSTDOWN (its node is down).
  */
-export function resolveControlPath(path: string, ctx: ControlContext): ControlEntry | Promise<ControlEntry> {
+export function resolveControlPath(
+  path: string,
+  ctx: ControlContext,
+): ControlEntry | Promise<ControlEntry> {
   const root = (mode: number) => ({ mode, uid: 0, gid: 0, mtimeMs: 0 });
-  const dirEntry = (entries: () => string[]): ControlEntry => ({ kind: 'dir', attr: root(S_IFDIR | 0o555), entries });
+  const dirEntry = (entries: () => string[]): ControlEntry => ({
+    kind: 'dir',
+    attr: root(S_IFDIR | 0o555),
+    entries,
+  });
   const nodeIds = () => [...ctx.cluster.clients.keys()].map(String);
   if (path === '/') return dirEntry(() => ['nodes', 'events', 'processes']);
   if (path === CONTROL_PATHS.events) return { kind: 'events', attr: root(S_IFREG | 0o444) };
@@ -334,7 +381,9 @@ export function resolveControlPath(path: string, ctx: ControlContext): ControlEn
   const node = /^\/nodes\/([1-9]\d{0,2})(\/spawn)?$/.exec(path);
   if (node && ctx.cluster.clients.has(Number(node[1]))) {
     const id = Number(node[1]);
-    return node[2] ? { kind: 'spawn', attr: root(S_IFREG | 0o600), node: id } : dirEntry(() => ['spawn']);
+    return node[2]
+      ? { kind: 'spawn', attr: root(S_IFREG | 0o600), node: id }
+      : dirEntry(() => ['spawn']);
   }
   const m = /^\/processes(?:\/([1-9]\d{0,14})-(0|[1-9]\d{0,19})(?:\/(ctl|wait))?)?$/.exec(path);
   if (!m) throw new FsError(E.ENOENT, `${path}: no such entry`);
@@ -352,12 +401,24 @@ export function resolveControlPath(path: string, ctx: ControlContext): ControlEn
     } else if (ended?.starttime === starttime && m[3] !== 'ctl') bound = bindEnded(ended, table);
     if (!bound) {
       const down = isGpidOfDownNode(gpid, table);
-      throw new FsError(down ? E.EHOSTDOWN : E.ENOENT, `${path}: ${down ? 'its node is down' : 'no such process'}`);
+      throw new FsError(
+        down ? E.EHOSTDOWN : E.ENOENT,
+        `${path}: ${down ? 'its node is down' : 'no such process'}`,
+      );
     }
     const { uid, gid } = bound.owner;
-    if (m[3] === undefined) return { kind: 'dir', attr: { mode: S_IFDIR | 0o555, uid, gid, mtimeMs }, entries: () => (bound.ended ? ['wait'] : ['ctl', 'wait']) };
+    if (m[3] === undefined)
+      return {
+        kind: 'dir',
+        attr: { mode: S_IFDIR | 0o555, uid, gid, mtimeMs },
+        entries: () => (bound.ended ? ['wait'] : ['ctl', 'wait']),
+      };
     const kind = m[3] as 'ctl' | 'wait';
-    return { kind, attr: { mode: S_IFREG | (kind === 'ctl' ? 0o200 : 0o400), uid, gid, mtimeMs }, process: bound };
+    return {
+      kind,
+      attr: { mode: S_IFREG | (kind === 'ctl' ? 0o200 : 0o400), uid, gid, mtimeMs },
+      process: bound,
+    };
   };
   const table = ctx.table();
   return table instanceof Promise ? table.then(inTable) : inTable(table);

@@ -32,8 +32,13 @@ export function nodeIdOf(subjectAltName: string | undefined): number | undefined
  * @returns undefined when it is, else why not ("certificate has expired", ...), in the words
  *   OpenSSL uses for the same failures.
  */
-export function certificateProblem(cert: X509Certificate, ca: X509Certificate, nowMs = Date.now()): string | undefined {
-  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return 'certificate not signed by the cluster CA';
+export function certificateProblem(
+  cert: X509Certificate,
+  ca: X509Certificate,
+  nowMs = Date.now(),
+): string | undefined {
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))
+    return 'certificate not signed by the cluster CA';
   if (nowMs < Date.parse(cert.validFrom)) return 'certificate is not yet valid';
   if (nowMs > Date.parse(cert.validTo)) return 'certificate has expired';
   return undefined;

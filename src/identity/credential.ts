@@ -8,7 +8,14 @@
  * Token: `<claims>.<certificate>.<signature>`, each base64url: the claims as JSON, the
  * node certificate as DER, an ECDSA-SHA256 signature over `<claims>.<certificate>`.
  */
-import { createPrivateKey, randomBytes, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  randomBytes,
+  sign,
+  verify,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import { certificateProblem, nodeIdOf } from './certificate';
 
 /** What a credential says: who (uid, gid, groups), vouched for by which node, for whom. */
@@ -44,7 +51,9 @@ export function loadSealer(keyPem: Buffer, certPem: Buffer): Sealer {
 
 /** Signs `claims` (nonce added here) into a token. */
 export function seal(claims: Omit<CredentialClaims, 'nonce'>, sealer: Sealer): string {
-  const body = Buffer.from(JSON.stringify({ ...claims, nonce: randomBytes(16).toString('hex') })).toString('base64url');
+  const body = Buffer.from(
+    JSON.stringify({ ...claims, nonce: randomBytes(16).toString('hex') }),
+  ).toString('base64url');
   const cert = sealer.certDer.toString('base64url');
   const sig = sign('sha256', Buffer.from(`${body}.${cert}`), sealer.key).toString('base64url');
   return `${body}.${cert}.${sig}`;
@@ -90,8 +99,16 @@ export function open(token: string, opts: OpenOptions): CredentialClaims {
   if (problem) throw new CredentialError(`credential ${problem}`);
   const node = nodeIdOf(cert.subjectAltName);
   if (node === undefined) throw new CredentialError('credential certificate names no node');
-  if (!opts.knownNodes.has(node)) throw new CredentialError(`credential from node ${node}, which the cluster file does not hold`);
-  if (!verify('sha256', Buffer.from(`${body}.${certText}`), cert.publicKey, Buffer.from(sigText, 'base64url'))) {
+  if (!opts.knownNodes.has(node))
+    throw new CredentialError(`credential from node ${node}, which the cluster file does not hold`);
+  if (
+    !verify(
+      'sha256',
+      Buffer.from(`${body}.${certText}`),
+      cert.publicKey,
+      Buffer.from(sigText, 'base64url'),
+    )
+  ) {
     throw new CredentialError('credential signature does not verify');
   }
   let claims: CredentialClaims;
@@ -101,15 +118,20 @@ export function open(token: string, opts: OpenOptions): CredentialClaims {
     throw new CredentialError('malformed credential claims');
   }
   if (!validClaims(claims)) throw new CredentialError('malformed credential claims');
-  if (claims.node !== node) throw new CredentialError(`credential claims node ${claims.node} but is signed by node ${node}`);
+  if (claims.node !== node)
+    throw new CredentialError(
+      `credential claims node ${claims.node} but is signed by node ${node}`,
+    );
   const now = opts.nowMs ?? Date.now();
   if (claims.iat > now + opts.skewMs) throw new CredentialError('credential issued in the future');
   if (claims.exp + opts.skewMs < now) throw new CredentialError('credential has expired');
-  if (!claims.aud.includes(opts.self)) throw new CredentialError(`credential is not for node ${opts.self}`);
+  if (!claims.aud.includes(opts.self))
+    throw new CredentialError(`credential is not for node ${opts.self}`);
   return claims;
 }
 
-const isId = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
+const isId = (v: unknown) =>
+  Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
 
 function validClaims(c: CredentialClaims): boolean {
   return (

@@ -78,7 +78,10 @@ export class LivenessMonitor extends EventEmitter<MonitorEvents> {
   /** Resolves when every node has answered or `ms` passed (a short-lived CLI's first look). */
   async settle(ms: number): Promise<void> {
     const end = Date.now() + ms;
-    while (Date.now() < end && [...this.tracked.values()].some((t) => t.health.lastAnswerMs === undefined)) {
+    while (
+      Date.now() < end &&
+      [...this.tracked.values()].some((t) => t.health.lastAnswerMs === undefined)
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -94,7 +97,14 @@ export class LivenessMonitor extends EventEmitter<MonitorEvents> {
     const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
     socket.unref();
     // Up until heard otherwise: a mount that just started must not take its nodes for gone.
-    const t: Tracked = { node, socket, health: { state: 'up' }, sent: new Map(), startedMs: performance.now(), connected: false };
+    const t: Tracked = {
+      node,
+      socket,
+      health: { state: 'up' },
+      sent: new Map(),
+      startedMs: performance.now(),
+      connected: false,
+    };
     socket.on('message', (msg) => this.answer(t, msg));
     // ECONNREFUSED: nobody listens (the agent is gone); other errors: no route. Either way,
     // silence: the node goes down when its time is up, not at one lost datagram.
@@ -124,7 +134,10 @@ export class LivenessMonitor extends EventEmitter<MonitorEvents> {
   private judge(): void {
     const now = performance.now();
     for (const t of this.tracked.values()) {
-      const silentFor = t.health.lastAnswerMs === undefined ? now - t.startedMs : Date.now() - t.health.lastAnswerMs;
+      const silentFor =
+        t.health.lastAnswerMs === undefined
+          ? now - t.startedMs
+          : Date.now() - t.health.lastAnswerMs;
       if (t.health.state === 'up' && silentFor > this.downAfterMs) this.set(t, 'down');
     }
   }
@@ -145,7 +158,13 @@ export class LivenessMonitor extends EventEmitter<MonitorEvents> {
     t.sent.delete(key);
     const rtt = performance.now() - sentAt;
     const now = Date.now();
-    Object.assign(t.health, { lastAnswerMs: now, rttMs: rtt, clockOffsetMs: pong.wallMs - (now - rtt / 2), processes: pong.processes, bootId: pong.bootId });
+    Object.assign(t.health, {
+      lastAnswerMs: now,
+      rttMs: rtt,
+      clockOffsetMs: pong.wallMs - (now - rtt / 2),
+      processes: pong.processes,
+      bootId: pong.bootId,
+    });
     if (t.health.state === 'down') this.set(t, 'up');
   }
 

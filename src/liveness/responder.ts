@@ -31,7 +31,9 @@ export async function respond(opts: ResponderOptions): Promise<{ close(): void }
   let processes = 0;
   const count = () => {
     try {
-      processes = readdirSync(opts.procRoot).filter((n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57).length;
+      processes = readdirSync(opts.procRoot).filter(
+        (n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57,
+      ).length;
     } catch {
       processes = 0;
     }
@@ -42,7 +44,11 @@ export async function respond(opts: ResponderOptions): Promise<{ close(): void }
   sock.on('message', (msg, from) => {
     const nonce = decodePing(msg);
     if (!nonce) return;
-    sock.send(encodePong({ nonce, node: opts.node, wallMs: Date.now(), processes, bootId }), from.port, from.address);
+    sock.send(
+      encodePong({ nonce, node: opts.node, wallMs: Date.now(), processes, bootId }),
+      from.port,
+      from.address,
+    );
   });
   sock.on('error', () => {}); // a send to a peer that went away: nothing to do
   await new Promise<void>((resolve, reject) => {
@@ -69,12 +75,14 @@ export async function startResponder(opts: ResponderOptions): Promise<{ close():
   const script = join(__dirname, 'heartbeat-worker.js');
   if (!existsSync(script)) {
     const r = await respond(opts);
-    return { close: async () => r.close() };
+    return { close: () => Promise.resolve(r.close()) };
   }
   const worker = new Worker(script, { workerData: opts });
   worker.unref();
   await new Promise<void>((resolve, reject) => {
-    worker.once('message', (m: { ok?: boolean; error?: string }) => (m.ok ? resolve() : reject(Object.assign(new Error(m.error), { code: 'EADDRINUSE' }))));
+    worker.once('message', (m: { ok?: boolean; error?: string }) =>
+      m.ok ? resolve() : reject(Object.assign(new Error(m.error), { code: 'EADDRINUSE' })),
+    );
     worker.once('error', reject);
   });
   return { close: async () => void (await worker.terminate()) };

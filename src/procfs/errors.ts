@@ -16,9 +16,18 @@ export class ProcParseError extends Error {
 }
 
 /** Parses a decimal field; throws ProcParseError naming the field when it is not a number. */
-export function parseIntField(text: string | undefined, file: string, line: number, what: string): number {
+export function parseIntField(
+  text: string | undefined,
+  file: string,
+  line: number,
+  what: string,
+): number {
   if (text === undefined || !/^-?\d+$/.test(text)) {
-    throw new ProcParseError(file, line, `${what} is not an integer: ${JSON.stringify(text ?? '(missing)')}`);
+    throw new ProcParseError(
+      file,
+      line,
+      `${what} is not an integer: ${JSON.stringify(text ?? '(missing)')}`,
+    );
   }
   return Number(text);
 }

@@ -39,6 +39,10 @@ export const MEMINFO_LAYOUT: readonly { key: string; unit: string }[] = [
   ...'MemTotal MemFree MemAvailable Buffers Cached SwapCached Active Inactive Active(anon) Inactive(anon) Active(file) Inactive(file) Unevictable Mlocked SwapTotal SwapFree Zswap Zswapped Dirty Writeback AnonPages Mapped Shmem KReclaimable Slab SReclaimable SUnreclaim KernelStack PageTables SecPageTables NFS_Unstable Bounce WritebackTmp CommitLimit Committed_AS VmallocTotal VmallocUsed VmallocChunk Percpu HardwareCorrupted AnonHugePages ShmemHugePages ShmemPmdMapped FileHugePages FilePmdMapped'
     .split(' ')
     .map((key) => ({ key, unit: 'kB' })),
-  ...'HugePages_Total HugePages_Free HugePages_Rsvd HugePages_Surp'.split(' ').map((key) => ({ key, unit: '' })),
-  ...'Hugepagesize Hugetlb DirectMap4k DirectMap2M DirectMap1G'.split(' ').map((key) => ({ key, unit: 'kB' })),
+  ...'HugePages_Total HugePages_Free HugePages_Rsvd HugePages_Surp'
+    .split(' ')
+    .map((key) => ({ key, unit: '' })),
+  ...'Hugepagesize Hugetlb DirectMap4k DirectMap2M DirectMap1G'
+    .split(' ')
+    .map((key) => ({ key, unit: 'kB' })),
 ];

@@ -179,7 +179,10 @@ export interface ReadError {
  * Reads the given processes of a /proc tree; the ones that end meanwhile are left out, and
  * the ones whose files cannot be parsed are left out and reported in `errors`.
  */
-export function readProcesses(root: string, pids: readonly number[]): { processes: ProcessFiles[]; errors: ReadError[] } {
+export function readProcesses(
+  root: string,
+  pids: readonly number[],
+): { processes: ProcessFiles[]; errors: ReadError[] } {
   const processes: ProcessFiles[] = [];
   const errors: ReadError[] = [];
   for (const pid of pids) {

@@ -93,7 +93,10 @@ export function parsePidStat(content: Buffer | string, file = 'stat'): PidStat {
  * format (single spaces, trailing newline).
  * @param replace map from 1-based field number (>= 3, or 1 for pid) to new text.
  */
-export function formatPidStat(stat: PidStat, replace: ReadonlyMap<number, string | number>): string {
+export function formatPidStat(
+  stat: PidStat,
+  replace: ReadonlyMap<number, string | number>,
+): string {
   const pid = replace.get(StatField.pid) ?? stat.pid;
   const rest = stat.rest.slice();
   for (const [n, value] of replace) if (n >= 3) rest[n - 3] = String(value);

@@ -29,7 +29,12 @@ export function parseStatusLines(content: Buffer | string, file = 'status'): Sta
     const line = text.slice(start, end);
     start = end + 1;
     const colon = line.indexOf(':');
-    if (colon <= 0) throw new ProcParseError(file, lineNo, `expected "Key:\\tvalue", got ${JSON.stringify(line)}`);
+    if (colon <= 0)
+      throw new ProcParseError(
+        file,
+        lineNo,
+        `expected "Key:\\tvalue", got ${JSON.stringify(line)}`,
+      );
     const sep = line[colon + 1] === '\t' ? '\t' : '';
     lines.push({ key: line.slice(0, colon), sep, value: line.slice(colon + 1 + sep.length) });
   }
@@ -70,7 +75,8 @@ export function parseStatus(content: Buffer | string, file = 'status'): ProcessS
   const ids = (key: string): [number, number, number, number] => {
     const [value, line] = get(key);
     const parts = value.split('\t');
-    if (parts.length !== 4) throw new ProcParseError(file, line, `${key} needs 4 ids, got ${JSON.stringify(value)}`);
+    if (parts.length !== 4)
+      throw new ProcParseError(file, line, `${key} needs 4 ids, got ${JSON.stringify(value)}`);
     return parts.map((p) => parseIntField(p, file, line, key)) as [number, number, number, number];
   };
   const [threads, threadsLine] = get('Threads');
@@ -82,6 +88,9 @@ export function parseStatus(content: Buffer | string, file = 'status'): ProcessS
     uid: ids('Uid'),
     gid: ids('Gid'),
     threads: parseIntField(threads, file, threadsLine, 'Threads'),
-    vmRssKb: rss < 0 ? 0 : parseIntField(lines[rss].value.replace(/\s*kB$/, '').trim(), file, rss + 1, 'VmRSS'),
+    vmRssKb:
+      rss < 0
+        ? 0
+        : parseIntField(lines[rss].value.replace(/\s*kB$/, '').trim(), file, rss + 1, 'VmRSS'),
   };
 }

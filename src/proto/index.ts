@@ -19,15 +19,28 @@ export type { AgentClient, AgentHandlers } from './gen/gproc/v1/Agent';
  * same to proto-loader-gen-types): 64-bit integers as numbers, enums as their names,
  * absent fields as their defaults, and each oneof's name holding its present field.
  */
-export const CONVERSION: IConversionOptions = { longs: Number, enums: String, defaults: true, oneofs: true };
+export const CONVERSION: IConversionOptions = {
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
 
-let loaded: { service: ServiceDefinition; Client: new (...args: ConstructorParameters<ReturnType<typeof makeGenericClientConstructor>>) => AgentClient } | undefined;
+let loaded:
+  | {
+      service: ServiceDefinition;
+      Client: new (
+        ...args: ConstructorParameters<ReturnType<typeof makeGenericClientConstructor>>
+      ) => AgentClient;
+    }
+  | undefined;
 
 function codec(type: Type, maxEntries?: number) {
   return {
     serialize: (value: object) => Buffer.from(type.encode(type.fromObject(value)).finish()),
     deserialize: (bytes: Buffer) => {
-      if (maxEntries !== undefined) checkEntries(type, Reader.create(bytes), bytes.length, maxEntries);
+      if (maxEntries !== undefined)
+        checkEntries(type, Reader.create(bytes), bytes.length, maxEntries);
       return type.toObject(type.decode(bytes), CONVERSION);
     },
   };
@@ -91,7 +104,10 @@ export function agentService(): NonNullable<typeof loaded> {
       };
     }
     const service: ServiceDefinition = methods;
-    const Client = makeGenericClientConstructor(service, 'gproc.v1.Agent') as unknown as NonNullable<typeof loaded>['Client'];
+    const Client = makeGenericClientConstructor(
+      service,
+      'gproc.v1.Agent',
+    ) as unknown as NonNullable<typeof loaded>['Client'];
     loaded = { service, Client };
   }
   return loaded;

@@ -13,7 +13,12 @@ declare module 'fuse-native' {
     debug?: boolean;
   }
   class Fuse {
-    constructor(mountPoint: string, ops: Record<string, (...args: any[]) => void>, opts?: FuseOptions); // eslint-disable-line @typescript-eslint/no-explicit-any
+    constructor(
+      mountPoint: string,
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- fuse-native passes each op its own arguments
+      ops: Record<string, (...args: any[]) => void>,
+      opts?: FuseOptions,
+    );
     mount(cb: (err?: Error) => void): void;
     unmount(cb: (err?: Error) => void): void;
     _fuseOptions(): string;

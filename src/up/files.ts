@@ -16,6 +16,9 @@ export interface UpFiles {
 
 export function upFiles(mountPoint: string = defaults.mountPoint): UpFiles {
   const abs = resolve(mountPoint);
-  const dir = abs === defaults.mountPoint ? defaults.upDir : `${defaults.upDir}/${abs.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '_')}`;
+  const dir =
+    abs === defaults.mountPoint
+      ? defaults.upDir
+      : `${defaults.upDir}/${abs.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '_')}`;
   return { dir, pids: `${dir}/pids`, config: `${dir}/cluster.json` };
 }

@@ -6,7 +6,14 @@
  * A simulated node's init is /bin/sh, which reaps orphans; killing it ends the node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { loadConfig, type ClusterConfig, type NodeConfig } from '../config';
 import { pollUntil } from '../poll';
 import { parseStatusLines } from '../procfs/status';
@@ -20,7 +27,7 @@ export interface LaunchedNode {
   pid: number;
   /** Host PID of the namespace's init (simulated nodes), else the agent's. */
   initPid: number;
-  stop(): void;
+  stop: () => void;
 }
 
 export interface LaunchOptions {
@@ -54,20 +61,38 @@ function shellQuote(s: string): string {
 }
 
 /** The shell command that runs node `id`'s agent (also usable through nsenter). */
-export function agentCommand(opts: Pick<LaunchOptions, 'id' | 'configPath' | 'logFile' | 'auditLog' | 'stateDir' | 'gproc'>): string {
+export function agentCommand(
+  opts: Pick<LaunchOptions, 'id' | 'configPath' | 'logFile' | 'auditLog' | 'stateDir' | 'gproc'>,
+): string {
   return `${agentArgv(opts).map(shellQuote).join(' ')} 2>>${shellQuote(opts.logFile)}`;
 }
 
-function agentArgv(opts: Pick<LaunchOptions, 'id' | 'configPath' | 'auditLog' | 'stateDir' | 'gproc'>): string[] {
+function agentArgv(
+  opts: Pick<LaunchOptions, 'id' | 'configPath' | 'auditLog' | 'stateDir' | 'gproc'>,
+): string[] {
   const audit = opts.auditLog ? ['--audit-log', opts.auditLog] : [];
   const state = opts.stateDir ? ['--state-dir', opts.stateDir] : [];
-  return [...(opts.gproc ?? GPROC), 'agent', '--config', opts.configPath, '--node', String(opts.id), ...audit, ...state, '--insecure'];
+  return [
+    ...(opts.gproc ?? GPROC),
+    'agent',
+    '--config',
+    opts.configPath,
+    '--node',
+    String(opts.id),
+    ...audit,
+    ...state,
+    '--insecure',
+  ];
 }
 
 /** The children of a host process. */
 export function childrenOf(pid: number): number[] {
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -102,7 +127,9 @@ export function hostPidsIn(initPid: number): number[] {
 export function hostPidOf(initPid: number, pid: number): number | undefined {
   return hostPidsIn(initPid).find((host) => {
     try {
-      const nspid = parseStatusLines(readFileSync(`/proc/${host}/status`)).find((l) => l.key === 'NSpid')?.value.split('\t');
+      const nspid = parseStatusLines(readFileSync(`/proc/${host}/status`))
+        .find((l) => l.key === 'NSpid')
+        ?.value.split('\t');
       return Number(nspid?.[nspid.length - 1]) === pid;
     } catch {
       return false; // ended meanwhile
@@ -137,7 +164,19 @@ export async function launchNode(opts: LaunchOptions): Promise<LaunchedNode> {
     // The namespace's init: `wait` reaps every child, re-parented orphans included.
     'while :; do wait; sleep 3600; done',
   ].join('\n');
-  const args = ['--pid', '--fork', '--mount-proc', '--uts', '--time', '--boottime', String(opts.bootOffset ?? 0), '--', '/bin/sh', '-c', script];
+  const args = [
+    '--pid',
+    '--fork',
+    '--mount-proc',
+    '--uts',
+    '--time',
+    '--boottime',
+    String(opts.bootOffset ?? 0),
+    '--',
+    '/bin/sh',
+    '-c',
+    script,
+  ];
   const argv = [...(opts.prefix ?? []), 'unshare', ...args];
   // (nsenter execs unshare: the launcher's child is the namespace's init either way)
   const launcher: ChildProcess = spawn(argv[0], argv.slice(1), { stdio: 'ignore', detached: true });
@@ -167,7 +206,7 @@ export interface LaunchedCluster {
   config: ClusterConfig;
   nodes: LaunchedNode[];
   /** Stops every node. */
-  stop(): void;
+  stop: () => void;
 }
 
 /** What a cluster file may hold besides its nodes. */
@@ -189,7 +228,9 @@ export async function launchCluster(
 ): Promise<LaunchedCluster> {
   writeFileSync(configPath, `${JSON.stringify({ nodes, ...extras }, null, 2)}\n`);
   const config = loadConfig(configPath);
-  const results = await Promise.allSettled(nodes.map((n) => launchNode({ ...launch(n), id: n.id, configPath })));
+  const results = await Promise.allSettled(
+    nodes.map((n) => launchNode({ ...launch(n), id: n.id, configPath })),
+  );
   const launched = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const stop = () => launched.forEach((l) => l.stop());
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

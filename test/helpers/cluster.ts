@@ -75,16 +75,21 @@ export interface TestCluster {
 /** Fails loudly when the environment cannot run real-part tests (nothing is skipped silently). */
 export function requireRealParts(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "make build" before the tests`);
-  if (process.getuid?.() !== 0) throw new Error('these tests need root (PID namespaces, FUSE mounts)');
+  if (process.getuid?.() !== 0)
+    throw new Error('these tests need root (PID namespaces, FUSE mounts)');
 }
 
 /** n TCP ports that were free a moment ago on 127.0.0.1. */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((res) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => res(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((res) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => res(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((res) => s.close(res))));
@@ -92,7 +97,11 @@ export async function freePorts(n: number): Promise<number[]> {
 }
 
 /** Polls `fn` every 50 ms until it gives a value (not undefined or false); see pollUntil. */
-export function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15000): Promise<T> {
+export function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 15000,
+): Promise<T> {
   return pollUntil(what, fn, timeoutMs, 50);
 }
 
@@ -118,13 +127,25 @@ export async function startCluster(
   const net = opts.hosts ? startNetwork(t, { hosts: opts.nodes }) : undefined;
   const ports = net ? net.hosts.map(() => AGENT_PORT) : await freePorts(opts.nodes);
   const host = (i: number) => (net ? net.hosts[i].address : '127.0.0.1');
-  const nodesJson = ports.map((port, i) => ({ id: i + 1, name: `n${i + 1}`, address: `${host(i)}:${port}`, socket: join(dir, `n${i + 1}.sock`) }));
+  const nodesJson = ports.map((port, i) => ({
+    id: i + 1,
+    name: `n${i + 1}`,
+    address: `${host(i)}:${port}`,
+    socket: join(dir, `n${i + 1}.sock`),
+  }));
   const configPath = join(dir, 'cluster.json');
   // Each node's own state directory: simulated nodes share the machine's disk (and boot id).
-  const launchOpts = (n: { id: number }) => ({ logFile: join(dir, `agent-${n.id}.log`), auditLog: join(dir, `audit-${n.id}.log`), stateDir: join(dir, `state-${n.id}`), gproc: GPROC });
+  const launchOpts = (n: { id: number }) => ({
+    logFile: join(dir, `agent-${n.id}.log`),
+    auditLog: join(dir, `audit-${n.id}.log`),
+    stateDir: join(dir, `state-${n.id}`),
+    gproc: GPROC,
+  });
   const bootOffset = (id: number) => id * 1000;
   // Nodes speak mutual TLS with a certificate each, as on real machines, unless asked not to.
-  const tls = opts.insecure ? undefined : (opts.tls ?? makeCertificates(join(dir, 'pki'), nodesJson));
+  const tls = opts.insecure
+    ? undefined
+    : (opts.tls ?? makeCertificates(join(dir, 'pki'), nodesJson));
   const launched = await launchCluster(
     configPath,
     nodesJson,
@@ -133,7 +154,9 @@ export async function startCluster(
       simulate: true,
       prefix: net?.inHost(n.id),
       bootOffset: bootOffset(n.id),
-      preamble: opts.fixtures ? `python3 ${FIXTURES_PY} ${join(dir, `fixtures-${n.id}.json`)} &` : '',
+      preamble: opts.fixtures
+        ? `python3 ${FIXTURES_PY} ${join(dir, `fixtures-${n.id}.json`)} &`
+        : '',
     }),
     { tls, admission: opts.admission },
   );
@@ -174,19 +197,27 @@ export async function startCluster(
         }),
       startAgent: () => {
         const [nsenter, ...args] = inNamespaces(initPid);
-        spawn(nsenter, [...args, '/bin/sh', '-c', agentCommand({ ...launchOpts(n), id: n.id, configPath })], {
-          stdio: 'ignore',
-          detached: true,
-        }).unref();
+        spawn(
+          nsenter,
+          [...args, '/bin/sh', '-c', agentCommand({ ...launchOpts(n), id: n.id, configPath })],
+          {
+            stdio: 'ignore',
+            detached: true,
+          },
+        ).unref();
       },
     });
   }
 
-  await Promise.all(nodes.map((n) => waitFor(`agent of node ${n.id}`, () => n.client.nodeInfo().then(() => true))));
+  await Promise.all(
+    nodes.map((n) => waitFor(`agent of node ${n.id}`, () => n.client.nodeInfo().then(() => true))),
+  );
   if (opts.fixtures) {
     for (const n of nodes) {
       const file = join(dir, `fixtures-${n.id}.json`);
-      n.fixtures = await waitFor(`fixtures of node ${n.id}`, () => (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined));
+      n.fixtures = await waitFor(`fixtures of node ${n.id}`, () =>
+        existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined,
+      );
     }
   }
   return cluster;
@@ -215,7 +246,9 @@ export function readInNode(node: TestNode, paths: string[]): Map<string, Buffer 
   });
   if (r.status !== 0) throw new Error(`reading in node ${node.id} failed: ${r.stderr}`);
   const json: Record<string, string | null> = JSON.parse(r.stdout);
-  return new Map(Object.entries(json).map(([k, v]) => [k, v === null ? null : Buffer.from(v, 'base64')]));
+  return new Map(
+    Object.entries(json).map(([k, v]) => [k, v === null ? null : Buffer.from(v, 'base64')]),
+  );
 }
 
 /** A scratch directory under the test's own temp dir. */
@@ -231,9 +264,20 @@ export function scratch(t: Test, name: string): string {
  */
 export function buildProbe(dir: string): string[] {
   const out = join(dir, 'probe.js');
-  const r = spawnSync(join(REPO, 'node_modules/.bin/esbuild'), [join(__dirname, 'probe.ts'), '--bundle', '--platform=node', '--target=node20', '--log-level=warning', `--outfile=${out}`], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    join(REPO, 'node_modules/.bin/esbuild'),
+    [
+      join(__dirname, 'probe.ts'),
+      '--bundle',
+      '--platform=node',
+      '--target=node20',
+      '--log-level=warning',
+      `--outfile=${out}`,
+    ],
+    {
+      encoding: 'utf8',
+    },
+  );
   if (r.status !== 0) throw new Error(`bundling the probe failed: ${r.stderr}`);
   chmodSync(out, 0o644);
   return ['env', '-u', 'NODE_OPTIONS', 'node', out];

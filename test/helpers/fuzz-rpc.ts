@@ -14,7 +14,14 @@
  * handler (were not refused by decoding), how many were sent, and samples of outcomes the
  * test looks at (INTERNAL not from decoding, UNKNOWN, UNAVAILABLE, late calls).
  */
-import { Client, credentials, Metadata, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import {
+  Client,
+  credentials,
+  Metadata,
+  status,
+  type ChannelCredentials,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { Root, type Field, type INamespace, type Type } from 'protobufjs/light';
 import descriptor from '../../src/proto/gproc.json';
@@ -49,7 +56,14 @@ export interface FuzzResult {
   counts: Record<string, Record<string, number>>;
   mutations: Record<string, number>;
   patched: number;
-  samples: { rpc: string; code: string; details: string; mutation: string; metadata: string; hex: string }[];
+  samples: {
+    rpc: string;
+    code: string;
+    details: string;
+    mutation: string;
+    metadata: string;
+    hex: string;
+  }[];
   maxLateMs: number;
   /** Longest stall of the fuzzer's own event loop, ms. */
   maxStallMs: number;
@@ -84,26 +98,61 @@ function varint(v: bigint): Buffer {
   return Buffer.from(out);
 }
 const tag = (field: number, wt: number) => varint(BigInt(field) * 8n + BigInt(wt));
-const lenField = (field: number, body: Buffer) => Buffer.concat([tag(field, 2), varint(BigInt(body.length)), body]);
+const lenField = (field: number, body: Buffer) =>
+  Buffer.concat([tag(field, 2), varint(BigInt(body.length)), body]);
 
-const INTS = [0n, 1n, -1n, 2n, 15n, 2n ** 31n - 1n, 2n ** 31n, -(2n ** 31n), 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n + 1n, 2n ** 63n - 1n, 2n ** 64n - 1n, 4194304n, 4194303n];
+const INTS = [
+  0n,
+  1n,
+  -1n,
+  2n,
+  15n,
+  2n ** 31n - 1n,
+  2n ** 31n,
+  -(2n ** 31n),
+  2n ** 32n - 1n,
+  2n ** 32n,
+  2n ** 53n + 1n,
+  2n ** 63n - 1n,
+  2n ** 64n - 1n,
+  4194304n,
+  4194303n,
+];
 const hugeLen = () => pick([4096, 65536, 65536, 1 << 20, 5 << 20]);
 function stringValue(): Buffer {
   switch (int(14)) {
-    case 0: return Buffer.alloc(0);
-    case 1: return Buffer.from('true');
-    case 2: return Buffer.alloc(hugeLen(), 'A');
-    case 3: return Buffer.from('a\0b\0');
-    case 4: return Buffer.from([0xff, 0xfe, 0xc0, 0x80, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80]); // invalid UTF-8
-    case 5: return Buffer.from('😀 ü 日本 \u202e\ufeff');
-    case 6: return Buffer.from(pick(['..', '/', '/etc/shadow', '../../..', '/proc/1/root', '/nonexistent', '/tmp']));
-    case 7: return Buffer.from(pick(['PATH=/tmp', '=x', 'X=', 'LD_PRELOAD=/tmp/x.so', 'A', 'A=B=C', 'HOME=/']));
-    case 8: return Buffer.from('%s%n%x%p');
-    case 9: return Buffer.from(Array.from({ length: int(64) }, () => int(256)));
-    case 10: return Buffer.from(pick(['sleep', '0', 'sh', '-c', 'id', 'sleep 0', '1000']));
-    case 11: return Buffer.alloc(int(300), 0);
-    case 12: return Buffer.from(pick(['-1', '4294967295', 'SIGKILL', ' ', '\n', '\t']));
-    default: return Buffer.from('x'.repeat(int(5000)));
+    case 0:
+      return Buffer.alloc(0);
+    case 1:
+      return Buffer.from('true');
+    case 2:
+      return Buffer.alloc(hugeLen(), 'A');
+    case 3:
+      return Buffer.from('a\0b\0');
+    case 4:
+      return Buffer.from([0xff, 0xfe, 0xc0, 0x80, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80]); // invalid UTF-8
+    case 5:
+      return Buffer.from('😀 ü 日本 \u202e\ufeff');
+    case 6:
+      return Buffer.from(
+        pick(['..', '/', '/etc/shadow', '../../..', '/proc/1/root', '/nonexistent', '/tmp']),
+      );
+    case 7:
+      return Buffer.from(
+        pick(['PATH=/tmp', '=x', 'X=', 'LD_PRELOAD=/tmp/x.so', 'A', 'A=B=C', 'HOME=/']),
+      );
+    case 8:
+      return Buffer.from('%s%n%x%p');
+    case 9:
+      return Buffer.from(Array.from({ length: int(64) }, () => int(256)));
+    case 10:
+      return Buffer.from(pick(['sleep', '0', 'sh', '-c', 'id', 'sleep 0', '1000']));
+    case 11:
+      return Buffer.alloc(int(300), 0);
+    case 12:
+      return Buffer.from(pick(['-1', '4294967295', 'SIGKILL', ' ', '\n', '\t']));
+    default:
+      return Buffer.from('x'.repeat(int(5000)));
   }
 }
 
@@ -119,7 +168,7 @@ function fieldValue(f: Field, depth: number): Buffer {
   }
   f.resolve();
   if (f.resolvedType && 'fields' in f.resolvedType) {
-    const body = depth < 3 && int(4) !== 0 ? message(f.resolvedType as Type, depth + 1) : stringValue();
+    const body = depth < 3 && int(4) !== 0 ? message(f.resolvedType, depth + 1) : stringValue();
     return lenField(f.id, body);
   }
   switch (f.type) {
@@ -133,10 +182,16 @@ function fieldValue(f: Field, depth: number): Buffer {
     }
     default: {
       // integers, bools and enums (unknown enum values among the extremes)
-      const v = f.resolvedType ? pick([...INTS, 9n, 100n, 8n, 2n]) : int(3) === 0 ? BigInt(int(70000)) : pick(INTS);
+      const v = f.resolvedType
+        ? pick([...INTS, 9n, 100n, 8n, 2n])
+        : int(3) === 0
+          ? BigInt(int(70000))
+          : pick(INTS);
       if (f.repeated && int(3) === 0) {
         // packed
-        const body = Buffer.concat(Array.from({ length: 1 + int(50) }, () => varint(int(2) ? v : pick(INTS))));
+        const body = Buffer.concat(
+          Array.from({ length: 1 + int(50) }, () => varint(int(2) ? v : pick(INTS))),
+        );
         return lenField(f.id, body);
       }
       return Buffer.concat([tag(f.id, 0), varint(v)]);
@@ -162,7 +217,13 @@ function message(type: Type, depth = 0): Buffer {
     if (int(2)) continue;
     const times = f.repeated ? pick([1, 1, 2, 50, 1000, 4097, 20000]) : 1;
     const one = fieldValue(f, depth);
-    parts.push(times > 1 && int(2) ? Buffer.concat(Array(Math.min(times, Math.floor(MAX_REPEATED_BYTES / one.length) + 1)).fill(one)) : one);
+    parts.push(
+      times > 1 && int(2)
+        ? Buffer.concat(
+            Array(Math.min(times, Math.floor(MAX_REPEATED_BYTES / one.length) + 1)).fill(one),
+          )
+        : one,
+    );
     for (let i = 1; i < Math.min(times, depth ? 5 : 200); i++) parts.push(fieldValue(f, depth));
   }
   return capped(Buffer.concat(parts));
@@ -172,17 +233,35 @@ function unknownField(): Buffer {
   const field = pick([16, 100, 1000, 2 ** 29 - 1, 3, 5, 6, 7, 19000]);
   const wt = pick([0, 1, 2, 5, 3, 4, 6, 7]);
   switch (wt) {
-    case 0: return Buffer.concat([tag(field, 0), varint(pick(INTS))]);
-    case 1: return Buffer.concat([tag(field, 1), Buffer.alloc(8, 7)]);
-    case 2: return lenField(field, stringValue());
-    case 5: return Buffer.concat([tag(field, 5), Buffer.alloc(4, 9)]);
-    default: return Buffer.concat([tag(field, wt), Buffer.from([1, 2, 3])]); // groups and invalid wire types
+    case 0:
+      return Buffer.concat([tag(field, 0), varint(pick(INTS))]);
+    case 1:
+      return Buffer.concat([tag(field, 1), Buffer.alloc(8, 7)]);
+    case 2:
+      return lenField(field, stringValue());
+    case 5:
+      return Buffer.concat([tag(field, 5), Buffer.alloc(4, 9)]);
+    default:
+      return Buffer.concat([tag(field, wt), Buffer.from([1, 2, 3])]); // groups and invalid wire types
   }
 }
 
 /** Mutates valid bytes of a message of `type`; names what it did. */
 function mutate(bytes: Buffer, type: Type): [Buffer, string] {
-  const kind = pick(['none', 'bitflip', 'bitflip', 'truncate', 'bytes', 'field', 'field', 'field', 'field', 'unknown', 'repeat', 'random']);
+  const kind = pick([
+    'none',
+    'bitflip',
+    'bitflip',
+    'truncate',
+    'bytes',
+    'field',
+    'field',
+    'field',
+    'field',
+    'unknown',
+    'repeat',
+    'random',
+  ]);
   let b: Buffer = Buffer.from(bytes);
   switch (kind) {
     case 'none':
@@ -199,23 +278,42 @@ function mutate(bytes: Buffer, type: Type): [Buffer, string] {
       for (let i = 1 + int(4); i > 0; i--) {
         const at = int(b.length + 1);
         const op = int(3);
-        if (op === 0) b = Buffer.concat([b.subarray(0, at), Buffer.from([pick([0, 0xff, 0x80, 0x0a, 0x12, 0x08, int(256)])]), b.subarray(at)]);
+        if (op === 0)
+          b = Buffer.concat([
+            b.subarray(0, at),
+            Buffer.from([pick([0, 0xff, 0x80, 0x0a, 0x12, 0x08, int(256)])]),
+            b.subarray(at),
+          ]);
         else if (op === 1) b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1)]);
         else if (b.length) b[Math.min(at, b.length - 1)] = int(256);
       }
       break;
     }
     case 'field': {
-      const extra = Array.from({ length: 1 + int(3) }, () => (type.fieldsArray.length ? fieldValue(pick(type.fieldsArray), 0) : unknownField()));
+      const extra = Array.from({ length: 1 + int(3) }, () =>
+        type.fieldsArray.length ? fieldValue(pick(type.fieldsArray), 0) : unknownField(),
+      );
       b = Buffer.concat([b, ...extra]);
       break;
     }
     case 'unknown':
-      b = Buffer.concat([int(2) ? b : Buffer.alloc(0), unknownField(), int(2) ? b : Buffer.alloc(0)]);
+      b = Buffer.concat([
+        int(2) ? b : Buffer.alloc(0),
+        unknownField(),
+        int(2) ? b : Buffer.alloc(0),
+      ]);
       break;
     case 'repeat': {
-      const unit = b.length ? b : fieldValue(pick(type.fieldsArray.length ? type.fieldsArray : T('ProcessRef').fieldsArray), 0);
-      const n = Math.min(pick([2, 10, 1000, 5000]), Math.floor(MAX_REPEATED_BYTES / (unit.length + 1)) + 1);
+      const unit = b.length
+        ? b
+        : fieldValue(
+            pick(type.fieldsArray.length ? type.fieldsArray : T('ProcessRef').fieldsArray),
+            0,
+          );
+      const n = Math.min(
+        pick([2, 10, 1000, 5000]),
+        Math.floor(MAX_REPEATED_BYTES / (unit.length + 1)) + 1,
+      );
       b = Buffer.concat(Array(n).fill(unit));
       break;
     }
@@ -227,10 +325,17 @@ function mutate(bytes: Buffer, type: Type): [Buffer, string] {
 }
 
 /* ---------- valid requests ---------- */
-const enc = (type: string, obj: object) => Buffer.from(T(type).encode(T(type).fromObject(obj)).finish());
+const enc = (type: string, obj: object) =>
+  Buffer.from(T(type).encode(T(type).fromObject(obj)).finish());
 const targetPids = () => (spec.pids.length ? spec.pids : [1]);
 const ref = () => ({ pid: pick(targetPids()), starttime: 0 });
-const spawnReq = () => pick([{ argv: ['true'] }, { argv: ['sleep', '0'] }, { argv: ['true'], env: ['A=b'], cwd: '/tmp' }, { argv: ['true'], cwd: '/' }]);
+const spawnReq = () =>
+  pick([
+    { argv: ['true'] },
+    { argv: ['sleep', '0'] },
+    { argv: ['true'], env: ['A=b'], cwd: '/tmp' },
+    { argv: ['true'], cwd: '/' },
+  ]);
 
 interface Rpc {
   name: string;
@@ -240,15 +345,54 @@ interface Rpc {
 }
 const FILES = ['STAT', 'STATUS', 'STATM', 'CMDLINE', 'COMM', 'ENVIRON', 'CGROUP', 'IO'];
 const RPCS: Rpc[] = [
-  { name: 'GetNodeInfo', kind: 'unary', req: 'NodeInfoRequest', valid: () => enc('NodeInfoRequest', {}) },
-  { name: 'GetSnapshot', kind: 'unary', req: 'SnapshotRequest', valid: () => enc('SnapshotRequest', {}) },
-  { name: 'ReadProcessFile', kind: 'unary', req: 'ProcessFileRequest', valid: () => enc('ProcessFileRequest', { process: ref(), file: pick(FILES), tid: int(3) ? 0 : pick(targetPids()) }) },
+  {
+    name: 'GetNodeInfo',
+    kind: 'unary',
+    req: 'NodeInfoRequest',
+    valid: () => enc('NodeInfoRequest', {}),
+  },
+  {
+    name: 'GetSnapshot',
+    kind: 'unary',
+    req: 'SnapshotRequest',
+    valid: () => enc('SnapshotRequest', {}),
+  },
+  {
+    name: 'ReadProcessFile',
+    kind: 'unary',
+    req: 'ProcessFileRequest',
+    valid: () =>
+      enc('ProcessFileRequest', {
+        process: ref(),
+        file: pick(FILES),
+        tid: int(3) ? 0 : pick(targetPids()),
+      }),
+  },
   { name: 'GetUsage', kind: 'unary', req: 'ProcessRef', valid: () => enc('ProcessRef', ref()) },
-  { name: 'Signal', kind: 'unary', req: 'SignalRequest', valid: () => enc('SignalRequest', { targets: Array.from({ length: 1 + int(3) }, ref), signal: pick([0, 0, 15, 9, 1, 10]) }) },
-  { name: 'Spawn', kind: 'unary', req: 'SpawnRequest', valid: () => enc('SpawnRequest', spawnReq()) },
+  {
+    name: 'Signal',
+    kind: 'unary',
+    req: 'SignalRequest',
+    valid: () =>
+      enc('SignalRequest', {
+        targets: Array.from({ length: 1 + int(3) }, ref),
+        signal: pick([0, 0, 15, 9, 1, 10]),
+      }),
+  },
+  {
+    name: 'Spawn',
+    kind: 'unary',
+    req: 'SpawnRequest',
+    valid: () => enc('SpawnRequest', spawnReq()),
+  },
   { name: 'Wait', kind: 'unary', req: 'ProcessRef', valid: () => enc('ProcessRef', ref()) },
   { name: 'Events', kind: 'server', req: 'EventsRequest', valid: () => enc('EventsRequest', {}) },
-  { name: 'Seal', kind: 'unary', req: 'SealRequest', valid: () => enc('SealRequest', { audience: [1, 2] }) },
+  {
+    name: 'Seal',
+    kind: 'unary',
+    req: 'SealRequest',
+    valid: () => enc('SealRequest', { audience: [1, 2] }),
+  },
   {
     name: 'Run',
     kind: 'bidi',
@@ -256,7 +400,13 @@ const RPCS: Rpc[] = [
     valid: () => {
       const msgs = [enc('RunInput', { start: spawnReq() })];
       for (let i = int(4); i > 0; i--) {
-        msgs.push(pick([enc('RunInput', { stdin: Buffer.from('hello\n') }), enc('RunInput', { signal: pick([0, 15, 1]) }), enc('RunInput', { stdinEof: true })]));
+        msgs.push(
+          pick([
+            enc('RunInput', { stdin: Buffer.from('hello\n') }),
+            enc('RunInput', { signal: pick([0, 15, 1]) }),
+            enc('RunInput', { stdinEof: true }),
+          ]),
+        );
       }
       msgs.push(enc('RunInput', { stdinEof: true }));
       return msgs;
@@ -266,13 +416,18 @@ const RPCS: Rpc[] = [
 
 /* ---------- making restricted requests harmless ---------- */
 const SAFE_ARGV = [['true'], ['sleep', '0']];
-const DANGEROUS_ENV = /^(LD_|GCONV|LOCPATH|PATH=|NLSPATH|HOSTALIASES|RES_OPTIONS|LOCALDOMAIN|MALLOC|GLIBC|TZDIR)/;
+const DANGEROUS_ENV =
+  /^(LD_|GCONV|LOCPATH|PATH=|NLSPATH|HOSTALIASES|RES_OPTIONS|LOCALDOMAIN|MALLOC|GLIBC|TZDIR)/;
 type Obj = Record<string, unknown>;
 
 function safeSpawn(s: Obj): boolean {
   const argv = (s.argv as string[]) ?? [];
   const env = (s.env as string[]) ?? [];
-  return s.shellCommand === '' && SAFE_ARGV.some((a) => a.length === argv.length && a.every((x, i) => x === argv[i])) && env.every((e) => !DANGEROUS_ENV.test(e));
+  return (
+    s.shellCommand === '' &&
+    SAFE_ARGV.some((a) => a.length === argv.length && a.every((x, i) => x === argv[i])) &&
+    env.every((e) => !DANGEROUS_ENV.test(e))
+  );
 }
 function makeSpawnSafe(s: Obj): void {
   if (!safeSpawn(s)) {
@@ -287,7 +442,7 @@ function harmless(typeName: string, bytes: Buffer): [Buffer, boolean] {
   const type = T(typeName);
   let obj: Obj;
   try {
-    obj = type.toObject(type.decode(bytes), CONVERSION) as Obj;
+    obj = type.toObject(type.decode(bytes), CONVERSION);
   } catch {
     return [bytes, false]; // the agent refuses it as well: nothing reaches a handler
   }
@@ -313,9 +468,15 @@ function harmless(typeName: string, bytes: Buffer): [Buffer, boolean] {
   if (!unsafe) return [bytes, false];
   const again = Buffer.from(type.encode(type.fromObject(obj)).finish());
   // Check the result the same way: it must decode to something harmless.
-  const check = type.toObject(type.decode(again), CONVERSION) as Obj;
-  if ((check.signal ?? 0) !== 0 || (typeName === 'SpawnRequest' && !safeSpawn(check)) || (check.start && !safeSpawn(check.start as Obj))) {
-    throw new Error(`could not make a ${typeName} harmless: ${JSON.stringify(check).slice(0, 300)}`);
+  const check = type.toObject(type.decode(again), CONVERSION);
+  if (
+    (check.signal ?? 0) !== 0 ||
+    (typeName === 'SpawnRequest' && !safeSpawn(check)) ||
+    (check.start && !safeSpawn(check.start as Obj))
+  ) {
+    throw new Error(
+      `could not make a ${typeName} harmless: ${JSON.stringify(check).slice(0, 300)}`,
+    );
   }
   return [again, true];
 }
@@ -324,16 +485,19 @@ function harmless(typeName: string, bytes: Buffer): [Buffer, boolean] {
 const printable = (s: string) => s.replace(/[^ -~]/g, () => String.fromCharCode(32 + int(95)));
 function mutateText(s: string): string {
   switch (int(6)) {
-    case 0: { // flip characters
+    case 0: {
+      // flip characters
       const a = s.split('');
-      for (let i = 1 + int(3); i > 0 && a.length; i--) a[int(a.length)] = String.fromCharCode(32 + int(95));
+      for (let i = 1 + int(3); i > 0 && a.length; i--)
+        a[int(a.length)] = String.fromCharCode(32 + int(95));
       return a.join('');
     }
     case 1:
       return s.slice(0, int(s.length + 1));
     case 2:
       return s + s.slice(int(s.length));
-    case 3: { // one byte flipped, kept printable
+    case 3: {
+      // one byte flipped, kept printable
       const a = Buffer.from(s, 'latin1');
       if (a.length) a[int(a.length)] ^= 1 << int(7);
       return printable(a.toString('latin1'));
@@ -344,31 +508,82 @@ function mutateText(s: string): string {
       return `${s}${pick(['', ' ', '.', '..', '=', 'AAAA', '.x.y'])}`;
   }
 }
-const ACT_AS_VALID = ['65534:65534', '65534:65534:4,20', '0:0', '1000:1000', '65533:65533', '0:0:0'];
+const ACT_AS_VALID = [
+  '65534:65534',
+  '65534:65534:4,20',
+  '0:0',
+  '1000:1000',
+  '65533:65533',
+  '0:0:0',
+];
 const ACT_AS_EXTREME = [
-  '4294967295:4294967295', '4294967296:0', '99999999999:0', '-1:-1', ':', '', '0', '0:0:', ' 0:0', '0:0 ', '1e3:0', '0x10:0',
-  '00000000001:0', '0:0:' + Array(64).fill(1).join(','), '0:0:' + Array(65).fill(1).join(','), '0:0:,', '0:0:1,,2', 'root:root', '0;0',
+  '4294967295:4294967295',
+  '4294967296:0',
+  '99999999999:0',
+  '-1:-1',
+  ':',
+  '',
+  '0',
+  '0:0:',
+  ' 0:0',
+  '0:0 ',
+  '1e3:0',
+  '0x10:0',
+  '00000000001:0',
+  '0:0:' + Array(64).fill(1).join(','),
+  '0:0:' + Array(65).fill(1).join(','),
+  '0:0:,',
+  '0:0:1,,2',
+  'root:root',
+  '0;0',
 ];
 function actAs(): string | undefined {
   switch (int(8)) {
-    case 0: return undefined;
-    case 1: case 2: return pick(ACT_AS_VALID);
-    case 3: case 4: return pick(ACT_AS_EXTREME);
-    case 5: return 'x'.repeat(pick([100, 4000, 9000, 70000]));
-    default: return mutateText(pick(ACT_AS_VALID));
+    case 0:
+      return undefined;
+    case 1:
+    case 2:
+      return pick(ACT_AS_VALID);
+    case 3:
+    case 4:
+      return pick(ACT_AS_EXTREME);
+    case 5:
+      return 'x'.repeat(pick([100, 4000, 9000, 70000]));
+    default:
+      return mutateText(pick(ACT_AS_VALID));
   }
 }
 function credential(): string | undefined {
   const real = spec.credential ?? 'a.b.c';
   const parts = real.split('.');
   switch (int(10)) {
-    case 0: return undefined;
-    case 1: case 2: return real;
-    case 3: case 4: case 5: return printable(mutateText(real));
-    case 6: return [parts[0], parts[1], parts[2].slice(0, int(parts[2].length))].join('.');
-    case 7: return pick(['', '.', '..', '...', 'a.b.c', `${parts[0]}..${parts[2]}`, `${parts[2]}.${parts[1]}.${parts[0]}`, `e30.${parts[1]}.${parts[2]}`, `${Buffer.from('null').toString('base64url')}.${parts[1]}.${parts[2]}`]);
-    case 8: return 'A'.repeat(pick([8193, 9000, 70000]));
-    default: { // flip one base64url character of one part
+    case 0:
+      return undefined;
+    case 1:
+    case 2:
+      return real;
+    case 3:
+    case 4:
+    case 5:
+      return printable(mutateText(real));
+    case 6:
+      return [parts[0], parts[1], parts[2].slice(0, int(parts[2].length))].join('.');
+    case 7:
+      return pick([
+        '',
+        '.',
+        '..',
+        '...',
+        'a.b.c',
+        `${parts[0]}..${parts[2]}`,
+        `${parts[2]}.${parts[1]}.${parts[0]}`,
+        `e30.${parts[1]}.${parts[2]}`,
+        `${Buffer.from('null').toString('base64url')}.${parts[1]}.${parts[2]}`,
+      ]);
+    case 8:
+      return 'A'.repeat(pick([8193, 9000, 70000]));
+    default: {
+      // flip one base64url character of one part
       const i = int(3);
       const p = parts.slice();
       const at = int(p[i].length);
@@ -400,11 +615,21 @@ function metadata(): [Metadata, string] {
 function channel(): ChannelCredentials {
   if (!spec.ca) return credentials.createInsecure();
   const read = (p?: string) => (p ? readFileSync(p) : null);
-  return credentials.createSsl(readFileSync(spec.ca), read(spec.key), read(spec.cert), { checkServerIdentity: () => undefined });
+  return credentials.createSsl(readFileSync(spec.ca), read(spec.key), read(spec.cert), {
+    checkServerIdentity: () => undefined,
+  });
 }
-const client = new Client(spec.target, channel(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1, 'grpc.use_local_subchannel_pool': 1 });
+const client = new Client(spec.target, channel(), {
+  'grpc.max_receive_message_length': -1,
+  'grpc.max_send_message_length': -1,
+  'grpc.use_local_subchannel_pool': 1,
+});
 const identity = (b: Buffer) => b;
-const NAMES = Object.fromEntries(Object.entries(status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v, k])) as Record<number, string>;
+const NAMES = Object.fromEntries(
+  Object.entries(status)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [v, k]),
+) as Record<number, string>;
 
 interface Outcome {
   code: number;
@@ -428,7 +653,10 @@ function entries(rpc: string, bytes: Buffer): number {
   try {
     const o = T(r.req).toObject(T(r.req).decode(bytes), CONVERSION) as Record<string, unknown>;
     const body = (o.start as Record<string, unknown> | undefined) ?? o;
-    return ['targets', 'argv', 'env', 'audience'].reduce((n, k) => n + (Array.isArray(body[k]) ? (body[k] as unknown[]).length : 0), 0);
+    return ['targets', 'argv', 'env', 'audience'].reduce(
+      (n, k) => n + (Array.isArray(body[k]) ? (body[k] as unknown[]).length : 0),
+      0,
+    );
   } catch {
     return 0;
   }
@@ -450,9 +678,13 @@ setInterval(() => {
   lastBeat = now;
 }, 100).unref();
 /** Whether this process stalled for a second or more in [from, to]. */
-const stalledBetween = (from: number, to: number) => stalls.some(([at, len]) => len >= 1000 && at + len >= from && at <= to);
+const stalledBetween = (from: number, to: number) =>
+  stalls.some(([at, len]) => len >= 1000 && at + len >= from && at <= to);
 
-function withWatchdog(ms: number, start: (done: (o: Outcome) => void) => () => void): Promise<Outcome & { lateMs: number; clientStalled: boolean }> {
+function withWatchdog(
+  ms: number,
+  start: (done: (o: Outcome) => void) => () => void,
+): Promise<Outcome & { lateMs: number; clientStalled: boolean }> {
   return new Promise((resolve) => {
     const t0 = Date.now();
     let finished = false;
@@ -462,7 +694,11 @@ function withWatchdog(ms: number, start: (done: (o: Outcome) => void) => () => v
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      resolve({ ...o, lateMs: Math.max(0, Date.now() - t0 - ms), clientStalled: stalledBetween(t0, Date.now()) });
+      resolve({
+        ...o,
+        lateMs: Math.max(0, Date.now() - t0 - ms),
+        clientStalled: stalledBetween(t0, Date.now()),
+      });
     };
     timer = setTimeout(() => {
       // Let whatever this process had queued while it was held up run first.
@@ -478,18 +714,34 @@ function withWatchdog(ms: number, start: (done: (o: Outcome) => void) => () => v
     }
   });
 }
-const fromErr = (err: ServiceError | null): Outcome => (err ? { code: err.code, details: err.details ?? err.message } : { code: 0, details: '' });
+const fromErr = (err: ServiceError | null): Outcome =>
+  err ? { code: err.code, details: err.details ?? err.message } : { code: 0, details: '' };
 
 function sendUnary(path: string, bytes: Buffer, md: Metadata, ms: number) {
   return withWatchdog(ms, (done) => {
-    const call = client.makeUnaryRequest<Buffer, Buffer>(path, identity, identity, bytes, md, { deadline: Date.now() + ms }, (err) => done(fromErr(err)));
+    const call = client.makeUnaryRequest<Buffer, Buffer>(
+      path,
+      identity,
+      identity,
+      bytes,
+      md,
+      { deadline: Date.now() + ms },
+      (err) => done(fromErr(err)),
+    );
     return () => call.cancel();
   });
 }
 function sendEvents(path: string, bytes: Buffer, md: Metadata) {
   const ms = 2000;
   return withWatchdog(ms, (done) => {
-    const call = client.makeServerStreamRequest<Buffer, Buffer>(path, identity, identity, bytes, md, { deadline: Date.now() + ms });
+    const call = client.makeServerStreamRequest<Buffer, Buffer>(
+      path,
+      identity,
+      identity,
+      bytes,
+      md,
+      { deadline: Date.now() + ms },
+    );
     call.on('data', () => {});
     call.on('error', (err: ServiceError) => done(fromErr(err)));
     call.on('status', (s) => done({ code: s.code, details: s.details }));
@@ -501,7 +753,9 @@ function sendEvents(path: string, bytes: Buffer, md: Metadata) {
 function sendRun(path: string, msgs: Buffer[], md: Metadata) {
   const ms = 3000;
   return withWatchdog(ms, (done) => {
-    const call = client.makeBidiStreamRequest<Buffer, Buffer>(path, identity, identity, md, { deadline: Date.now() + ms });
+    const call = client.makeBidiStreamRequest<Buffer, Buffer>(path, identity, identity, md, {
+      deadline: Date.now() + ms,
+    });
     call.on('data', () => {});
     call.on('error', (err: ServiceError) => done(fromErr(err)));
     call.on('status', (s) => done({ code: s.code, details: s.details }));
@@ -516,38 +770,95 @@ function sendRun(path: string, msgs: Buffer[], md: Metadata) {
 
 async function seal(audience: number[]): Promise<void> {
   const bytes = enc('SealRequest', { audience });
-  client.makeUnaryRequest<Buffer, Buffer>('/gproc.v1.Agent/Seal', identity, identity, bytes, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => {
-    if (err) {
-      process.stderr.write(`seal failed: ${err.code} ${err.details}\n`);
-      process.exit(1);
-    }
-    const cred = T('Credential').toObject(T('Credential').decode(res!), CONVERSION) as { token: string };
-    process.stdout.write(`${JSON.stringify({ token: cred.token })}\n`);
-    process.exit(0);
-  });
+  client.makeUnaryRequest<Buffer, Buffer>(
+    '/gproc.v1.Agent/Seal',
+    identity,
+    identity,
+    bytes,
+    new Metadata(),
+    { deadline: Date.now() + 5000 },
+    (err, res) => {
+      if (err) {
+        process.stderr.write(`seal failed: ${err.code} ${err.details}\n`);
+        process.exit(1);
+      }
+      const cred = T('Credential').toObject(T('Credential').decode(res!), CONVERSION) as {
+        token: string;
+      };
+      process.stdout.write(`${JSON.stringify({ token: cred.token })}\n`);
+      process.exit(0);
+    },
+  );
 }
 
 async function fuzz(): Promise<void> {
-  const result: FuzzResult = { sent: 0, reached: 0, elapsedMs: 0, stoppedEarly: false, counts: {}, mutations: {}, patched: 0, samples: [], maxLateMs: 0, maxStallMs: 0 };
+  const result: FuzzResult = {
+    sent: 0,
+    reached: 0,
+    elapsedMs: 0,
+    stoppedEarly: false,
+    counts: {},
+    mutations: {},
+    patched: 0,
+    samples: [],
+    maxLateMs: 0,
+    maxStallMs: 0,
+  };
   const t0 = Date.now();
-  const note = (rpc: string, o: Outcome & { lateMs: number; clientStalled: boolean }, mutation: string, md: string, bytes: Buffer, size: number) => {
+  const note = (
+    rpc: string,
+    o: Outcome & { lateMs: number; clientStalled: boolean },
+    mutation: string,
+    md: string,
+    bytes: Buffer,
+    size: number,
+  ) => {
     // grpc-js answers a request it cannot decode with INTERNAL "Error deserializing request".
     const decoding = o.code === status.INTERNAL && /deserializ/i.test(o.details);
     // Megabytes through HTTP/2 flow control on a loaded machine may not arrive in time: that
     // is transfer, not the agent failing to answer.
     // So may a request of thousands of entries: each signal target costs the agent a read
     // of /proc and a synchronous audit line, on its one thread.
-    const large = o.code === status.DEADLINE_EXCEEDED && (size > LARGE_BYTES || entries(rpc, bytes) > MANY_ENTRIES);
+    const large =
+      o.code === status.DEADLINE_EXCEEDED &&
+      (size > LARGE_BYTES || entries(rpc, bytes) > MANY_ENTRIES);
     const stalled = o.code === status.DEADLINE_EXCEEDED && !large && o.clientStalled;
-    const code = decoding ? 'INTERNAL_DECODING' : large ? 'DEADLINE_EXCEEDED_HEAVY' : stalled ? 'DEADLINE_EXCEEDED_CLIENT_STALLED' : (NAMES[o.code] ?? (o.code === -1 ? 'HANG' : o.code === -2 ? 'CLIENT_ERROR' : `CODE_${o.code}`));
+    const code = decoding
+      ? 'INTERNAL_DECODING'
+      : large
+        ? 'DEADLINE_EXCEEDED_HEAVY'
+        : stalled
+          ? 'DEADLINE_EXCEEDED_CLIENT_STALLED'
+          : (NAMES[o.code] ??
+            (o.code === -1 ? 'HANG' : o.code === -2 ? 'CLIENT_ERROR' : `CODE_${o.code}`));
     const byRpc = (result.counts[rpc] ??= {});
     byRpc[code] = (byRpc[code] ?? 0) + 1;
     if (!decoding) result.reached++;
     result.maxLateMs = Math.max(result.maxLateMs, o.lateMs);
-    const interesting = (o.code === status.INTERNAL && !decoding) || o.code < 0 || [status.UNKNOWN, status.UNAVAILABLE, status.UNIMPLEMENTED, status.DATA_LOSS, status.ABORTED, status.OUT_OF_RANGE].includes(o.code) ||
-      (o.code === status.DEADLINE_EXCEEDED && !large && !stalled && !['Wait', 'Events'].includes(rpc));
+    const interesting =
+      (o.code === status.INTERNAL && !decoding) ||
+      o.code < 0 ||
+      [
+        status.UNKNOWN,
+        status.UNAVAILABLE,
+        status.UNIMPLEMENTED,
+        status.DATA_LOSS,
+        status.ABORTED,
+        status.OUT_OF_RANGE,
+      ].includes(o.code) ||
+      (o.code === status.DEADLINE_EXCEEDED &&
+        !large &&
+        !stalled &&
+        !['Wait', 'Events'].includes(rpc));
     if (interesting && result.samples.filter((s) => s.code === code && s.rpc === rpc).length < 5) {
-      result.samples.push({ rpc, code, details: o.details.slice(0, 300), mutation, metadata: md.slice(0, 300), hex: bytes.subarray(0, 200).toString('hex') });
+      result.samples.push({
+        rpc,
+        code,
+        details: o.details.slice(0, 300),
+        mutation,
+        metadata: md.slice(0, 300),
+        hex: bytes.subarray(0, 200).toString('hex'),
+      });
     }
   };
   const one = async () => {
@@ -568,11 +879,28 @@ async function fuzz(): Promise<void> {
         msgs[i] = m;
         kinds.push(k);
       }
-      switch (int(6)) { // the order of messages
-        case 0: msgs = msgs.slice(1); kinds.push('no-start'); break;
-        case 1: msgs = [msgs[0], ...msgs]; kinds.push('start-twice'); break;
-        case 2: msgs = [...msgs, ...Array(pick([10, 200])).fill(enc('RunInput', { stdin: Buffer.alloc(pick([1, 65536]), 'y') }))]; kinds.push('much-stdin'); break;
-        default: break;
+      switch (
+        int(6) // the order of messages
+      ) {
+        case 0:
+          msgs = msgs.slice(1);
+          kinds.push('no-start');
+          break;
+        case 1:
+          msgs = [msgs[0], ...msgs];
+          kinds.push('start-twice');
+          break;
+        case 2:
+          msgs = [
+            ...msgs,
+            ...Array(pick([10, 200])).fill(
+              enc('RunInput', { stdin: Buffer.alloc(pick([1, 65536]), 'y') }),
+            ),
+          ];
+          kinds.push('much-stdin');
+          break;
+        default:
+          break;
       }
       if (spec.restricted) {
         msgs = msgs.map((m) => {
@@ -600,7 +928,15 @@ async function fuzz(): Promise<void> {
       mutation = k;
       shown = bytes;
       size = bytes.length;
-      o = rpc.kind === 'server' ? await sendEvents(path, bytes, md) : await sendUnary(path, bytes, md, rpc.name === 'Wait' ? WAIT_DEADLINE_MS : UNARY_DEADLINE_MS);
+      o =
+        rpc.kind === 'server'
+          ? await sendEvents(path, bytes, md)
+          : await sendUnary(
+              path,
+              bytes,
+              md,
+              rpc.name === 'Wait' ? WAIT_DEADLINE_MS : UNARY_DEADLINE_MS,
+            );
     }
     for (const m of mutation.split('+')) result.mutations[m] = (result.mutations[m] ?? 0) + 1;
     note(rpc.name, o, mutation, mdText, shown, size);

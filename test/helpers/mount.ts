@@ -20,16 +20,32 @@ export interface TestMount {
 }
 
 /** Starts `gproc mount` for `cluster` and waits until the view answers. */
-export async function startMount(t: Test, cluster: TestCluster, opts: { node?: number; mountPoint?: string } = {}): Promise<TestMount> {
+export async function startMount(
+  t: Test,
+  cluster: TestCluster,
+  opts: { node?: number; mountPoint?: string } = {},
+): Promise<TestMount> {
   const mountPoint = opts.mountPoint ?? mkdtempSync(join(tmpdir(), 'gproc-mnt-'));
   const logFile = join(cluster.dir, `mount-${opts.node ?? 1}-${Date.now()}.log`);
   const log = openSync(logFile, 'a');
   const node = opts.node ?? 1;
-  const args = [...cluster.hostPrefix(node), ...GPROC, 'mount', '--config', cluster.configPath, '--node', String(node), mountPoint];
+  const args = [
+    ...cluster.hostPrefix(node),
+    ...GPROC,
+    'mount',
+    '--config',
+    cluster.configPath,
+    '--node',
+    String(node),
+    mountPoint,
+  ];
   const child = spawn(args[0], args.slice(1), { stdio: ['ignore', log, log] });
   closeSync(log);
   // readdir always reaches the daemon (a stale mount's cached entries could still stat).
-  await waitFor(`mount at ${mountPoint}`, () => readdirSync(mountPoint).includes('nodes') || undefined);
+  await waitFor(
+    `mount at ${mountPoint}`,
+    () => readdirSync(mountPoint).includes('nodes') || undefined,
+  );
   const mount: TestMount = {
     mountPoint,
     process: child,
@@ -50,15 +66,23 @@ export async function startMount(t: Test, cluster: TestCluster, opts: { node?: n
 
 /** Runs a command with the mount as /proc (`gproc exec --mount DIR -- argv`). */
 export function inView(mount: TestMount, argv: string[], input?: string): SpawnSyncReturns<string> {
-  return spawnSync(GPROC[0], [...GPROC.slice(1), 'exec', '--mount', mount.mountPoint, '--', ...argv], {
-    encoding: 'utf8',
-    input,
-    maxBuffer: 256 * 1024 * 1024,
-  });
+  return spawnSync(
+    GPROC[0],
+    [...GPROC.slice(1), 'exec', '--mount', mount.mountPoint, '--', ...argv],
+    {
+      encoding: 'utf8',
+      input,
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  );
 }
 
 /** Runs a command inside a node, as one of its own processes. */
-export function inNode(node: TestNode, argv: string[], env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
+export function inNode(
+  node: TestNode,
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): SpawnSyncReturns<string> {
   const [nsenter, ...args] = inNamespaces(node.initPid);
   return spawnSync(nsenter, [...args, ...argv], {
     encoding: 'utf8',
@@ -68,7 +92,11 @@ export function inNode(node: TestNode, argv: string[], env: NodeJS.ProcessEnv = 
 }
 
 /** pwrite()s each case to a file and reports "ok" or the errno name. */
-export function writeCases(path: string, cases: Record<string, { hex: string; offset?: number }>, uid?: number): Record<string, string> {
+export function writeCases(
+  path: string,
+  cases: Record<string, { hex: string; offset?: number }>,
+  uid?: number,
+): Record<string, string> {
   const py = [
     'import errno, json, os, sys',
     'path, cases = sys.argv[1], json.load(sys.stdin)',
@@ -87,9 +115,13 @@ export function writeCases(path: string, cases: Record<string, { hex: string; of
   ].join('\n');
   const argv = ['/usr/bin/python3', '-c', py, path];
   const input = JSON.stringify(cases);
-  const r = uid === undefined
-    ? spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input })
-    : spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv], { encoding: 'utf8', input });
+  const r =
+    uid === undefined
+      ? spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input })
+      : spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv], {
+          encoding: 'utf8',
+          input,
+        });
   if (r.status !== 0) throw new Error(`python: ${r.error ?? r.stderr}`);
   return JSON.parse(r.stdout);
 }

@@ -151,7 +151,8 @@ export function inNodeNamespaces(initPid: number): string[] {
 /** Starts a network of `opts.hosts` hosts, ids 1..n; removed when `t` ends (also when it fails). */
 export function startNetwork(t: Test, opts: { hosts: number }): TestNetwork {
   if (process.getuid?.() !== 0) throw new Error('test networks need root (network namespaces)');
-  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > 254) throw new Error(`hosts must be 1..254, not ${opts.hosts}`);
+  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > 254)
+    throw new Error(`hosts must be 1..254, not ${opts.hosts}`);
   sweepLeftovers();
 
   const base = `${PREFIX}-${process.pid}-${++runs}`;
@@ -178,12 +179,15 @@ export function startNetwork(t: Test, opts: { hosts: number }): TestNetwork {
       return run([...inHost(id), 'nft', ...args], input);
     } catch (err) {
       if (!spawnSync('sh', ['-c', 'command -v nft']).stdout?.length) {
-        throw new Error('nft is missing: install Debian\'s nftables (make debian-deps)');
+        throw new Error("nft is missing: install Debian's nftables (make debian-deps)");
       }
       throw err;
     }
   };
-  const hasFaultTable = (id: number) => nft(id, ['list', 'tables']).split('\n').some((l) => l.trim() === `table inet ${FAULT_TABLE}`);
+  const hasFaultTable = (id: number) =>
+    nft(id, ['list', 'tables'])
+      .split('\n')
+      .some((l) => l.trim() === `table inet ${FAULT_TABLE}`);
 
   const stop = () => {
     if (stopped) return;
@@ -213,10 +217,27 @@ export function startNetwork(t: Test, opts: { hosts: number }): TestNetwork {
     ipIn(bridgeNetns, 'link', 'add', BRIDGE, 'type', 'bridge');
     ipIn(bridgeNetns, 'link', 'set', BRIDGE, 'up');
     for (let id = 1; id <= opts.hosts; id++) {
-      const h: TestHost = { id, netns: `${base}-h${id}`, address: `${SUBNET}.${id}`, ifname: HOST_IF };
+      const h: TestHost = {
+        id,
+        netns: `${base}-h${id}`,
+        address: `${SUBNET}.${id}`,
+        ifname: HOST_IF,
+      };
       addNetns(h.netns);
       // Both ends are born in test namespaces: the pair is never in the root namespace.
-      ipIn(bridgeNetns, 'link', 'add', port(id), 'type', 'veth', 'peer', 'name', h.ifname, 'netns', h.netns);
+      ipIn(
+        bridgeNetns,
+        'link',
+        'add',
+        port(id),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        h.ifname,
+        'netns',
+        h.netns,
+      );
       ipIn(bridgeNetns, 'link', 'set', port(id), 'master', BRIDGE);
       ipIn(bridgeNetns, 'link', 'set', port(id), 'up');
       ipIn(h.netns, 'addr', 'add', `${h.address}/24`, 'dev', h.ifname);
@@ -238,22 +259,30 @@ export function startNetwork(t: Test, opts: { hosts: number }): TestNetwork {
     dropTraffic: (id) => {
       const { ifname } = host(id);
       if (hasFaultTable(id)) return;
-      nft(id, ['-f', '-'], [
-        `table inet ${FAULT_TABLE} {`,
-        `  chain input { type filter hook input priority -200; policy accept; iifname "${ifname}" drop; }`,
-        `  chain output { type filter hook output priority -200; policy accept; oifname "${ifname}" drop; }`,
-        '}',
-        '',
-      ].join('\n'));
+      nft(
+        id,
+        ['-f', '-'],
+        [
+          `table inet ${FAULT_TABLE} {`,
+          `  chain input { type filter hook input priority -200; policy accept; iifname "${ifname}" drop; }`,
+          `  chain output { type filter hook output priority -200; policy accept; oifname "${ifname}" drop; }`,
+          '}',
+          '',
+        ].join('\n'),
+      );
     },
     allowTraffic: (id) => {
       if (hasFaultTable(id)) nft(id, ['delete', 'table', 'inet', FAULT_TABLE]);
     },
     startInHost: async (id, argv) => {
-      const launcher: ChildProcess = spawn(inHost(id)[0], [...inHost(id).slice(1), 'unshare', '--pid', '--fork', '--mount-proc', '--', ...argv], {
-        stdio: 'ignore',
-        detached: true,
-      });
+      const launcher: ChildProcess = spawn(
+        inHost(id)[0],
+        [...inHost(id).slice(1), 'unshare', '--pid', '--fork', '--mount-proc', '--', ...argv],
+        {
+          stdio: 'ignore',
+          detached: true,
+        },
+      );
       launcher.unref();
       const kill = (pid: number | undefined) => {
         try {
@@ -268,10 +297,18 @@ export function startNetwork(t: Test, opts: { hosts: number }): TestNetwork {
         initPid = await pollUntil(
           `the PID namespace in test host ${id}`,
           () => {
-            if (launcher.exitCode !== null || launcher.signalCode !== null) throw new Error(`nsenter/unshare ended (${launcher.exitCode ?? launcher.signalCode})`);
+            if (launcher.exitCode !== null || launcher.signalCode !== null)
+              throw new Error(
+                `nsenter/unshare ended (${launcher.exitCode ?? launcher.signalCode})`,
+              );
             const child = childrenOf(launcher.pid!)[0];
             // ready once the child has exec'd `argv` (unshare forks; the child mounts its /proc, then execs)
-            return child !== undefined && readFileSync(`/proc/${child}/cmdline`, 'latin1') !== readFileSync(`/proc/${launcher.pid}/cmdline`, 'latin1') && child;
+            return (
+              child !== undefined &&
+              readFileSync(`/proc/${child}/cmdline`, 'latin1') !==
+                readFileSync(`/proc/${launcher.pid}/cmdline`, 'latin1') &&
+              child
+            );
           },
           10000,
           20,

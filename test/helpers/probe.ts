@@ -36,13 +36,18 @@ const spec = JSON.parse(process.argv[2]) as Spec;
 function channel(): ChannelCredentials {
   if (!spec.ca) return credentials.createInsecure();
   const read = (p?: string) => (p ? readFileSync(p) : null);
-  return credentials.createSsl(readFileSync(spec.ca), read(spec.key), read(spec.cert), { checkServerIdentity: () => undefined });
+  return credentials.createSsl(readFileSync(spec.ca), read(spec.key), read(spec.cert), {
+    checkServerIdentity: () => undefined,
+  });
 }
 
 function client(): AgentClient {
   const { Client } = agentService();
   // A channel of its own each: grpc-js would share one connection between equal channels.
-  return new Client(spec.target, channel(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.probe-instance': Math.random() });
+  return new Client(spec.target, channel(), {
+    'grpc.use_local_subchannel_pool': 1,
+    'grpc.probe-instance': Math.random(),
+  });
 }
 
 function metadata(): Metadata {
@@ -53,7 +58,8 @@ function metadata(): Metadata {
 }
 
 const deadline = () => ({ deadline: Date.now() + 5000 });
-const outcome = (err: ServiceError | null): Outcome => (err ? { code: err.code, details: err.details } : { code: 0, details: '' });
+const outcome = (err: ServiceError | null): Outcome =>
+  err ? { code: err.code, details: err.details } : { code: 0, details: '' };
 
 function unary(c: AgentClient, op: string): Promise<Outcome> {
   return new Promise((resolve) => {
@@ -64,7 +70,12 @@ function unary(c: AgentClient, op: string): Promise<Outcome> {
       case 'list':
         return c.GetSnapshot({}, metadata(), deadline(), done);
       case 'signal':
-        return c.Signal({ targets: [{ pid: 1, starttime: 0 }], signal: 0 }, metadata(), deadline(), done);
+        return c.Signal(
+          { targets: [{ pid: 1, starttime: 0 }], signal: 0 },
+          metadata(),
+          deadline(),
+          done,
+        );
       case 'spawn':
         return c.Spawn({ argv: ['true'] }, metadata(), deadline(), done);
       case 'run': {
