@@ -16,7 +16,7 @@ import { parsePidStat, parseStatusLines } from '../src/procfs';
 import { readProcess } from '../src/procfs/read';
 import type { NodeInfo__Output } from '../src/proto/gen/gproc/v1/NodeInfo';
 import { inNamespaces } from '../src/up/nodes';
-import { startCluster, waitFor } from './helpers/cluster';
+import { GPROC, startCluster, waitFor } from './helpers/cluster';
 import { hex, inView, startMount, writeCases } from './helpers/mount';
 
 const PY = '/usr/bin/python3'; // Debian's, which has python3-psutil
@@ -340,6 +340,20 @@ t.test("the cluster's root over three real nodes", async (t) => {
     const pkill = inView(mount, ['pkill', '-CONT', '-x', 'cluster']);
     t.equal(pkill.status, 1, 'pkill -x cluster fails');
     t.match(pkill.stderr, /killing pid 1 failed: Operation not permitted/, 'pkill says why');
+    for (const cmd of [
+      ['kill', '-CONT', '1'],
+      ['wait', '1'],
+    ]) {
+      const cli = spawnSync(
+        GPROC[0],
+        [...GPROC.slice(1), cmd[0], '--config', cluster.configPath, ...cmd.slice(1)],
+        {
+          encoding: 'utf8',
+        },
+      );
+      t.equal(cli.status, 1, `gproc ${cmd.join(' ')} fails`);
+      t.match(cli.stderr, /1 is the cluster's root, not a process of any node/, 'and says why');
+    }
     t.ok(
       inits.every((g) => existsSync(`${M}/${g}`)),
       "every node's init is still there",

@@ -17,17 +17,15 @@
  * is no process to deliver them to); `wait`, `node`, `usage` and the files read from an
  * agent (`io` is all zeros instead) are not there.
  */
-import { translatePid } from '../gpid';
+import { ROOT_GPID, translatePid } from '../gpid';
 import { parsePidStat } from '../procfs/stat';
 import type { Process__Output } from '../proto/gen/gproc/v1/Process';
 import type { ProcessEntry } from './table';
 
-/** The gpid of the cluster's root. */
-export const ROOT_GPID = 1;
 /** The node id its gpid decodes to: 0, which no node has. */
-export const ROOT_NODE = 0;
+const ROOT_NODE = 0;
 /** Its comm (stat field 2, status Name). */
-export const ROOT_COMM = 'cluster';
+const ROOT_COMM = 'cluster';
 
 /**
  * stat (proc(5)): pid 1, state S, ppid 0, pgrp and session 1, no tty (tty_nr 0, tpgid -1),
@@ -119,9 +117,6 @@ export const ROOT_ENTRY: ProcessEntry = {
   tpgid: -1,
   starttime: 0,
 };
-
-/** True for the cluster's root. */
-export const isRoot = (p: { gpid: number }) => p.gpid === ROOT_GPID;
 
 /**
  * The parent a process of `node` has in the view when its node-local parent is `ppid`:

@@ -10,8 +10,7 @@
  * root) open the file (default_permissions).
  */
 import { defaults } from '../defaults';
-import { decodeGpid } from '../gpid';
-import { ROOT_GPID } from '../cluster/root';
+import { decodeGpid, ROOT_GPID } from '../gpid';
 import type { Cluster } from '../cluster/cluster';
 import { signalGroup } from '../cluster/signal';
 import type { ClusterTable, EndedEntry, ProcessEntry } from '../cluster/table';

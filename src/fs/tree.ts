@@ -29,8 +29,8 @@ import {
   type NodeEntry,
   type ProcessEntry,
 } from '../cluster/table';
-import { ROOT_GPID, ROOT_IO } from '../cluster/root';
-import { decodeGpid, PID_LIMIT, translatePid } from '../gpid';
+import { ROOT_IO } from '../cluster/root';
+import { decodeGpid, PID_LIMIT, ROOT_GPID, translatePid } from '../gpid';
 import type { Logger } from '../log';
 import { E, FsError } from './errno';
 import { bindEnded, bindLive, type BoundProcess } from './process-handle';
