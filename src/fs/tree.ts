@@ -9,6 +9,7 @@
  *   /<gpid>/{stat,status,statm,cmdline,comm,environ,cgroup,io,node,usage}
  *   /<gpid>/{ctl,wait}  links to the control view's files of that process (its identity)
  *   /<gpid>/task/<gtid>/{stat,status,statm,comm,cmdline}
+ *   /1/  the cluster's root: stat status statm cmdline comm environ cgroup io task/ ctl
  *   /{stat,uptime,meminfo,loadavg,cpuinfo}  /sys/kernel/{pid_max,osrelease}
  *   /nodes/<id>/{name,address,state,uptime,meminfo,loadavg,spawn}  /events  /self
  *   /<local pid> and any other top-level name of the real /proc: links into it, unlisted
@@ -28,7 +29,8 @@ import {
   type NodeEntry,
   type ProcessEntry,
 } from '../cluster/table';
-import { decodeGpid, encodeGpid, PID_LIMIT } from '../gpid';
+import { ROOT_IO } from '../cluster/root';
+import { decodeGpid, PID_LIMIT, ROOT_GPID, translatePid } from '../gpid';
 import type { Logger } from '../log';
 import { E, FsError } from './errno';
 import { bindEnded, bindLive, type BoundProcess } from './process-handle';
@@ -135,9 +137,11 @@ const dir = (children: Record<string, Spec>, more: Partial<DirSpec> = {}): DirSp
 /** A number as /proc names entries: decimal, without leading zeros ("01" is no entry). */
 export const isNumber = (seg: string) => /^[1-9]\d{0,9}$/.test(seg);
 
-/** The gpid a top-level name stands for (a number at or above PID_LIMIT), else undefined. */
+/** The gpid a top-level name stands for (1, or a number at or above PID_LIMIT), else undefined. */
 const gpidOf = (seg: string) =>
-  isNumber(seg) && Number(seg) >= PID_LIMIT ? Number(seg) : undefined;
+  isNumber(seg) && (Number(seg) >= PID_LIMIT || Number(seg) === ROOT_GPID)
+    ? Number(seg)
+    : undefined;
 
 /** The gpid a path of the view lies under ("/<gpid>/..."), else undefined. */
 export function gpidOfPath(path: string): number | undefined {
@@ -184,7 +188,7 @@ const PROCESS_DIR = dir({
             ? { spec: THREAD_DIR, scope: { ...s, tid } }
             : undefined;
         },
-        list: (s) => threadIds(proc(s)).map((tid) => String(encodeGpid(proc(s).node, tid))),
+        list: (s) => threadIds(proc(s)).map((tid) => String(translatePid(proc(s).node, tid))),
       },
     },
   ),
@@ -192,6 +196,16 @@ const PROCESS_DIR = dir({
   wait: controlLink((s) => CONTROL_PATHS.process(proc(s).gpid, proc(s).proc.starttime, 'wait')),
   node: readOnly((s) => render.renderNodeOf(proc(s), table(s))),
   usage: readOnly((s) => usage(s)),
+});
+
+/**
+ * The cluster's root, gpid 1 (root.ts): the files tools read for a process, io all zeros;
+ * its ctl refuses every signal (process-handle.ts). No node holds it: no wait, node, usage.
+ */
+const ROOT_FILES = 'stat status statm cmdline comm environ cgroup task ctl'.split(' ');
+const CLUSTER_ROOT_DIR = dir({
+  ...Object.fromEntries(ROOT_FILES.map((name) => [name, PROCESS_DIR.children[name]])),
+  io: file(0o400, () => ({ read: () => ROOT_IO })),
 });
 
 /** What is left of a process whose exit status an agent still holds: its wait file. */
@@ -246,7 +260,11 @@ export const ROOT: DirSpec = dir(
         if (gpid === undefined) return undefined;
         const t = table(s);
         const p = t.processes.get(gpid);
-        if (p) return { spec: PROCESS_DIR, scope: { ...s, proc: p } };
+        if (p)
+          return {
+            spec: p.gpid === ROOT_GPID ? CLUSTER_ROOT_DIR : PROCESS_DIR,
+            scope: { ...s, proc: p },
+          };
         const ended = t.ended.get(gpid);
         if (ended) return { spec: ENDED_DIR, scope: { ...s, ended } };
         let node: number;
