@@ -107,6 +107,15 @@ export class Connections {
   }
 
   /**
+   * Closes a connection at once, sending nothing more on it: its peer sees the connection
+   * dropped, and each of its calls still open ends UNAVAILABLE.
+   * @param callPeer the connection, as `call.getPeer()` names it.
+   */
+  drop(callPeer: string): void {
+    this.open.get(callPeer)?.socket.destroy();
+  }
+
+  /**
    * Notes that the connection a call came on showed a valid credential for `uid` of `node`:
    * from now on it counts against that user's bound, not its address's, and may stay.
    * @returns false (and closes it) when that user has too many connections already.

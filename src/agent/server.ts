@@ -4,6 +4,8 @@
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import type { ServerHttp2Session } from 'node:http2';
 import type { Server as NetServer } from 'node:net';
 import { resolve } from 'node:path';
 import {
@@ -114,6 +116,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // Every connection is accepted here, its peer noted (connections.ts), then served by gRPC
   // as plaintext HTTP/2: TLS, where there is any, was done by our own listener.
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  dropWithoutReset(server, connections);
   const inject = (socket: Parameters<typeof injector.injectConnection>[0]) =>
     injector.injectConnection(socket);
   const listeners: NetServer[] = [];
@@ -156,4 +159,32 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       audit.close();
     },
   };
+}
+
+/**
+ * grpc-js ends a connection whose peer leaves its keepalive ping unanswered (a caller that
+ * vanished, or whose process stalled over `defaults.keepaliveTimeoutMs`) with
+ * `session.destroy()`, which resets every call still open on it with RST_STREAM NO_ERROR
+ * and no gRPC status: a grpc-js client reads that as INTERNAL ("Call ended without gRPC
+ * status"). Here such a connection's socket is destroyed first, so nothing more is sent
+ * and its calls end as a dropped connection (UNAVAILABLE). A session ended with an error
+ * or a code (the peer's reset, a shutdown) is left to grpc-js.
+ * @throws Error when grpc-js no longer keeps the HTTP/2 servers of its connection
+ *   injectors where this looks for them (its `http2Servers`, not public).
+ */
+function dropWithoutReset(server: Server, connections: Connections): void {
+  const http2Servers = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> })
+    .http2Servers;
+  if (!(http2Servers instanceof Map) || http2Servers.size === 0)
+    throw new Error('grpc-js keeps no http2Servers: cannot watch its connections');
+  for (const h2 of http2Servers.keys()) {
+    h2.on('session', (session: ServerHttp2Session) => {
+      const peer = `${session.socket.remoteAddress}:${session.socket.remotePort}`;
+      const destroy = session.destroy.bind(session);
+      session.destroy = (...args: Parameters<ServerHttp2Session['destroy']>) => {
+        if (args.length === 0) connections.drop(peer);
+        destroy(...args);
+      };
+    });
+  }
 }

@@ -259,15 +259,16 @@ export function scratch(t: Test, name: string): string {
 }
 
 /**
- * Bundles helpers/probe.ts (a raw gRPC client of one agent) into `dir`.
+ * Bundles helpers/probe.ts (a raw gRPC client of one agent), or another helper of this
+ * folder run the same way (`name`, without .ts), into `dir`.
  * @returns the command that runs it: append its JSON argument.
  */
-export function buildProbe(dir: string): string[] {
-  const out = join(dir, 'probe.js');
+export function buildProbe(dir: string, name = 'probe'): string[] {
+  const out = join(dir, `${name}.js`);
   const r = spawnSync(
     join(REPO, 'node_modules/.bin/esbuild'),
     [
-      join(__dirname, 'probe.ts'),
+      join(__dirname, `${name}.ts`),
       '--bundle',
       '--platform=node',
       '--target=node20',
@@ -278,7 +279,7 @@ export function buildProbe(dir: string): string[] {
       encoding: 'utf8',
     },
   );
-  if (r.status !== 0) throw new Error(`bundling the probe failed: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`bundling ${name} failed: ${r.stderr}`);
   chmodSync(out, 0o644);
   return ['env', '-u', 'NODE_OPTIONS', 'node', out];
 }
