@@ -139,7 +139,7 @@ export const defaults = {
   maxHeldExitStatuses: 4096,
   /** Bytes of events an agent holds for one stream whose reader does not keep up, before it lets the reader go. */
   eventsBufferBytes: 1024 * 1024,
-  /** How often an agent looks for started and ended processes for `events` and `wait`, in ms. */
+  /** How often the agent's one poller of /proc (agent/watcher.ts) ticks: `events`, `wait`, supervisors, ms. */
   processPollMs: 200,
 
   /**

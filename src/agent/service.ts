@@ -56,6 +56,7 @@ export function createAgentService(opts: AgentServiceOptions): {
     log,
     extraEnv: opts.childEnv,
     stateDir: opts.stateDir,
+    watcher,
   });
   const pool = new ReaderPool(procRoot, opts.readerThreads, (err) =>
     log.error({ err: err.message }, 'snapshot reader thread failed; reading on the main thread'),
