@@ -4,6 +4,7 @@
  * checks a start request passes and its audit line.
  */
 import type { ServerUnaryCall } from '@grpc/grpc-js';
+import { defaults } from '../../defaults';
 import type { SpawnReply } from '../../proto/gen/gproc/v1/SpawnReply';
 import type { SpawnRequest__Output } from '../../proto/gen/gproc/v1/SpawnRequest';
 import type { Audit } from '../audit';
@@ -52,7 +53,9 @@ export function auditStart(
     node: who.node,
     uid: who.uid,
     via: who.via,
-    command: req.shellCommand ? ['/bin/sh', '-c', req.shellCommand] : req.argv.slice(0, 64),
+    command: req.shellCommand
+      ? ['/bin/sh', '-c', req.shellCommand]
+      : req.argv.slice(0, defaults.auditCommandArgs),
     pid,
     result,
   });
