@@ -142,9 +142,17 @@ export const defaults = {
   exitStatusAfterReadMs: 60 * 1000,
   /** Most exit statuses one agent holds; the oldest go first. */
   maxHeldExitStatuses: 4096,
+  /** Most snapshot reader threads of an agent (one per CPU beyond the first, at most this many). */
+  maxReaderThreads: 3,
+  /** How long an agent's lookup of a user or group name (getent, for admission rules) may take, ms. */
+  accountLookupTimeoutMs: 2000,
+  /** How long a stopping agent lets calls in progress finish before it ends them, ms. */
+  agentShutdownGraceMs: 1000,
+  /** Arguments of a started command that its audit line keeps (the rest are left out). */
+  auditCommandArgs: 64,
   /** Bytes of events an agent holds for one stream whose reader does not keep up, before it lets the reader go. */
   eventsBufferBytes: 1024 * 1024,
-  /** How often an agent looks for started and ended processes for `events` and `wait`, in ms. */
+  /** How often the agent's one poller of /proc (agent/watcher.ts) ticks: `events`, `wait`, supervisors, ms. */
   processPollMs: 200,
 
   /**

@@ -1,11 +1,14 @@
 // Durable process records (native-notes/durable-processes.md) at the unit level: what a
 // registry makes of a state directory it finds on start. No agent, no supervisor.
 import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaults } from '../src/defaults';
 import { parseRecord, readBootId, recordKey } from '../src/agent/process-records';
 import { ProcessRegistry } from '../src/agent/processes';
+import { readIdentity } from '../src/agent/watcher';
 import { createLogger } from '../src/log';
 
 /** A pid no process has (above the kernel's default pid_max, below PID_LIMIT). */
@@ -171,4 +174,42 @@ t.test('records that are not whole are refused', async (t) => {
   );
   t.throws(() => parseRecord(key, text.replace('exited 2', 'exited x')), /bad state/);
   t.throws(() => parseRecord(key, text.replace(/ended 1\n/, '')), /no ended/);
+});
+
+/** A child that sleeps until killed (a stand-in supervisor), with its start time. */
+async function sleeper(t: Test) {
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  await once(child, 'spawn');
+  t.teardown(() => child.kill('SIGKILL'));
+  const seen = readIdentity('/proc', child.pid!);
+  if (!seen) throw new Error(`sleep ${child.pid} is not in /proc`);
+  return { child, shim: [child.pid!, seen.starttime] as [number, number] };
+}
+
+/** Whether `p` settles within `ms`. */
+const settles = (p: Promise<unknown>, ms: number) =>
+  Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), ms))]);
+
+t.test('a running record is followed through its supervisor', async (t) => {
+  const recorded = await sleeper(t);
+  const lost = await sleeper(t);
+  const ended = record({ starttime: 20, state: 'running', shim: recorded.shim });
+  const unrecorded = record({ starttime: 21, state: 'running', shim: lost.shim });
+  const dir = stateDir(t, [ended, unrecorded]);
+  const r = registry(t, dir);
+  t.equal(r.owner(PID, 20), 0, 'live while its supervisor runs');
+  const waits = [r.wait(PID, 20), r.wait(PID, 21)];
+  t.equal(await settles(Promise.race(waits), 600), false, 'pending while the supervisors run');
+  // One supervisor records the end before it goes; the other goes without a word.
+  writeFileSync(
+    join(dir, 'processes', ended[0]),
+    record({ starttime: 20, state: 'exited 3', ended: Date.now(), shim: recorded.shim })[1],
+  );
+  recorded.child.kill('SIGTERM');
+  lost.child.kill('SIGTERM');
+  // (settles: the registry's own polling does not keep the event loop alive; an agent's server does)
+  t.equal(await settles(Promise.all(waits), 5000), true, 'both waits end');
+  t.same(await waits[0], { code: 3 }, 'the recorded status');
+  t.same(await waits[1], { gone: true }, 'gone: nobody holds its status');
+  t.same(readdirSync(join(dir, 'processes')), [ended[0]], 'the lost one has no record left');
 });

@@ -301,7 +301,7 @@ function accountName(db: 'passwd' | 'group', id: number): string | undefined {
     const line = execFileSync('getent', [db, String(id)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
-      timeout: 2000,
+      timeout: defaults.accountLookupTimeoutMs,
     });
     return line.split(':')[0] || undefined;
   } catch {

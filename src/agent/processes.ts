@@ -39,7 +39,7 @@ import {
   type ProcessRecord,
 } from './process-records';
 import { RpcError } from './rpc-error';
-import { readIdentity } from './watcher';
+import { ProcessWatcher, readIdentity, runs } from './watcher';
 
 export type { ExitStatus, Origin } from './process-records';
 
@@ -93,8 +93,10 @@ export interface EndedProcess {
 interface LiveEntry extends LiveProcess {
   key: string;
   shim?: { pid: number; starttime: number };
-  /** Whether the supervisor is this agent's child (its exit is an event), else it is polled. */
+  /** Whether the supervisor is this agent's child (its exit is an event), else it is followed. */
   attached: boolean;
+  /** Whether a wait of the watcher's is pending for it (see follow). */
+  following?: boolean;
   settle(status: ExitStatus): void;
 }
 
@@ -112,6 +114,8 @@ export interface RegistryOptions {
   stateDir: string;
   /** The supervisor program (default: dist/gproc-shim next to the bundle). */
   shimPath?: string;
+  /** The poller of /proc that says when a process is gone (default: one of its own). */
+  watcher?: ProcessWatcher;
 }
 
 /**
@@ -139,8 +143,9 @@ export class ProcessRegistry {
   readonly dir: string;
   private readonly shimPath: string;
   private readonly bootId: string;
-  /** Polls the supervisors of processes started by an earlier life of the agent. */
-  private timer: NodeJS.Timeout | undefined;
+  private readonly watcher: ProcessWatcher;
+  /** Aborted by close: ends the waits that follow processes (follow). */
+  private readonly closing = new AbortController();
 
   constructor(opts: RegistryOptions) {
     this.procRoot = opts.procRoot;
@@ -149,6 +154,7 @@ export class ProcessRegistry {
     this.dir = join(opts.stateDir, 'processes');
     this.shimPath = opts.shimPath ?? defaultShimPath();
     this.bootId = readBootId();
+    this.watcher = opts.watcher ?? new ProcessWatcher(opts.procRoot);
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       this.load();
@@ -159,10 +165,9 @@ export class ProcessRegistry {
     }
   }
 
-  /** Stops polling (the records stay: the next agent reads them). */
+  /** Stops following processes (the records stay: the next agent reads them). */
   close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.closing.abort();
   }
 
   /**
@@ -255,24 +260,8 @@ export class ProcessRegistry {
     }
     const held = this.find(this.ended, pid, starttime);
     if (held) return this.markRead(held);
-    // Not ours: poll until it is gone (or a zombie: ended, its status its parent's); nobody
-    // here holds its status.
-    await new Promise<void>((resolve) => {
-      const check = () => {
-        const seen = readIdentity(this.procRoot, pid);
-        if (
-          !seen ||
-          seen.state === 'Z' ||
-          (starttime !== 0 && seen.starttime !== starttime) ||
-          signal?.aborted
-        ) {
-          clearInterval(timer);
-          resolve();
-        }
-      };
-      const timer = setInterval(check, defaults.processPollMs);
-      check();
-    });
+    // Not ours: nobody here holds its status.
+    await this.watcher.untilGone(pid, starttime, signal);
     return { gone: true };
   }
 
@@ -375,23 +364,22 @@ export class ProcessRegistry {
       settle,
     };
     this.live.set(key, entry);
-    if (!attached) this.poll();
+    if (!attached) this.follow(entry);
     return entry;
   }
 
-  /** Polls, every defaults.processPollMs, the live processes whose supervisor is not this agent's child. */
-  private poll(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      let polled = 0;
-      for (const entry of this.live.values()) {
-        if (entry.attached) continue;
-        polled++;
-        this.check(entry);
-      }
-      if (polled === 0) this.close();
-    }, defaults.processPollMs);
-    this.timer.unref();
+  /**
+   * Checks a live process whose supervisor is not this agent's child again once what it
+   * depends on is gone: its supervisor, or, once that is gone, the process itself.
+   */
+  private follow(entry: LiveEntry): void {
+    if (entry.following) return;
+    entry.following = true;
+    const { pid, starttime } = entry.shim ?? entry;
+    void this.watcher.untilGone(pid, starttime, this.closing.signal, false).then(() => {
+      entry.following = false;
+      if (!this.closing.signal.aborted && this.live.get(entry.key) === entry) this.check(entry);
+    });
   }
 
   /**
@@ -400,9 +388,10 @@ export class ProcessRegistry {
    * until it is gone, and its status is `gone` (nobody holds it).
    */
   private check(entry: LiveEntry, recordOnly = false): void {
-    const shimRuns = entry.attached
-      ? false
-      : entry.shim !== undefined && this.runs(entry.shim.pid, entry.shim.starttime);
+    const shimRuns =
+      !entry.attached &&
+      entry.shim !== undefined &&
+      runs(this.procRoot, entry.shim.pid, entry.shim.starttime);
     if (shimRuns && !recordOnly) return;
     let record: ProcessRecord | undefined;
     try {
@@ -427,27 +416,18 @@ export class ProcessRegistry {
       return;
     }
     if (recordOnly) return;
-    if (entry.attached) {
+    if (entry.attached)
       this.log.warn(
         { pid: entry.pid, shim: entry.shim?.pid },
         'the supervisor ended without recording a status',
       );
-      entry.attached = false;
-      entry.shim = undefined;
-      this.poll();
-    }
-    if (this.runs(entry.pid, entry.starttime)) return;
+    // Its supervisor is gone and nobody will record how it ends: it is followed until gone.
+    entry.attached = false;
+    entry.shim = undefined;
+    if (runs(this.procRoot, entry.pid, entry.starttime)) return this.follow(entry);
     this.live.delete(entry.key);
     removeRecord(this.dir, entry.key);
     entry.settle({ gone: true });
-  }
-
-  /** Whether (pid, starttime) runs and is not a zombie (starttime 0: any process with that pid). */
-  private runs(pid: number, starttime: number): boolean {
-    const seen = readIdentity(this.procRoot, pid);
-    return (
-      seen !== undefined && seen.state !== 'Z' && (starttime === 0 || seen.starttime === starttime)
-    );
   }
 
   private markRead(held: EndedEntry): ExitStatus {

@@ -8,6 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { defaults } from '../defaults';
 import {
   listPids,
   readProcesses,
@@ -18,9 +19,9 @@ import {
 
 type Shard = { processes: ProcessFiles[]; errors: ReadError[] };
 
-/** Default number of worker threads: one per CPU beyond the first, at most three. */
+/** Default number of worker threads: one per CPU beyond the first, at most `defaults.maxReaderThreads`. */
 export function defaultReaderThreads(): number {
-  return Math.min(3, availableParallelism() - 1);
+  return Math.min(defaults.maxReaderThreads, availableParallelism() - 1);
 }
 
 /** Worker threads that read shares of /proc for a snapshot; the main thread reads a share too. */

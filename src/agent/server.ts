@@ -153,7 +153,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         setTimeout(() => {
           server.forceShutdown();
           done();
-        }, 1000).unref();
+        }, defaults.agentShutdownGraceMs).unref();
       });
       await service.close();
       audit.close();

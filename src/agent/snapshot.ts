@@ -1,5 +1,5 @@
 /**
- * The snapshot an agent serves in one call (issue 2): every process of the node with the
+ * The snapshot an agent serves in one call: every process of the node with the
  * raw files ps, top and pgrep read, the node-wide files, and the processes the agent
  * started for the cluster (live ones with their origin, ended ones with their status).
  */

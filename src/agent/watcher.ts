@@ -1,8 +1,11 @@
 /**
- * Notices processes that start and end on this node by listing /proc every
- * `defaults.processPollMs` while someone listens (an `events` stream or a `wait` for a
- * process the agent did not start). Only new PIDs have their stat read, so a tick costs
- * one directory listing. A process that starts and ends within one tick is not seen.
+ * The agent's one poller of /proc. Every `defaults.processPollMs`, while anyone needs it,
+ * it (a) lists /proc and emits the processes that started and ended since the last tick,
+ * while an `events` stream listens (acquire/release): only new PIDs have their stat read,
+ * so a tick costs one directory listing, and a process that starts and ends within one
+ * tick is not seen; and (b) settles the waits of `untilGone`, each a check of one pid:
+ * Wait for a process the agent did not start, and the registry following the supervisors
+ * of processes an earlier life of the agent started.
  */
 import { EventEmitter } from 'node:events';
 import { defaults } from '../defaults';
@@ -29,40 +32,86 @@ export interface WatcherEvents {
   exit: [SeenProcess];
 }
 
-/** Polls /proc every defaults.processPollMs while it has users, emitting process starts and exits. */
+interface GoneWait {
+  pid: number;
+  starttime: number;
+  /** Whether this wait keeps the event loop alive (a caller waits on it). */
+  keepAlive: boolean;
+  done: () => void;
+}
+
+/** Polls /proc every defaults.processPollMs while it has users or waits, emitting process starts and exits. */
 export class ProcessWatcher extends EventEmitter<WatcherEvents> {
   private known = new Map<number, SeenProcess>();
   private timer: NodeJS.Timeout | undefined;
   private users = 0;
+  private readonly waits = new Set<GoneWait>();
 
   constructor(private readonly procRoot: string) {
     super();
   }
 
-  /** Starts polling (counted: each acquire needs one release). */
+  /** Starts emitting 'start' and 'exit' (counted: each acquire needs one release). */
   acquire(): void {
-    if (this.users++ === 0) {
-      this.known = this.scan(new Map(), false);
-      this.timer = setInterval(() => this.tick(), defaults.processPollMs);
-      this.timer.unref();
-    }
+    if (this.users++ === 0) this.known = this.scan(new Map(), false);
+    this.schedule();
   }
 
   release(): void {
     if (this.users === 0) return;
-    if (--this.users === 0 && this.timer) {
+    this.users--;
+    this.schedule();
+  }
+
+  /**
+   * Resolves once (pid, starttime) no longer runs: it is gone, a zombie (ended, its status
+   * its parent's), or its pid names a process with another start time (starttime 0: any
+   * process with that pid keeps it running). Checked now, then on every tick.
+   * @param signal resolves the wait at once when aborted.
+   * @param keepAlive whether the pending wait keeps the event loop alive (default true).
+   */
+  untilGone(pid: number, starttime: number, signal?: AbortSignal, keepAlive = true): Promise<void> {
+    if (signal?.aborted || !runs(this.procRoot, pid, starttime)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wait: GoneWait = {
+        pid,
+        starttime,
+        keepAlive,
+        done: () => {
+          this.waits.delete(wait);
+          signal?.removeEventListener('abort', wait.done);
+          this.schedule();
+          resolve();
+        },
+      };
+      this.waits.add(wait);
+      signal?.addEventListener('abort', wait.done, { once: true });
+      this.schedule();
+    });
+  }
+
+  /** Runs the timer while anyone needs it; it keeps the event loop alive only for keepAlive waits. */
+  private schedule(): void {
+    if (this.users === 0 && this.waits.size === 0) {
       clearInterval(this.timer);
       this.timer = undefined;
+      return;
     }
+    this.timer ??= setInterval(() => this.tick(), defaults.processPollMs);
+    if ([...this.waits].some((w) => w.keepAlive)) this.timer.ref();
+    else this.timer.unref();
   }
 
   private tick(): void {
-    const previous = this.known;
-    this.known = this.scan(previous, true);
-    for (const [pid, p] of previous) {
-      const now = this.known.get(pid);
-      if (!now || now.starttime !== p.starttime) this.emit('exit', p);
+    if (this.users > 0) {
+      const previous = this.known;
+      this.known = this.scan(previous, true);
+      for (const [pid, p] of previous) {
+        const now = this.known.get(pid);
+        if (!now || now.starttime !== p.starttime) this.emit('exit', p);
+      }
     }
+    for (const w of [...this.waits]) if (!runs(this.procRoot, w.pid, w.starttime)) w.done();
   }
 
   private scan(previous: Map<number, SeenProcess>, announce: boolean): Map<number, SeenProcess> {
@@ -73,17 +122,21 @@ export class ProcessWatcher extends EventEmitter<WatcherEvents> {
         next.set(pid, old);
         continue;
       }
-      const seen = this.read(pid);
+      const seen = readIdentity(this.procRoot, pid, true);
       if (!seen) continue;
       next.set(pid, seen);
       if (announce) this.emit('start', seen);
     }
     return next;
   }
+}
 
-  private read(pid: number): SeenProcess | undefined {
-    return readIdentity(this.procRoot, pid, true);
-  }
+/** Whether (pid, starttime) runs and is not a zombie (starttime 0: any process with that pid). */
+export function runs(procRoot: string, pid: number, starttime: number): boolean {
+  const seen = readIdentity(procRoot, pid);
+  return (
+    seen !== undefined && seen.state !== 'Z' && (starttime === 0 || seen.starttime === starttime)
+  );
 }
 
 /**

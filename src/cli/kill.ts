@@ -58,7 +58,7 @@ export function register(program: Command): void {
           { Cluster },
           { createLogger },
           { signalGroup },
-          { rpcReason, isRefusal, userAccess },
+          { rpcReason, isRefusal, userAccess, processRef },
           { status: grpcStatus },
         ] = await Promise.all([
           import('../signals'),
@@ -119,7 +119,7 @@ export function register(program: Command): void {
               if (!client) return report(gpid, 'its node is not in the cluster file');
               try {
                 const [r] = await client.signal({
-                  targets: [{ pid: decodeGpid(gpid).pid, starttime: 0 }],
+                  targets: [processRef(decodeGpid(gpid).pid)],
                   signal,
                 });
                 if (r.outcome === 'NO_SUCH_PROCESS') report(gpid, 'no such process');

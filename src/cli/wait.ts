@@ -14,7 +14,7 @@ export function register(program: Command): void {
       action(async (gpidText: string, opts: { config?: string }) => {
         const [
           { parseGpid, decodeGpid },
-          { NodeClient, rpcReason, isRefusal, userAccess },
+          { NodeClient, rpcReason, isRefusal, userAccess, processRef },
           { describeExit, shellStatus },
           { status: grpcStatus },
         ] = await Promise.all([
@@ -28,7 +28,7 @@ export function register(program: Command): void {
         const nodeConfig = config.nodes.find((n) => n.id === node);
         if (!nodeConfig) throw new CliError(`${gpidText}: node ${node} is not in ${config.source}`);
         const client = new NodeClient(nodeConfig, userAccess(config, localNode(config)));
-        const { result, cancel } = client.wait({ pid, starttime: 0 });
+        const { result, cancel } = client.wait(processRef(pid));
         // A node that stops answering ends the wait within the heartbeat's bound.
         const { onSilence } = await import('../liveness/monitor');
         onSilence(nodeConfig, () => {

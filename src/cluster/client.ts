@@ -19,7 +19,7 @@ import type { ExitStatus__Output } from '../proto/gen/gproc/v1/ExitStatus';
 import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
 import type { ProcessEvent__Output } from '../proto/gen/gproc/v1/ProcessEvent';
 import type { ProcessFileName } from '../proto/gen/gproc/v1/ProcessFileName';
-import type { ProcessRef } from '../proto/gen/gproc/v1/ProcessRef';
+import type { ProcessRef, ProcessRef__Output } from '../proto/gen/gproc/v1/ProcessRef';
 import type { RunInput } from '../proto/gen/gproc/v1/RunInput';
 import type { RunOutput__Output } from '../proto/gen/gproc/v1/RunOutput';
 import type { SignalRequest } from '../proto/gen/gproc/v1/SignalRequest';
@@ -31,6 +31,15 @@ import type { Usage__Output } from '../proto/gen/gproc/v1/Usage';
 import { actAsMetadata, channelFor, CHANNEL_OPTIONS, type Access, type ActAs } from './transport';
 
 type Callback<T> = (err: ServiceError | null, value?: T) => void;
+
+/**
+ * How a request names a process to its agent: its pid and start time (clock ticks), so
+ * the agent answers NOT_FOUND for a pid that was reused; a bare pid names whichever
+ * process has it now (start time 0).
+ */
+export function processRef(p: number | { pid: number; starttime: number }): ProcessRef__Output {
+  return typeof p === 'number' ? { pid: p, starttime: 0 } : { pid: p.pid, starttime: p.starttime };
+}
 
 /**
  * One agent of the cluster file (gproc.v1.Agent, src/proto/gproc.proto). Short calls reject

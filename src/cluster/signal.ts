@@ -5,6 +5,7 @@
  * process group is the target's, on every node that answers, one call per node in
  * parallel; the nodes that did not answer are reported.
  */
+import { processRef } from './client';
 import type { SignalResult__Output } from '../proto/gen/gproc/v1/SignalResult';
 import type { Cluster } from './cluster';
 import type { ClusterTable, ProcessEntry } from './table';
@@ -39,10 +40,7 @@ export async function signalProcess(
   as?: ActAs,
 ): Promise<SignalOutcome> {
   const client = cluster.clients.get(p.node)!;
-  const [result] = await client.signal(
-    { targets: [{ pid: p.proc.pid, starttime: p.proc.starttime }], signal },
-    as,
-  );
+  const [result] = await client.signal({ targets: [processRef(p.proc)], signal }, as);
   return result.outcome;
 }
 
@@ -64,13 +62,9 @@ export async function signalGroup(
   await Promise.all(
     [...byNode].map(async ([node, members]) => {
       try {
-        const results = await cluster.clients.get(node)!.signal(
-          {
-            targets: members.map((m) => ({ pid: m.proc.pid, starttime: m.proc.starttime })),
-            signal,
-          },
-          as,
-        );
+        const results = await cluster.clients
+          .get(node)!
+          .signal({ targets: members.map((m) => processRef(m.proc)), signal }, as);
         results.forEach((r, i) => {
           const list =
             r.outcome === 'DELIVERED'
