@@ -56,6 +56,7 @@ export const PROCESS_FILES = {
   environ: { mode: 0o400, read: 'snapshot', required: false, view: 'verbatim' },
   cgroup: { mode: 0o444, read: 'snapshot', required: false, view: 'verbatim' },
   io: { mode: 0o400, read: 'on-demand', wire: 'IO', view: 'verbatim' },
+  limits: { mode: 0o444, read: 'snapshot', required: false, view: 'verbatim' },
 } as const satisfies Record<string, FileDecl>;
 
 type Files = typeof PROCESS_FILES;
