@@ -1,4 +1,4 @@
-// Issue 3: the file system semantics of the cluster view: reads at any offset and chunk
+// The file system semantics of the cluster view: reads at any offset and chunk
 // size, owners and modes enforced by the kernel, processes that appear and disappear,
 // nodes that stop answering, stale mounts of a killed daemon, Ctrl-C.
 import t from 'tap';
