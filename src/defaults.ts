@@ -66,6 +66,11 @@ export const defaults = {
   rpcDeadlineMs: 1500,
   /** How long `gproc run` waits for the agent to say it started the command, in ms. */
   runStartDeadlineMs: 3000,
+  /**
+   * Longest output line `gproc run` holds back while it waits for the line's end, when it
+   * cuts several nodes' output into whole lines (labels, --nodes), in bytes.
+   */
+  runMaxLineBytes: 64 * 1024,
   /** How often a node marked down is asked again, in ms. */
   reprobeIntervalMs: 1000,
   /** How often a mount (or `gproc run`) pings each node's heartbeat, ms (native-notes/liveness.md). */

@@ -14,6 +14,12 @@ export const PID_LIMIT = 1 << PID_BITS;
 /** Largest node id: nine bits above the PID bits keep gpids inside int32. */
 export const MAX_NODE_ID = 511;
 
+/**
+ * The gpid of the cluster's root (spec section 1): node 0's pid 1, which no node has (node
+ * ids start at 1), so it never stands for a process of a node.
+ */
+export const ROOT_GPID = 1;
+
 /** A gpid taken apart: the owning node and the PID in that node's namespace. */
 export interface GlobalPid {
   node: number;
@@ -55,6 +61,8 @@ export function translatePid(node: number, pid: number): number {
  * @throws GpidError when the value is not a gpid (below 2^22, or a node above 511).
  */
 export function decodeGpid(gpid: number): GlobalPid {
+  if (gpid === ROOT_GPID)
+    throw new GpidError(`${gpid} is the cluster's root, not a process of any node`);
   if (!Number.isInteger(gpid) || gpid < PID_LIMIT) {
     throw new GpidError(`${gpid} is not a global pid (global pids start at ${PID_LIMIT})`);
   }

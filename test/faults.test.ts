@@ -109,7 +109,11 @@ t.test('a node that goes away, four ways', async (t) => {
           .split('\n')
           .map((l) => Math.floor(Number(l.trim()) / 2 ** 22)),
       );
-      t.same([...nodesInPs].sort(), [1, 2], 'ps lists nodes 1 and 2');
+      t.same(
+        [...nodesInPs].sort(),
+        [0, 1, 2],
+        "ps lists the cluster's root (node 0) and nodes 1 and 2",
+      );
 
       start = performance.now();
       writeFileSync(`${M}/${encodeGpid(2, target)}/ctl`, 'cont');

@@ -25,6 +25,8 @@ t.test('range checks', async (t) => {
   t.throws(() => encodeGpid(1, 0), GpidError);
   t.throws(() => encodeGpid(1, PID_LIMIT), GpidError);
   t.throws(() => decodeGpid(1234), /not a global pid/);
+  t.throws(() => decodeGpid(1), /1 is the cluster's root, not a process of any node/);
+  t.throws(() => parseGpid('1'), /cluster's root/);
   t.throws(() => decodeGpid(PID_LIMIT * 2), /local pid 0/);
   t.throws(() => decodeGpid(1.5), GpidError);
 });

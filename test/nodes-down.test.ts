@@ -28,22 +28,27 @@ function procps(t: Test, m: TestMount) {
     'all numbers',
   );
   // procps's ps refuses a /proc in which it finds no process at all ("fatal library error,
-  // reap"): with every node down, the view lists only the cluster's root (gpid 1).
+  // reap"): with every node down, the view lists the cluster's root (gpid 1) alone.
   const listed = readdirSync(m.mountPoint).filter((n) => /^\d+$/.test(n));
-  const todo = listed.length
-    ? {}
-    : {
-        todo: 'the view lists no process: ps passes once the cluster root (gpid 1, spec section 1) is listed',
-      };
+  t.same(listed, ['1'], "the cluster's root alone is listed");
   for (const argv of [
     ['ps', 'aux'],
     ['ps', 'u', '-e'],
   ]) {
     const ps = inView(m, argv);
-    t.equal(ps.status, 0, `${argv.join(' ')} exits 0 ${ps.stderr}`, todo);
-    t.match(ps.stdout, /^USER +PID %CPU %MEM/, `${argv.join(' ')}: its header`, todo);
-    t.equal(ps.stderr, '', 'and no complaint', todo);
+    t.equal(ps.status, 0, `${argv.join(' ')} exits 0 ${ps.stderr}`);
+    t.match(ps.stdout, /^USER +PID %CPU %MEM/, `${argv.join(' ')}: its header`);
+    t.match(
+      ps.stdout,
+      /^root +1 +0\.0 +0\.0 +0 +0 \? +Ss +\S+ +0:00 \[cluster\]$/m,
+      `${argv.join(' ')}: the cluster's root`,
+    );
+    t.equal(ps.stdout.trim().split('\n').length, 2, 'and nothing else');
+    t.equal(ps.stderr, '', 'and no complaint');
   }
+  const tree = inView(m, ['pstree', '-p']);
+  t.equal(tree.status, 0, `pstree -p exits 0 ${tree.stderr}`);
+  t.equal(tree.stdout, 'cluster(1)\n', 'pstree -p: the root alone');
 }
 
 t.test('procps with every node down', async (t) => {

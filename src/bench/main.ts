@@ -7,6 +7,7 @@
  *              4 nodes x 1,000 vs the same single native ps; FUSE requests per process
  *   ctl        stop+cont through <gpid>/ctl on a remote node vs local kill -STOP/-CONT
  *   run        `gproc run -- true` vs ssh to a local sshd; 100 MiB through cat, MiB/s
+ *   liveness   a node's agent frozen and thawed: how soon nodes/<id>/state says down and up
  */
 import { sections } from './sections';
 

@@ -1,6 +1,6 @@
 /** The measures of `make bench`, each self-contained: it starts what it needs and stops it. */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,22 @@ const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
 /** A fresh mount point. */
 const mountPoint = () => mkdtempSync(join(tmpdir(), 'gproc-bench-mnt-'));
+
+/** Host PID of the agent a simulated node's init started (its child running `agent`). */
+function agentHostPid(initPid: number): number {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0');
+      if (ppid === initPid && argv.includes('agent')) return Number(name);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no agent under host pid ${initPid}`);
+}
 
 export const sections: Record<string, () => Promise<void>> = {
   async ctl() {
@@ -133,6 +149,46 @@ export const sections: Record<string, () => Promise<void>> = {
       );
     } finally {
       sshd.stop();
+      cluster.stop();
+    }
+  },
+
+  /**
+   * The 2 s rules of liveness, unloaded: node 2's agent frozen (SIGSTOP) and thawed five
+   * times while nothing reads the view; how long until nodes/2/state says down, and up.
+   */
+  async liveness() {
+    const cluster = await startNodes(2, 0, 7671);
+    const mnt = mountPoint();
+    const mount = await mountView(cluster, mnt);
+    try {
+      const agent = agentHostPid(cluster.nodes[1].initPid);
+      const state = () => readFileSync(`${mnt}/nodes/2/state`, 'utf8').trim();
+      await pollUntil('node 2 up', () => state() === 'up', 15000);
+      const down: number[] = [];
+      const up: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        // Nothing reads the view for a second before each fault: the mount's own timer
+        // must notice it, not a reader's refresh.
+        await new Promise((r) => setTimeout(r, 1000));
+        let t0 = performance.now();
+        process.kill(agent, 'SIGSTOP');
+        await pollUntil('node 2 down', () => state() === 'down', 15000, 10);
+        down.push(performance.now() - t0);
+        await new Promise((r) => setTimeout(r, 1000));
+        t0 = performance.now();
+        process.kill(agent, 'SIGCONT');
+        await pollUntil('node 2 up again', () => state() === 'up', 15000, 10);
+        up.push(performance.now() - t0);
+      }
+      out("node 2's agent frozen (SIGSTOP) and thawed, 5 times; nodes/2/state read every 10 ms");
+      out(
+        `down after  median ${ms(median(down))}   max ${ms(Math.max(...down))}   (rule: <= 2000 ms)`,
+      );
+      out(`up after    median ${ms(median(up))}   max ${ms(Math.max(...up))}   (rule: <= 2000 ms)`);
+    } finally {
+      await mount.stop();
+      rmdirSync(mnt);
       cluster.stop();
     }
   },

@@ -1,7 +1,11 @@
 /**
  * The streaming half of `gproc run` (loaded only when it runs): one bidirectional gRPC call
- * carries stdin one way and stdout, stderr and the exit status the other, each side pausing
- * its source while the other is full.
+ * per node carries stdin one way and stdout, stderr and the exit status the other, each
+ * side pausing its source while the other is full.
+ *
+ * On one node without labels the output is passed through byte for byte. On several nodes
+ * (or with labels) each node's output is cut into whole lines, so lines of different nodes
+ * never mix, and labelled lines start with `NAME: ` as pdsh's and `srun -l`'s do.
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { isRefusal, rpcReason, type NodeClient } from '../cluster/client';
@@ -12,37 +16,150 @@ import { signalNumber, TERMINATING_SIGNALS } from '../signals';
 import { CliError, REFUSED_EXIT } from './common';
 import type { RunOutput__Output } from '../proto/gen/gproc/v1/RunOutput';
 
+export interface RunOptions {
+  /** Prefix every output line with `NAME: ` (also cuts output into whole lines). */
+  label?: boolean;
+}
+
+/** Where one node's stdout or stderr goes. `write` false: wait for `drain` before more. */
+interface Sink {
+  write(chunk: Buffer): boolean;
+  drain(cb: () => void): void;
+  /** The output ended: a last line without its newline is written with one. */
+  end(): void;
+}
+
+/** Our own stream, byte for byte. */
+function rawSink(out: NodeJS.WriteStream): Sink {
+  return {
+    write: (chunk) => out.write(chunk),
+    drain: (cb) => out.once('drain', cb),
+    end: () => undefined,
+  };
+}
+
+/** Whole lines to our stream, each after `prefix`; a partial line waits for its end. */
+function lineSink(out: NodeJS.WriteStream, prefix: string): Sink {
+  let partial: Buffer = Buffer.alloc(0);
+  const lines = (buf: Buffer): Buffer =>
+    prefix === ''
+      ? buf
+      : Buffer.from(
+          buf
+            .toString('latin1')
+            .split('\n')
+            .slice(0, -1)
+            .map((l) => `${prefix}${l}\n`)
+            .join(''),
+          'latin1',
+        );
+  return {
+    write: (chunk) => {
+      const data = partial.length ? Buffer.concat([partial, chunk]) : chunk;
+      const cut = data.lastIndexOf(0x0a) + 1;
+      partial = data.subarray(cut);
+      if (partial.length > defaults.runMaxLineBytes) {
+        // A "line" this long is not one: pass it on rather than hold it.
+        const whole = Buffer.concat([data.subarray(0, cut), partial, Buffer.from('\n')]);
+        partial = Buffer.alloc(0);
+        return out.write(lines(whole));
+      }
+      return cut === 0 ? true : out.write(lines(data.subarray(0, cut)));
+    },
+    drain: (cb) => out.once('drain', cb),
+    end: () => {
+      if (partial.length) out.write(lines(Buffer.concat([partial, Buffer.from('\n')])));
+      partial = Buffer.alloc(0);
+    },
+  };
+}
+
 /**
- * Runs `argv` on the node of `client` with our stdio, forwarding signals.
- * @returns the exit status to leave with (the remote one, or 126/127/255/1 for errors).
- * @throws CliError when the process cannot be started.
+ * Runs `argv` on the node of each client with our stdio: stdin goes to every node (as
+ * srun's does), our SIGINT/SIGTERM/SIGHUP to every remote process group.
+ * @returns the exit status to leave with: on one node its own (or 126/127/255/1 for
+ * errors); on several the worst (highest) of them, each node's error printed on stderr.
+ * @throws CliError (one node only) when the process cannot be started or the node is gone.
  */
-export async function runRemote(client: NodeClient, argv: string[]): Promise<number> {
+export async function runRemote(
+  clients: NodeClient[],
+  argv: string[],
+  opts: RunOptions = {},
+): Promise<number> {
+  const many = clients.length > 1 || opts.label === true;
+  const runs = clients.map((client) => {
+    const prefix = opts.label ? `${client.node.name}: ` : '';
+    return startRun(client, argv, {
+      stdout: many ? lineSink(process.stdout, prefix) : rawSink(process.stdout),
+      stderr: many ? lineSink(process.stderr, prefix) : rawSink(process.stderr),
+    });
+  });
+
+  // Our stdin to theirs, pausing while any stream is full.
+  const stdin = process.stdin;
+  stdin.on('data', (chunk: Buffer) => {
+    let full = 0;
+    for (const r of runs) {
+      if (r.call.write({ stdin: chunk })) continue;
+      full++;
+      r.call.once('drain', () => --full === 0 && stdin.resume());
+    }
+    if (full > 0) stdin.pause();
+  });
+  const eof = () => runs.forEach((r) => r.call.write({ stdinEof: true }));
+  stdin.on('end', eof);
+  stdin.on('error', eof);
+
+  // Signals to the remote process groups; the exit statuses they then send are ours.
+  for (const sig of TERMINATING_SIGNALS) {
+    process.on(sig, () => runs.forEach((r) => r.call.write({ signal: signalNumber(sig) })));
+  }
+  // Our reader went away (`gproc run ... | head`): stop the remote sides and leave quietly,
+  // with the status a process killed by SIGPIPE has.
+  const readerGone = new Promise<number>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') return reject(err);
+      runs.forEach((r) => r.call.cancel());
+      resolve(killedStatus('SIGPIPE'));
+    };
+    process.stdout.on('error', onError);
+    process.stderr.on('error', onError);
+  });
+
+  const finished = many
+    ? Promise.all(
+        runs.map((r) =>
+          r.status.catch((err: Error) => {
+            process.stderr.write(`gproc: ${err.message}\n`);
+            return err instanceof CliError ? err.exitCode : 1;
+          }),
+        ),
+      ).then((statuses) => Math.max(...statuses))
+    : runs[0].status;
+  const status = await Promise.race([finished, readerGone]);
+  stdin.destroy();
+  // Let stdout and stderr drain before leaving.
+  await new Promise<void>((resolve) =>
+    process.stdout.write('', () => process.stderr.write('', () => resolve())),
+  );
+  return status;
+}
+
+/** One node's run: its call, and the exit status it ends with (or why it could not run). */
+function startRun(
+  client: NodeClient,
+  argv: string[],
+  out: { stdout: Sink; stderr: Sink },
+): { call: ReturnType<NodeClient['run']>; status: Promise<number> } {
   const call = client.run();
   const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
   // Who we are, and which process asked, the agent learns from the connection, not from us.
   call.write({ start: { argv, env, cwd: workingDirectory() } });
+  const node = `node ${client.node.id} (${client.node.address})`;
 
-  // Our stdin to theirs, pausing while the stream is full.
-  const stdin = process.stdin;
-  stdin.on('data', (chunk: Buffer) => {
-    if (!call.write({ stdin: chunk })) {
-      stdin.pause();
-      call.once('drain', () => stdin.resume());
-    }
-  });
-  stdin.on('end', () => call.write({ stdinEof: true }));
-  stdin.on('error', () => call.write({ stdinEof: true }));
-
-  // Signals to the remote process group; the exit status it then sends is ours.
-  for (const sig of TERMINATING_SIGNALS) {
-    process.on(sig, () => call.write({ signal: signalNumber(sig) }));
-  }
-
-  return new Promise<number>((resolve, reject) => {
+  const status = new Promise<number>((resolve, reject) => {
     let exit: number | undefined;
-    const silent = () =>
-      new CliError(`node ${client.node.id} (${client.node.address}) does not answer`, 255);
+    const silent = () => new CliError(`${node} does not answer`, 255);
     // The run has no deadline, but its first answer (started, or why not) has one: a node
     // that accepts connections and never answers does not hang us.
     const firstAnswer = setTimeout(() => {
@@ -50,30 +167,19 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
       call.cancel();
     }, defaults.runStartDeadlineMs);
     const answered = () => clearTimeout(firstAnswer);
-    // Our reader went away (`gproc run ... | head`): stop the remote side and leave quietly,
-    // with the status a process killed by SIGPIPE has.
-    const readerGone = (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') return reject(err);
-      call.cancel();
-      resolve(killedStatus('SIGPIPE'));
-    };
-    process.stdout.on('error', readerGone);
-    process.stderr.on('error', readerGone);
     // A node that stops answering (frozen, cut off) ends the run within the heartbeat's
     // bound, as ssh's ServerAlive would, rather than after the stream's keepalive.
     const unwatch = onSilence(client.node, () => {
-      reject(
-        new CliError(`node ${client.node.id} (${client.node.address}) stopped answering`, 255),
-      );
+      reject(new CliError(`${node} stopped answering`, 255));
       call.cancel();
     });
     call.on('data', (msg: RunOutput__Output) => {
       answered();
       if (msg.kind === 'stdout' || msg.kind === 'stderr') {
-        const out = msg.kind === 'stdout' ? process.stdout : process.stderr;
-        if (!out.write(msg[msg.kind]!)) {
+        const sink = out[msg.kind];
+        if (!sink.write(msg[msg.kind]!)) {
           call.pause();
-          out.once('drain', () => call.resume());
+          sink.drain(() => call.resume());
         }
       } else if (msg.kind === 'exit') {
         exit = shellStatus(msg.exit!);
@@ -82,8 +188,9 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
     call.on('error', (err: { code?: number; details?: string; message: string }) => {
       answered();
       unwatch();
+      out.stdout.end();
+      out.stderr.end();
       const why = rpcReason(err);
-      const node = `node ${client.node.id} (${client.node.address})`;
       if (isRefusal(err)) return reject(new CliError(`refused by ${node}: ${why}`, REFUSED_EXIT));
       if (err.code === grpcStatus.PERMISSION_DENIED && /not admitted/.test(why))
         return reject(new CliError(`refused by ${node}: ${why}`, REFUSED_EXIT));
@@ -97,12 +204,12 @@ export async function runRemote(client: NodeClient, argv: string[]): Promise<num
     call.on('end', () => {
       answered();
       unwatch();
-      stdin.destroy();
-      // Let stdout and stderr drain before leaving.
-      const done = () => resolve(exit ?? 255);
-      process.stdout.write('', () => process.stderr.write('', done));
+      out.stdout.end();
+      out.stderr.end();
+      resolve(exit ?? 255);
     });
   });
+  return { call, status };
 }
 
 /** The directory to run in: ours (or what the shell says it was, if ours is gone: the node decides). */

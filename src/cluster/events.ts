@@ -3,7 +3,8 @@
  * any node, as the agents report them. Streams from the agents are open only while someone
  * reads; a stream that breaks is opened again every `defaults.reprobeIntervalMs`.
  *
- * Line format: `<ms since the epoch> start <gpid> <parent gpid> <comm>` and
+ * Line format: `<ms since the epoch> start <gpid> <parent gpid> <comm>` (parent 1, the
+ * cluster's root, for a process whose parent is 0 on its node) and
  * `<ms since the epoch> exit <gpid> exited N|killed SIGNAME|gone`, comm escaped as in status
  * (newline as \n, backslash as \\).
  *
@@ -14,12 +15,13 @@
  * on with the oldest kept event. Every piece `next` returns is whole lines.
  */
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import { encodeGpid, translatePid } from '../gpid';
+import { encodeGpid } from '../gpid';
 import { defaults } from '../defaults';
 import type { Logger } from '../log';
 import type { ProcessEvent__Output } from '../proto/gen/gproc/v1/ProcessEvent';
 import { describeExit } from '../exit-status';
 import type { Cluster } from './cluster';
+import { parentInView } from './root';
 
 /** The events file's lines, shared by every reader of one mount; a reader holds a cursor (a line sequence number). */
 export class EventHub {
@@ -127,7 +129,7 @@ export function formatEvent(node: number, e: ProcessEvent__Output): string {
   const gpid = encodeGpid(node, e.pid);
   if (e.kind === 'START') {
     const comm = e.comm.toString('latin1').replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-    return `${e.timeMs} start ${gpid} ${translatePid(node, e.ppid)} ${comm}\n`;
+    return `${e.timeMs} start ${gpid} ${parentInView(node, e.ppid)} ${comm}\n`;
   }
   return `${e.timeMs} exit ${gpid} ${describeExit(e.status ?? {})}\n`;
 }

@@ -2,6 +2,8 @@
  * The merged process table: every up node's snapshot, keyed by global PID, with the
  * translations the cluster view needs (spec sections 1 and 3):
  * - pid/ppid/pgrp/session/tpgid of every process as gpids;
+ * - the cluster's root (gpid 1, root.ts), always listed, parent of every process whose
+ *   parent is 0 on its node;
  * - global parents, groups and sessions of processes an agent started for a cluster
  *   request (the requester's gpid is the parent; the requester's group and session are
  *   the process's, and its descendants' that stayed in them);
@@ -18,6 +20,7 @@ import type { Origin__Output } from '../proto/gen/gproc/v1/Origin';
 import type { Process__Output } from '../proto/gen/gproc/v1/Process';
 import type { Thread__Output } from '../proto/gen/gproc/v1/Thread';
 import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
+import { parentInView, ROOT_ENTRY } from './root';
 
 /** What the table knows about one node. */
 export interface NodeEntry {
@@ -97,9 +100,9 @@ export interface EndedEntry {
 const MAX_ORIGIN_HOPS = 8;
 
 /**
- * One refresh of the cluster: every process of every up node keyed by gpid, with global
- * ppid, pgrp and session (spec section 1) and starttimes shifted to the cluster btime
- * (clock ticks); the exit statuses agents hold; the state of every node.
+ * One refresh of the cluster: the cluster's root and every process of every up node keyed
+ * by gpid, with global ppid, pgrp and session (spec section 1) and starttimes shifted to
+ * the cluster btime (clock ticks); the exit statuses agents hold; the state of every node.
  */
 export class ClusterTable {
   /** Processes in listing order (by gpid). */
@@ -129,10 +132,10 @@ export class ClusterTable {
     return this.followOrigin(node, session, 'session');
   }
 
-  /** The global parent of local pid `pid` whose local parent is `ppid`. */
+  /** The global parent of local pid `pid` whose local parent is `ppid` (0: the cluster's root). */
   globalParent(node: number, pid: number, ppid: number): number {
     const origin = this.origins.get(node)?.get(pid);
-    return origin ? encodeGpid(origin.node, origin.pid) : translatePid(node, ppid);
+    return origin ? encodeGpid(origin.node, origin.pid) : parentInView(node, ppid);
   }
 
   /**
@@ -269,6 +272,7 @@ export function buildTable(
     }
   }
   entries.sort((a, b) => a.gpid - b.gpid);
+  table.processes.set(ROOT_ENTRY.gpid, ROOT_ENTRY);
   for (const e of entries) table.processes.set(e.gpid, e);
   return table;
 }

@@ -10,7 +10,7 @@
  * root) open the file (default_permissions).
  */
 import { defaults } from '../defaults';
-import { decodeGpid } from '../gpid';
+import { decodeGpid, ROOT_GPID } from '../gpid';
 import type { Cluster } from '../cluster/cluster';
 import { groupFailures, signalGroup } from '../cluster/signal';
 import type { ClusterTable, EndedEntry, ProcessEntry } from '../cluster/table';
@@ -82,7 +82,8 @@ function rebooted(b: BoundProcess, table: ClusterTable | undefined): boolean {
  * @param offset the file offset of the write (a command is written at 0).
  * @throws FsError EINVAL (malformed, ctl.ts), ESRCH (the process ended: gone, its pid
  *   reused, or its node rebooted; for a group: no member left), EPERM (refused for the
- *   owner), EHOSTDOWN (a node did not answer); gRPC errors of the call (errno.ts maps them).
+ *   owner; the cluster's root, gpid 1, refuses every signal from anyone), EHOSTDOWN (a
+ *   node did not answer); gRPC errors of the call (errno.ts maps them).
  */
 export async function signalThrough(
   cluster: Cluster,
@@ -92,6 +93,8 @@ export async function signalThrough(
   log: Logger,
 ): Promise<void> {
   const cmd = parseCtl(data, offset);
+  if (b.gpid === ROOT_GPID)
+    throw new FsError(E.EPERM, `${ROOT_GPID} is the cluster itself: it takes no signal`);
   if (b.ended || rebooted(b, cluster.fresh())) throw new FsError(E.ESRCH, `${b.gpid} has ended`);
   if (cmd.verb === 'signal') {
     const client = cluster.clients.get(b.node);

@@ -12,7 +12,7 @@ import {
 } from '../cluster/table';
 import { defaults } from '../defaults';
 import { describeExit, type WireExit } from '../exit-status';
-import { encodeGpid, translatePid } from '../gpid';
+import { translatePid } from '../gpid';
 import { renumberCpuBlock, splitCpuinfo } from '../procfs/cpuinfo';
 import { formatLoadAvg, parseLoadAvg, type LoadAvg } from '../procfs/loadavg';
 import { formatMeminfo, MEMINFO_LAYOUT, parseMeminfo, type MeminfoLine } from '../procfs/meminfo';
@@ -40,9 +40,9 @@ const latin1 = (s: string) => Buffer.from(s, 'latin1');
  */
 export function renderStat(p: ProcessEntry, table: ClusterTable, tid?: number): Buffer {
   const stat = tid !== undefined ? threadStat(p, tid) : p.stat;
-  const shift = table.nodes.get(p.node)!.startShift;
+  const shift = table.nodes.get(p.node)?.startShift ?? 0; // none for the cluster's root
   const replace = new Map<number, number>([
-    [StatField.pid, encodeGpid(p.node, stat.pid)],
+    [StatField.pid, translatePid(p.node, stat.pid)],
     [StatField.ppid, p.ppid],
     [StatField.pgrp, p.pgrp],
     [StatField.session, p.session],
@@ -66,7 +66,7 @@ export function renderStatus(p: ProcessEntry, table: ClusterTable, tid?: number)
         line.value = String(p.gpid);
         break;
       case 'Pid':
-        line.value = String(encodeGpid(node, tid ?? p.proc.pid));
+        line.value = String(translatePid(node, tid ?? p.proc.pid));
         break;
       case 'PPid':
         line.value = String(p.ppid);

@@ -10,6 +10,7 @@
  *   /<gpid>/{node,usage}
  *   /<gpid>/{ctl,wait}  links to the control view's files of that process (its identity)
  *   /<gpid>/task/<gtid>/<file>  the per-process files declared for threads too
+ *   /1/  the cluster's root: stat status statm cmdline comm environ cgroup io task/ ctl
  *   /{stat,uptime,meminfo,loadavg,cpuinfo}  /sys/kernel/{pid_max,osrelease}
  *   /nodes/<id>/{name,address,state,uptime,meminfo,loadavg,spawn}  /events  /self
  *   /<local pid> and any other top-level name of the real /proc: links into it, unlisted
@@ -30,7 +31,8 @@ import {
   type NodeEntry,
   type ProcessEntry,
 } from '../cluster/table';
-import { decodeGpid, encodeGpid, PID_LIMIT } from '../gpid';
+import { ROOT_IO } from '../cluster/root';
+import { decodeGpid, PID_LIMIT, ROOT_GPID, translatePid } from '../gpid';
 import type { Logger } from '../log';
 import {
   declOf,
@@ -185,9 +187,11 @@ const dir = <S>(children: Record<string, Spec<S>>, more: Partial<DirSpec<S>> = {
 /** A number as /proc names entries: decimal, without leading zeros ("01" is no entry). */
 export const isNumber = (seg: string) => /^[1-9]\d{0,9}$/.test(seg);
 
-/** The gpid a top-level name stands for (a number at or above PID_LIMIT), else undefined. */
+/** The gpid a top-level name stands for (1, or a number at or above PID_LIMIT), else undefined. */
 const gpidOf = (seg: string) =>
-  isNumber(seg) && Number(seg) >= PID_LIMIT ? Number(seg) : undefined;
+  isNumber(seg) && (Number(seg) >= PID_LIMIT || Number(seg) === ROOT_GPID)
+    ? Number(seg)
+    : undefined;
 
 /** The gpid a path of the view lies under ("/<gpid>/..."), else undefined. */
 export function gpidOfPath(path: string): number | undefined {
@@ -252,7 +256,7 @@ const PROCESS_DIR = dir<ProcessScope>({
           const tid = Number(seg) - p.node * PID_LIMIT;
           return isNumber(seg) && hasThread(p, tid) ? place(THREAD_DIR, { ...s, tid }) : undefined;
         },
-        list: ({ proc: p }) => threadIds(p).map((tid) => String(encodeGpid(p.node, tid))),
+        list: ({ proc: p }) => threadIds(p).map((tid) => String(translatePid(p.node, tid))),
       },
     },
   ),
@@ -260,6 +264,16 @@ const PROCESS_DIR = dir<ProcessScope>({
   wait: controlLink(({ proc: p }) => CONTROL_PATHS.process(p.gpid, p.proc.starttime, 'wait')),
   node: readOnly((s) => render.renderNodeOf(s.proc, table(s))),
   usage: readOnly(usage),
+});
+
+/**
+ * The cluster's root, gpid 1 (root.ts): the files tools read for a process, io all zeros;
+ * its ctl refuses every signal (process-handle.ts). No node holds it: no wait, node, usage.
+ */
+const ROOT_FILES = 'stat status statm cmdline comm environ cgroup task ctl'.split(' ');
+const CLUSTER_ROOT_DIR = dir<ProcessScope>({
+  ...Object.fromEntries(ROOT_FILES.map((name) => [name, PROCESS_DIR.children[name]])),
+  io: file(0o400, () => ({ read: () => ROOT_IO })),
 });
 
 /** What is left of a process whose exit status an agent still holds: its wait file. */
@@ -314,7 +328,8 @@ const ROOT = dir<RootScope>(
         if (gpid === undefined) return undefined;
         const t = table(s);
         const proc = t.processes.get(gpid);
-        if (proc) return place(PROCESS_DIR, { ...s, proc });
+        if (proc)
+          return place(proc.gpid === ROOT_GPID ? CLUSTER_ROOT_DIR : PROCESS_DIR, { ...s, proc });
         const ended = t.ended.get(gpid);
         if (ended) return place(ENDED_DIR, { ...s, ended });
         if (isGpidOfDownNode(gpid, t)) throw new FsError(E.EHOSTDOWN, `${seg}: its node is down`);

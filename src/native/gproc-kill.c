@@ -4,8 +4,10 @@
  * gproc exec puts this library in LD_PRELOAD. It wraps kill(2): a PID of 2^22 or more is
  * a global PID (spec section 1), which the kernel does not know (it answers ESRCH), so the
  * signal is written to /proc/<gpid>/ctl instead, where /proc is the cluster view; a
- * negative one names a global process group and becomes "signal-group". Every other PID
- * goes to the real kill(2). So `pkill -f pattern`, `kill -STOP <gpid>` in a shell and
+ * negative one names a global process group and becomes "signal-group". PID 1 is the
+ * cluster's root in the view, not this machine's init: it goes to /proc/1/ctl too, which
+ * refuses every signal (EPERM; signal 0 checks as kill(2) does). Every other PID goes to
+ * the real kill(2). So `pkill -f pattern`, `kill -STOP <gpid>` in a shell and
  * Python's os.kill() reach processes on any node, with kill(2)'s errors: ESRCH for no such
  * process, EPERM when the caller may not signal it (the kernel checks ctl's owner),
  * EINVAL for a bad signal. Signal 0 only checks, as kill(2) does.
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #define GPID_MIN (1 << 22)
+#define ROOT_GPID 1
 
 static int (*real_kill)(pid_t, int);
 
@@ -56,7 +59,7 @@ static int forward(pid_t gpid, int sig, int group) {
 }
 
 int kill(pid_t pid, int sig) {
-  if (pid >= GPID_MIN) return forward(pid, sig, 0);
+  if (pid >= GPID_MIN || pid == ROOT_GPID) return forward(pid, sig, 0);
   if (pid <= -GPID_MIN) return forward(-pid, sig, 1);
   if (!real_kill) real_kill = (int (*)(pid_t, int))dlsym(RTLD_NEXT, "kill");
   return real_kill(pid, sig);

@@ -33,7 +33,7 @@ t.test('stat: pid, ppid, pgrp, session, tpgid as gpids, starttime shifted', asyn
       tid: 801,
       want: [g(2, 801), '(worker)', ['S', g(2, 1), g(2, 800), g(2, 800), 0, -1], 131026],
     },
-    { gpid: g(2, 2), want: [g(2, 2), '(kthreadd)', ['S', 0, 0, 0, 0, -1], 2] },
+    { gpid: g(2, 2), want: [g(2, 2), '(kthreadd)', ['S', 1, 0, 0, 0, -1], 2] },
   ];
   for (const { gpid, tid, want } of cases) {
     const line = text(render.renderStat(tab.processes.get(gpid)!, tab, tid));

@@ -44,7 +44,12 @@ t.test('processes of every up node by gpid, ids translated, starttimes shifted',
     { gpid: g(1, 700), want: [g(1, 6551), g(1, 6507), g(1, 1079), -1, 131026 + 10000] },
     { gpid: g(1, 800), want: [g(1, 1), g(1, 800), g(1, 800), -1, 131026 + 10000] },
     { gpid: g(2, 6551), want: [g(2, 1), g(2, 6507), g(2, 1079), -1, 131026] },
-    { gpid: g(2, 2), want: [0, 0, 0, -1, 2], why: 'group and session 0 stay 0' },
+    {
+      gpid: g(2, 2),
+      want: [1, 0, 0, -1, 2],
+      why: "parent 0: the cluster's root; group and session 0 stay 0",
+    },
+    { gpid: g(1, 1), want: [1, g(1, 1), g(1, 1), -1, 1 + 10000] },
   ];
   for (const c of cases) {
     const p = tab.processes.get(c.gpid);
@@ -54,15 +59,14 @@ t.test('processes of every up node by gpid, ids translated, starttimes shifted',
     }
     const have = [p.pgrp, p.session, p.tpgid, p.starttime];
     const want = c.want.slice(1);
-    // A local ppid of 0 becomes the cluster's root elsewhere: only other parents here.
-    if (c.want[0] !== 0) t.equal(p.ppid, c.want[0], `${c.gpid}: ppid`);
+    t.equal(p.ppid, c.want[0], `${c.gpid}: ppid`);
     t.same(have, want, `${c.gpid}: pgrp, session, tpgid, starttime${c.why ? ` (${c.why})` : ''}`);
   }
   const pids = [1, 2, 700, 800, 6551];
   t.same(
     [...tab.processes.keys()],
-    [...pids.map((pid) => g(1, pid)), ...pids.map((pid) => g(2, pid))],
-    'listed by gpid, ascending',
+    [1, ...pids.map((pid) => g(1, pid)), ...pids.map((pid) => g(2, pid))],
+    "listed by gpid, ascending: the cluster's root first",
   );
 });
 
@@ -120,9 +124,9 @@ t.test('down nodes, held exit statuses, and what a refresh keeps', async (t) => 
   );
   t.equal(second.btime, first.btime, 'btime does not move later when the earliest node is down');
   t.same(
-    [...second.processes.keys()].map((gpid) => Math.floor(gpid / g(1, 1))),
-    [1, 1, 1, 1, 1],
-    "only the up node's processes",
+    [...second.processes.keys()].map((gpid) => gpid >>> 22),
+    [0, 1, 1, 1, 1, 1],
+    "the cluster's root (node 0) and only the up node's processes",
   );
   t.same(
     [...second.ended.values()],
@@ -138,7 +142,7 @@ t.test('down nodes, held exit statuses, and what a refresh keeps', async (t) => 
     second.upNodes().map((n) => n.config.id),
     [1],
   );
-  t.equal(table(down(1)).processes.size, 0, 'no node up: no processes');
+  t.same([...table(down(1)).processes.keys()], [1], "no node up: the cluster's root alone");
   t.ok(table(down(1)).btime > 0, 'and a btime all the same');
   t.equal(config(1).name, 'n1');
 });

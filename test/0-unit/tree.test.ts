@@ -90,8 +90,19 @@ const cases: { path: string; want: unknown[] }[] = [
         'nodes',
         'events',
         'self',
+        '1',
         ...[1, 2, 700, 800, 6551].map((p) => String(g(1, p))),
       ],
+    ],
+  },
+  // The cluster's root: the files tools read, io all zeros, no limits (no node holds it).
+  {
+    path: '/1',
+    want: [
+      'dir',
+      DIR,
+      0,
+      ['stat', 'status', 'statm', 'cmdline', 'comm', 'environ', 'cgroup', 'task', 'ctl', 'io'],
     ],
   },
   {
