@@ -35,6 +35,19 @@ export const defaults = {
 
   /** How long one refresh of the merged process table serves readers, in ms. */
   snapshotLifetimeMs: 1000,
+  /** Fraction of a table's lifetime after which a use of it starts the next refresh in the background. */
+  refreshAheadFraction: 0.85,
+  /** A table at least this old is rebuilt when a lookup of the view misses a gpid, ms... */
+  missRefreshMs: 20,
+  /** ...at most once per this long, so a run over vanishing processes costs few refreshes, ms. */
+  missRefreshEveryMs: 250,
+  /** Size the view reports for a file whose content is not known until its read returns (wait), bytes. */
+  unknownSizeBytes: 4096,
+  /**
+   * How long the mount's event loop keeps polling after a FUSE request, ms (fs/fuse.ts): while
+   * requests keep coming, a request costs ~30 us instead of ~100 us.
+   */
+  fuseHotMs: 2,
   /**
    * MemTotal, MemFree and MemAvailable of the top-level meminfo while no node answers, kB:
    * not 0, because procps divides by MemTotal (`free`, `ps u`, `top`).
@@ -170,6 +183,10 @@ export const defaults = {
   /** Most bytes of events one open `events` handle holds for its reader at a time (whole lines). */
   eventsHandleBytes: 64 * 1024,
 
+  /** Longest command line the spawn file takes, in characters of the UTF-8-decoded write. */
+  spawnLineChars: 64 * 1024,
+  /** Longest command a write to ctl may be, bytes ("signal-group SIGVTALRM\n" is 23). */
+  ctlCommandBytes: 64,
   /** PATH given to commands started through nodes/<id>/spawn. */
   spawnPath: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   /** HTTP/2 flow-control window of a client's connection, bytes (64 KiB by default: slow for `gproc run` streams). */

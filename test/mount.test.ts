@@ -1,4 +1,4 @@
-// Issue 3: the file system semantics of the cluster view: reads at any offset and chunk
+// The file system semantics of the cluster view: reads at any offset and chunk
 // size, owners and modes enforced by the kernel, processes that appear and disappear,
 // nodes that stop answering, stale mounts of a killed daemon, Ctrl-C.
 import t from 'tap';
@@ -118,6 +118,42 @@ t.test('the cluster view as a file system', async (t) => {
       'stat is world-readable',
     );
     process.kill(hostPidOf(n2.initPid, pid)!, 'SIGKILL');
+  });
+
+  t.test("limits: the owning node's file as it is, mode 0444", async (t) => {
+    // A limit of its own for one process on each of two nodes: a view that served another
+    // process's or another node's file would differ.
+    const start = (node: number, nofile: string) => {
+      const n = cluster.node(node);
+      const r = inNode(n, [
+        'sh',
+        '-c',
+        `prlimit --nofile=${nofile} sleep 1000 >/dev/null 2>&1 & echo $!`,
+      ]);
+      const pid = Number(r.stdout.trim());
+      t.teardown(() => process.kill(hostPidOf(n.initPid, pid)!, 'SIGKILL'));
+      return { n, pid, path: `${m1.mountPoint}/${encodeGpid(node, pid)}/limits` };
+    };
+    const procs = [start(2, '1234:2345'), start(3, '4321:5432')];
+    for (const [i, { n, pid, path }] of procs.entries()) {
+      // Before prlimit execs sleep the process has the usual limits: wait for its own.
+      const line =
+        i === 0 ? /^Max open files +1234 +2345 +files/m : /^Max open files +4321 +5432 +files/m;
+      const own = (b: Buffer | undefined) => (b && line.test(b.toString()) ? b : undefined);
+      const want = await waitFor(`its limit in node ${n.id}'s file`, () =>
+        own(readFileSync(`${n.procRoot}/${pid}/limits`)),
+      );
+      const got = await waitFor(`its limit in ${path}`, () => {
+        try {
+          return own(readFileSync(path));
+        } catch {
+          return undefined;
+        }
+      });
+      t.ok(got.equals(want), `node ${n.id} pid ${pid}: the node's ${want.length} bytes`);
+      t.equal(statSync(path).mode & 0o7777, 0o444);
+      t.match(asUser(NOBODY, ['cat', path]).stdout, /^Limit +Soft Limit/, 'world-readable');
+    }
   });
 
   t.test(

@@ -9,15 +9,11 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { defaults } from '../defaults';
-import {
-  listPids,
-  readProcesses,
-  type ProcessFiles,
-  type ReadError,
-  type ThreadFiles,
-} from '../procfs/read';
+import { SNAPSHOT_FILES, THREAD_FILES } from '../procfs/files';
+import { listPids, readProcesses, type ReadError } from '../procfs/read';
+import type { Process__Output } from '../proto/gen/gproc/v1/Process';
 
-type Shard = { processes: ProcessFiles[]; errors: ReadError[] };
+type Shard = { processes: Process__Output[]; errors: ReadError[] };
 
 /** Default number of worker threads: one per CPU beyond the first, at most `defaults.maxReaderThreads`. */
 export function defaultReaderThreads(): number {
@@ -107,18 +103,14 @@ export class ReaderPool {
   }
 }
 
-/** Structured clone turns Buffers into Uint8Arrays; view them as Buffers again (no copy). */
-function asBuffers(p: ProcessFiles): ProcessFiles {
+/**
+ * Structured clone turns Buffers into Uint8Arrays; view the snapshot files (files.ts) as
+ * Buffers again (no copy).
+ */
+function asBuffers(p: Process__Output): Process__Output {
   const b = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-  const t = (x: ThreadFiles): ThreadFiles => ({ tid: x.tid, stat: b(x.stat), status: b(x.status) });
-  return {
-    ...p,
-    stat: b(p.stat),
-    status: b(p.status),
-    statm: b(p.statm),
-    cmdline: b(p.cmdline),
-    environ: b(p.environ),
-    cgroup: b(p.cgroup),
-    threads: p.threads.map(t),
-  };
+  const out = { ...p, threads: p.threads.map((t) => ({ ...t })) };
+  for (const name of SNAPSHOT_FILES) out[name] = b(p[name]);
+  for (const t of out.threads) for (const name of THREAD_FILES) t[name] = b(t[name]);
+  return out;
 }

@@ -57,7 +57,7 @@ export function register(program: Command): void {
           { parseGpid, formatGpid, decodeGpid },
           { Cluster },
           { createLogger },
-          { signalGroup },
+          { groupFailures, signalGroup },
           { rpcReason, isRefusal, userAccess, processRef },
           { status: grpcStatus },
         ] = await Promise.all([
@@ -98,19 +98,20 @@ export function register(program: Command): void {
             );
           else {
             const r = await signalGroup(cluster, table, target.pgrp, signal);
-            for (const gpid of r.refused) report(gpid, 'operation not permitted');
-            for (const n of r.unreachable) {
-              failures++;
-              process.stderr.write(
-                `gproc: kill -g: node ${n} did not answer; its members of group ${target.pgrp} were not signalled\n`,
-              );
+            for (const f of groupFailures(r)) {
+              if (f.kind === 'refused') report(f.gpid, 'operation not permitted');
+              else if (f.kind === 'empty') report(gpids[0], 'no process of its group is left');
+              else {
+                failures++;
+                process.stderr.write(
+                  `gproc: kill -g: node ${f.node} did not answer; its members of group ${target.pgrp} were not signalled\n`,
+                );
+              }
             }
             for (const n of r.down)
               process.stderr.write(
                 `gproc: kill -g: note: node ${n} is down; its processes (if any) were not signalled\n`,
               );
-            if (r.delivered.length === 0 && r.refused.length === 0 && r.unreachable.length === 0)
-              report(gpids[0], 'no process of its group is left');
           }
         } else {
           await Promise.all(

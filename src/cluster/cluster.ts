@@ -22,9 +22,6 @@ import { LivenessMonitor } from '../liveness/monitor';
 import { NodeClient } from './client';
 import { buildTable, type ClusterTable, type NodeResult } from './table';
 
-/** Fraction of a table's lifetime after which use of it starts the next refresh. */
-const PREFETCH = 0.85;
-
 interface DownState {
   error: string;
   lastProbeMs: number;
@@ -78,7 +75,7 @@ export class Cluster {
 
   /**
    * The table if it is younger than its lifetime, else undefined (the fast path). A table
-   * past `PREFETCH` of its lifetime starts the next refresh in the background, so that
+   * past `defaults.refreshAheadFraction` of its lifetime starts the next refresh in the background, so that
    * readers who keep reading rarely wait for one.
    */
   fresh(): ClusterTable | undefined {
@@ -86,7 +83,8 @@ export class Cluster {
     if (!t) return undefined;
     const age = Date.now() - t.builtAtMs;
     if (age >= this.lifetimeMs) return undefined;
-    if (age >= this.lifetimeMs * PREFETCH && !this.refreshing) this.refresh().catch(() => {});
+    if (age >= this.lifetimeMs * defaults.refreshAheadFraction && !this.refreshing)
+      this.refresh().catch(() => {});
     return t;
   }
 

@@ -18,6 +18,7 @@
  * agent (`io` is all zeros instead) are not there.
  */
 import { ROOT_GPID, translatePid } from '../gpid';
+import { SNAPSHOT_FILES, type SnapshotBytes } from '../procfs/files';
 import { parsePidStat } from '../procfs/stat';
 import type { Process__Output } from '../proto/gen/gproc/v1/Process';
 import type { ProcessEntry } from './table';
@@ -87,8 +88,9 @@ export const ROOT_IO = Buffer.from(
 
 const latin1 = (s: string) => Buffer.from(s, 'latin1');
 
-/** The root's files as an agent would send them for a process. */
+/** The root's files as an agent would send them for a process (any other snapshot file: empty). */
 const PROC: Process__Output = {
+  ...(Object.fromEntries(SNAPSHOT_FILES.map((name) => [name, Buffer.alloc(0)])) as SnapshotBytes),
   pid: ROOT_GPID,
   starttime: 0,
   uid: 0,

@@ -28,6 +28,24 @@ export interface GroupResult {
 }
 
 /**
+ * What failed in a group signal, most serious first: nodes with members that did not
+ * answer, members the user may not signal, and, when nothing else failed and no member
+ * got the signal, that no member is left. Empty when the signal reached the group.
+ */
+export type GroupFailure =
+  { kind: 'unreachable'; node: number } | { kind: 'refused'; gpid: number } | { kind: 'empty' };
+
+/** The failures of a group signal (GroupFailure), for `ctl` and `gproc kill -g` alike. */
+export function groupFailures(r: GroupResult): GroupFailure[] {
+  const failures: GroupFailure[] = [
+    ...r.unreachable.map((node) => ({ kind: 'unreachable' as const, node })),
+    ...r.refused.map((gpid) => ({ kind: 'refused' as const, gpid })),
+  ];
+  if (failures.length === 0 && r.delivered.length === 0) failures.push({ kind: 'empty' });
+  return failures;
+}
+
+/**
  * Signals one listed process through its node's agent, acting for `as` (a daemon names
  * the user; a user's CLI acts for itself).
  * @returns the agent's outcome (DELIVERED, NO_SUCH_PROCESS, NOT_PERMITTED).

@@ -16,6 +16,7 @@ import { encodeGpid, translatePid } from '../gpid';
 import { parsePidStat, type PidStat } from '../procfs/stat';
 import type { ExitStatus__Output } from '../proto/gen/gproc/v1/ExitStatus';
 import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
+import type { Origin__Output } from '../proto/gen/gproc/v1/Origin';
 import type { Process__Output } from '../proto/gen/gproc/v1/Process';
 import type { Thread__Output } from '../proto/gen/gproc/v1/Thread';
 import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
@@ -96,14 +97,6 @@ export interface EndedEntry {
   uid: number;
 }
 
-/** Origin of a started process in the requester's node: node, pid, pgrp, session. */
-interface OriginIds {
-  node: number;
-  pid: number;
-  pgrp: number;
-  session: number;
-}
-
 const MAX_ORIGIN_HOPS = 8;
 
 /**
@@ -117,7 +110,7 @@ export class ClusterTable {
   readonly ended = new Map<number, EndedEntry>();
   readonly nodes = new Map<number, NodeEntry>();
   /** Per node: local pid -> origin, for processes started for a cluster request. */
-  private readonly origins = new Map<number, Map<number, OriginIds>>();
+  private readonly origins = new Map<number, Map<number, Origin__Output>>();
 
   /**
    * @param btime the cluster's reference boot time, seconds since the epoch.
@@ -177,11 +170,10 @@ export class ClusterTable {
 
   /** Adds one node's snapshot; called once per up node, before `index`. */
   addOrigins(node: number, snap: Snapshot__Output): void {
-    const map = new Map<number, OriginIds>();
+    const map = new Map<number, Origin__Output>();
     for (const s of snap.started) {
       const o = s.origin;
-      if (o && o.node !== 0 && o.pid !== 0)
-        map.set(s.pid, { node: o.node, pid: o.pid, pgrp: o.pgrp, session: o.session });
+      if (o && o.node !== 0 && o.pid !== 0) map.set(s.pid, o);
     }
     this.origins.set(node, map);
   }

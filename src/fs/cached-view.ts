@@ -15,17 +15,11 @@
  * are links into the control view.
  */
 import type { ClusterTable } from '../cluster/table';
+import { defaults } from '../defaults';
 import { E, FsError, toErrno } from './errno';
 import { IMMUTABLE_TREE, type FuseOps } from './fuse';
 import { PinnedContent } from './pinned';
 import { gpidOfPath, resolvePath, type Attr, type Resolved, type TreeContext } from './tree';
-
-/** Size reported for a file whose content is not known until its read returns (wait). */
-const UNKNOWN_SIZE = 4096;
-/** A table at least this old is rebuilt when a lookup misses a gpid, ms... */
-const MISS_REFRESH_MS = 20;
-/** ...at most once per this long, so a run over vanishing processes costs few refreshes, ms. */
-const MISS_REFRESH_EVERY_MS = 250;
 
 type Cb = (...args: unknown[]) => void;
 
@@ -151,7 +145,7 @@ export class CachedView {
   /**
    * A lookup of a gpid the table does not know may name a process that started (or ended,
    * with its status held) after the table was built: look again in a new table if this one
-   * is older than `MISS_REFRESH_MS`, at most once per `MISS_REFRESH_EVERY_MS` (the kernel
+   * is older than `defaults.missRefreshMs`, at most once per `defaults.missRefreshEveryMs` (the kernel
    * caches the answer for a second either way).
    */
   private retryOnMiss(path: string, table: ClusterTable): boolean {
@@ -159,8 +153,8 @@ export class CachedView {
     const now = Date.now();
     if (gpid === undefined || table.processes.has(gpid)) return false;
     if (
-      now - table.builtAtMs < MISS_REFRESH_MS ||
-      now - this.lastMissRefreshMs < MISS_REFRESH_EVERY_MS
+      now - table.builtAtMs < defaults.missRefreshMs ||
+      now - this.lastMissRefreshMs < defaults.missRefreshEveryMs
     )
       return false;
     this.lastMissRefreshMs = now;
@@ -200,14 +194,14 @@ export class CachedView {
     const { read, blocking } = r.file;
     // A write-only file (ctl) reports a size, so that a read reaches the daemon and fails
     // with EINVAL as on Linux; with size 0 the kernel would answer end-of-file itself.
-    if (!read) return stat(r.attr, UNKNOWN_SIZE, 1);
-    if (blocking) return stat(r.attr, this.pins.reported(path) ?? UNKNOWN_SIZE, 1);
+    if (!read) return stat(r.attr, defaults.unknownSizeBytes, 1);
+    if (blocking) return stat(r.attr, this.pins.reported(path) ?? defaults.unknownSizeBytes, 1);
     // A file that cannot be rendered now (io of a process the agent may not trace) still
     // exists, as in /proc: its read reports the error.
     const unrenderable = (err: unknown) => {
       const errno = toErrno(err);
       if (errno === -E.ENOENT || errno === -E.EHOSTDOWN) throw err;
-      return stat(r.attr, UNKNOWN_SIZE, 1);
+      return stat(r.attr, defaults.unknownSizeBytes, 1);
     };
     try {
       const content = read();

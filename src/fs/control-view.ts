@@ -114,9 +114,6 @@ interface WaitHandle {
 
 type Handle = SpawnHandle | EventsHandle | CtlHandle | WaitHandle;
 
-/** Longest command line the spawn file takes, in characters of the UTF-8-decoded write. */
-const MAX_LINE = 64 * 1024;
-
 /** The direct-I/O control view: files with an answer per open handle (spec sections 4 and 5). */
 export class ControlView {
   private readonly handles = new Map<number, Handle>();
@@ -262,7 +259,7 @@ export class ControlView {
   /**
    * Takes one write to a spawn handle: the complete lines it finishes are checked first and
    * started only if every one is good (a write is all or nothing); an unterminated rest is
-   * kept for the next write (or started by a read). A line longer than `MAX_LINE` is
+   * kept for the next write (or started by a read). A line longer than `defaults.spawnLineChars` is
    * refused, and what follows of it is dropped up to its newline, so that the tail of a
    * refused line never runs on its own.
    * @throws FsError EINVAL (empty, NUL, too long), EHOSTDOWN (the node is down), or the
@@ -278,10 +275,10 @@ export class ControlView {
     const text = h.pending + data;
     const lines = text.split('\n');
     const rest = lines.pop()!;
-    if (rest.length > MAX_LINE) {
+    if (rest.length > defaults.spawnLineChars) {
       h.pending = '';
       h.discarding = true;
-      throw new FsError(E.EINVAL, `a spawn line is at most ${MAX_LINE} characters`);
+      throw new FsError(E.EINVAL, `a spawn line is at most ${defaults.spawnLineChars} characters`);
     }
     h.pending = '';
     await this.start(h, lines);
@@ -297,7 +294,7 @@ export class ControlView {
 
   private async start(h: SpawnHandle, lines: string[]): Promise<void> {
     for (const line of lines) {
-      if (line.trim() === '' || line.includes('\0') || line.length > MAX_LINE)
+      if (line.trim() === '' || line.includes('\0') || line.length > defaults.spawnLineChars)
         throw new FsError(E.EINVAL, 'empty or malformed command line');
     }
     if (lines.length && this.cluster.isDown(h.node))

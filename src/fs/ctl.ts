@@ -3,19 +3,17 @@
  * allowed.
  *
  *   signal SIG          SIG by name, with or without "SIG", or by number
- *   SIG                 the same, shorter (`echo TERM > ctl`, as issue 4 writes it)
+ *   SIG                 the same, shorter (`echo TERM > ctl`)
  *   kill | stop | cont  SIGKILL | SIGSTOP | SIGCONT
  *   signal-group SIG    SIG to every process of the global process group
  */
 import { constants } from 'node:os';
+import { defaults } from '../defaults';
 import { parseSignal } from '../signals';
 import { E, FsError } from './errno';
 
 /** A parsed ctl command. */
 export type CtlCommand = { verb: 'signal' | 'signal-group'; signal: number };
-
-/** Longest command accepted, bytes ("signal-group SIGVTALRM\n" is 23). */
-const MAX_COMMAND = 64;
 
 /**
  * Parses one write to ctl.
@@ -27,7 +25,8 @@ export function parseCtl(data: Buffer, offset: number): CtlCommand {
     throw new FsError(E.EINVAL, why);
   };
   if (offset !== 0) bad(`a command is written at offset 0, not ${offset}`);
-  if (data.length === 0 || data.length > MAX_COMMAND) bad(`a command is 1..${MAX_COMMAND} bytes`);
+  const max = defaults.ctlCommandBytes;
+  if (data.length === 0 || data.length > max) bad(`a command is 1..${max} bytes`);
   let text = data.toString('latin1');
   if (text.endsWith('\n')) text = text.slice(0, -1);
   if (!/^[A-Za-z0-9+-]+( [A-Za-z0-9+-]+)?$/.test(text))

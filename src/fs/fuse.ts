@@ -7,6 +7,7 @@
  */
 import Fuse from 'fuse-native';
 import { performance } from 'node:perf_hooks';
+import { defaults } from '../defaults';
 import { E } from './errno';
 
 /** fuse-native operation callbacks (a subset of its API, typed loosely as it is untyped). */
@@ -98,9 +99,8 @@ export function mountFuse(
  * thread sleeps, waking it costs tens of microseconds (a cross-CPU wake-up in a VM). While
  * requests keep coming (a ps run), a loop of setImmediate keeps it polling instead: one
  * request costs ~30 us instead of ~100 us here (native-notes/performance.md). It stops
- * HOT_MS after the last request.
+ * `defaults.fuseHotMs` after the last request.
  */
-const HOT_MS = 2;
 let lastRequest = 0;
 let hot = false;
 
@@ -113,6 +113,6 @@ function keepHot(): void {
 }
 
 function spin(): void {
-  if (performance.now() - lastRequest < HOT_MS) setImmediate(spin);
+  if (performance.now() - lastRequest < defaults.fuseHotMs) setImmediate(spin);
   else hot = false;
 }

@@ -12,7 +12,7 @@
 import { defaults } from '../defaults';
 import { decodeGpid, ROOT_GPID } from '../gpid';
 import type { Cluster } from '../cluster/cluster';
-import { signalGroup } from '../cluster/signal';
+import { groupFailures, signalGroup } from '../cluster/signal';
 import type { ClusterTable, EndedEntry, ProcessEntry } from '../cluster/table';
 import type { ActAs } from '../cluster/transport';
 import type { ExitStatus__Output } from '../proto/gen/gproc/v1/ExitStatus';
@@ -116,14 +116,15 @@ export async function signalThrough(
   if (b.pgrp <= 0) throw new FsError(E.ESRCH, `${b.gpid} has no process group in the cluster`);
   const result = await signalGroup(cluster, table, b.pgrp, cmd.signal, b.owner);
   log.info({ gpgrp: b.pgrp, signal: cmd.signal, ...result }, 'signal-group');
-  if (result.unreachable.length)
-    throw new FsError(
-      E.EHOSTDOWN,
-      `nodes ${result.unreachable.join(',')} of the group did not answer`,
-    );
-  if (result.refused.length)
-    throw new FsError(E.EPERM, `group ${b.pgrp}: not permitted for ${result.refused.join(',')}`);
-  if (result.delivered.length === 0) throw new FsError(E.ESRCH, `group ${b.pgrp}: no process left`);
+  const [failure] = groupFailures(result);
+  switch (failure?.kind) {
+    case 'unreachable':
+      throw new FsError(E.EHOSTDOWN, `group ${b.pgrp}: node ${failure.node} did not answer`);
+    case 'refused':
+      throw new FsError(E.EPERM, `group ${b.pgrp}: not permitted for ${failure.gpid}`);
+    case 'empty':
+      throw new FsError(E.ESRCH, `group ${b.pgrp}: no process left`);
+  }
 }
 
 /**

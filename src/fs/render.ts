@@ -16,6 +16,7 @@ import { translatePid } from '../gpid';
 import { renumberCpuBlock, splitCpuinfo } from '../procfs/cpuinfo';
 import { formatLoadAvg, parseLoadAvg, type LoadAvg } from '../procfs/loadavg';
 import { formatMeminfo, MEMINFO_LAYOUT, parseMeminfo, type MeminfoLine } from '../procfs/meminfo';
+import type { RenderedFile } from '../procfs/files';
 import { formatPidStat, StatField } from '../procfs/stat';
 import { formatStatusLines, parseStatusLines } from '../procfs/status';
 import {
@@ -98,6 +99,19 @@ export function renderStatus(p: ProcessEntry, table: ClusterTable, tid?: number)
 export function renderComm(p: ProcessEntry, tid?: number): Buffer {
   return latin1(`${(tid !== undefined ? threadStat(p, tid) : p.stat).comm}\n`);
 }
+
+/**
+ * Makes a per-process file whose declaration (procfs/files.ts) says 'rendered', for a
+ * process or for one of its threads (`tid`, node-local).
+ */
+export type FileRenderer = (p: ProcessEntry, table: ClusterTable, tid?: number) => Buffer;
+
+/** The renderer of every 'rendered' per-process file (the rest are the node's bytes as they are). */
+export const RENDERERS: Readonly<Record<RenderedFile, FileRenderer>> = {
+  stat: renderStat,
+  status: renderStatus,
+  comm: (p, _table, tid) => renderComm(p, tid),
+};
 
 /** `<gpid>/node`: "<id> <name>\n". */
 export function renderNodeOf(p: ProcessEntry, table: ClusterTable): Buffer {

@@ -6,9 +6,10 @@
  * paths resolve here too (`resolveControlPath`).
  *
  * Cluster view:
- *   /<gpid>/{stat,status,statm,cmdline,comm,environ,cgroup,io,node,usage}
+ *   /<gpid>/<file>  the per-process files declared in procfs/files.ts (stat, status, ...)
+ *   /<gpid>/{node,usage}
  *   /<gpid>/{ctl,wait}  links to the control view's files of that process (its identity)
- *   /<gpid>/task/<gtid>/{stat,status,statm,comm,cmdline}
+ *   /<gpid>/task/<gtid>/<file>  the per-process files declared for threads too
  *   /1/  the cluster's root: stat status statm cmdline comm environ cgroup io task/ ctl
  *   /{stat,uptime,meminfo,loadavg,cpuinfo}  /sys/kernel/{pid_max,osrelease}
  *   /nodes/<id>/{name,address,state,uptime,meminfo,loadavg,spawn}  /events  /self
@@ -24,6 +25,7 @@ import type { Cluster } from '../cluster/cluster';
 import {
   hasThread,
   threadIds,
+  threadOf,
   type ClusterTable,
   type EndedEntry,
   type NodeEntry,
@@ -32,6 +34,14 @@ import {
 import { ROOT_IO } from '../cluster/root';
 import { decodeGpid, PID_LIMIT, ROOT_GPID, translatePid } from '../gpid';
 import type { Logger } from '../log';
+import {
+  declOf,
+  FILE_NAMES,
+  isSnapshotFile,
+  isThreadFile,
+  type ProcessFile,
+} from '../procfs/files';
+import type { ProcessFileName } from '../proto/gen/gproc/v1/ProcessFileName';
 import { E, FsError } from './errno';
 import { bindEnded, bindLive, type BoundProcess } from './process-handle';
 import * as render from './render';
@@ -84,51 +94,91 @@ export interface TreeContext {
   log: Logger;
 }
 
-interface Scope {
+/** What every level of the tree knows. */
+interface RootScope {
   ctx: TreeContext;
-  proc?: ProcessEntry;
-  ended?: EndedEntry;
-  tid?: number;
-  node?: NodeEntry;
+}
+/** Under <gpid>/ of a listed process. */
+interface ProcessScope extends RootScope {
+  proc: ProcessEntry;
+}
+/** Under <gpid>/task/<gtid>/: `tid` is node-local. */
+interface ThreadScope extends ProcessScope {
+  tid: number;
+}
+/** Under <gpid>/ of an ended process whose status an agent holds. */
+interface EndedScope extends RootScope {
+  ended: EndedEntry;
+}
+/** Under nodes/<id>/. */
+interface NodeScope extends RootScope {
+  node: NodeEntry;
 }
 
-type Spec = DirSpec | FileSpec | LinkSpec;
+type Spec<S> = DirSpec<S> | FileSpec<S> | LinkSpec<S>;
 
-interface DirSpec {
+interface DirSpec<S> {
   kind: 'dir';
-  children: Record<string, Spec>;
+  children: Record<string, Spec<S>>;
   /** A numeric child (gpid, thread id, node id): how to match it and how to list them. */
   param?: {
-    match(seg: string, scope: Scope): { spec: Spec; scope: Scope } | undefined;
-    list(scope: Scope): string[];
+    match(seg: string, scope: S): Place | undefined;
+    list(scope: S): string[];
   };
   /** Names not listed but resolvable (local PIDs, the rest of the real /proc). */
-  hidden?: (seg: string, scope: Scope) => Spec | undefined;
+  hidden?: (seg: string, scope: S) => Spec<S> | undefined;
 }
 
-interface FileSpec {
+interface FileSpec<S> {
   kind: 'file';
   /** Permission bits, as real /proc gives them. */
   perm: number;
-  ops: (scope: Scope) => FileOps;
+  ops: (scope: S) => FileOps;
 }
 
-interface LinkSpec {
+interface LinkSpec<S> {
   kind: 'link';
-  target: (scope: Scope) => string;
+  target: (scope: S) => string;
+}
+
+/** A place in the tree: a spec with the scope of its level, bound together. */
+interface Place {
+  isDir: boolean;
+  /** The child named `seg`, or undefined when there is none (a directory's only). */
+  child(seg: string): Place | undefined;
+  resolved(): Resolved;
+}
+
+function place<S extends RootScope>(spec: Spec<S>, scope: S): Place {
+  return {
+    isDir: spec.kind === 'dir',
+    child: (seg) => {
+      if (spec.kind !== 'dir') return undefined;
+      if (Object.hasOwn(spec.children, seg)) return place(spec.children[seg], scope);
+      const param = spec.param?.match(seg, scope);
+      if (param) return param;
+      const hidden = spec.hidden?.(seg, scope);
+      return hidden ? place(hidden, scope) : undefined;
+    },
+    resolved: () => toResolved(spec, scope),
+  };
 }
 
 const { S_IFDIR, S_IFREG, S_IFLNK } = constants;
 
-const file = (perm: number, ops: (s: Scope) => FileOps): FileSpec => ({ kind: 'file', perm, ops });
+const file = <S>(perm: number, ops: (s: S) => FileOps): FileSpec<S> => ({
+  kind: 'file',
+  perm,
+  ops,
+});
 /** A file of the control view (it keeps an answer per open handle): a link to it. */
-const controlLink = (path: (s: Scope) => string): LinkSpec => ({
+const controlLink = <S extends RootScope>(path: (s: S) => string): LinkSpec<S> => ({
   kind: 'link',
   target: (s) => `${s.ctx.controlMount}${path(s)}`,
 });
-const readOnly = (render: (s: Scope) => Buffer | Promise<Buffer>) =>
-  file(0o444, (s) => ({ read: () => render(s) }));
-const dir = (children: Record<string, Spec>, more: Partial<DirSpec> = {}): DirSpec => ({
+const readOnly = <S>(render: (s: S) => Buffer | Promise<Buffer>) =>
+  file<S>(0o444, (s) => ({ read: () => render(s) }));
+const dir = <S>(children: Record<string, Spec<S>>, more: Partial<DirSpec<S>> = {}): DirSpec<S> => ({
   kind: 'dir',
   children,
   ...more,
@@ -149,53 +199,71 @@ export function gpidOfPath(path: string): number | undefined {
   return gpidOf(end < 0 ? path.slice(1) : path.slice(1, end));
 }
 
-const proc = (s: Scope) => s.proc!;
-const table = (s: Scope) => s.ctx.table;
-const nodeFiles = (s: Scope) => {
-  if (s.node!.state !== 'up' || !s.node!.info?.files)
-    throw new FsError(E.EHOSTDOWN, `node ${s.node!.config.id} is down`);
-  return s.node!.info.files;
+const table = (s: RootScope) => s.ctx.table;
+const nodeFiles = ({ node }: NodeScope) => {
+  if (node.state !== 'up' || !node.info?.files)
+    throw new FsError(E.EHOSTDOWN, `node ${node.config.id} is down`);
+  return node.info.files;
 };
 
+const renderers: Partial<Record<ProcessFile, render.FileRenderer>> = render.RENDERERS;
+
+/** The bytes of per-process file `name` of a process, or of its thread `tid` (files.ts). */
+function processFile(name: ProcessFile, s: ProcessScope, tid?: number): Buffer | Promise<Buffer> {
+  const p = s.proc;
+  const renderer = renderers[name];
+  if (renderer) return renderer(p, table(s), tid);
+  const decl = declOf(name);
+  if (decl.read === 'on-demand') return remoteFile(s, decl.wire, tid);
+  if (tid !== undefined && isThreadFile(name)) {
+    const own = threadOf(p, tid);
+    if (own) return own.files[name];
+  }
+  if (isSnapshotFile(name)) return p.proc[name];
+  throw new FsError(E.EIO, `${name}: declared as made by the view, without a renderer`);
+}
+
+/** The per-process files (files.ts) as the view's files of one process, or of one thread. */
+function processFiles<S extends ProcessScope>(
+  names: readonly ProcessFile[],
+  tidOf: (s: S) => number | undefined,
+): Record<string, Spec<S>> {
+  return Object.fromEntries(
+    names.map((name) => [
+      name,
+      file<S>(declOf(name).mode, (s) => ({ read: () => processFile(name, s, tidOf(s)) })),
+    ]),
+  );
+}
+
 /** Files of one thread: task/<gtid>/. */
-const THREAD_DIR = dir({
-  stat: readOnly((s) => render.renderStat(proc(s), table(s), s.tid)),
-  status: readOnly((s) => render.renderStatus(proc(s), table(s), s.tid)),
-  comm: readOnly((s) => render.renderComm(proc(s), s.tid)),
-  cmdline: readOnly((s) => proc(s).proc.cmdline),
-  // Threads share their process's memory: the same statm (top -H reads it per thread).
-  statm: readOnly((s) => proc(s).proc.statm),
-});
+const THREAD_DIR = dir<ThreadScope>(
+  processFiles(
+    FILE_NAMES.filter((n) => declOf(n).thread),
+    (s) => s.tid,
+  ),
+);
 
 /** Files of one process: <gpid>/. */
-const PROCESS_DIR = dir({
-  stat: readOnly((s) => render.renderStat(proc(s), table(s))),
-  status: readOnly((s) => render.renderStatus(proc(s), table(s))),
-  statm: readOnly((s) => proc(s).proc.statm),
-  cmdline: readOnly((s) => proc(s).proc.cmdline),
-  comm: readOnly((s) => render.renderComm(proc(s))),
-  environ: file(0o400, (s) => ({ read: () => proc(s).proc.environ })),
-  cgroup: readOnly((s) => proc(s).proc.cgroup),
-  io: file(0o400, (s) => ({ read: () => remoteFile(s, 'IO') })),
+const PROCESS_DIR = dir<ProcessScope>({
+  ...processFiles(FILE_NAMES, () => undefined),
   task: dir(
     {},
     {
       param: {
         match: (seg, s) => {
-          const p = proc(s);
+          const p = s.proc;
           const tid = Number(seg) - p.node * PID_LIMIT;
-          return isNumber(seg) && hasThread(p, tid)
-            ? { spec: THREAD_DIR, scope: { ...s, tid } }
-            : undefined;
+          return isNumber(seg) && hasThread(p, tid) ? place(THREAD_DIR, { ...s, tid }) : undefined;
         },
-        list: (s) => threadIds(proc(s)).map((tid) => String(translatePid(proc(s).node, tid))),
+        list: ({ proc: p }) => threadIds(p).map((tid) => String(translatePid(p.node, tid))),
       },
     },
   ),
-  ctl: controlLink((s) => CONTROL_PATHS.process(proc(s).gpid, proc(s).proc.starttime, 'ctl')),
-  wait: controlLink((s) => CONTROL_PATHS.process(proc(s).gpid, proc(s).proc.starttime, 'wait')),
-  node: readOnly((s) => render.renderNodeOf(proc(s), table(s))),
-  usage: readOnly((s) => usage(s)),
+  ctl: controlLink(({ proc: p }) => CONTROL_PATHS.process(p.gpid, p.proc.starttime, 'ctl')),
+  wait: controlLink(({ proc: p }) => CONTROL_PATHS.process(p.gpid, p.proc.starttime, 'wait')),
+  node: readOnly((s) => render.renderNodeOf(s.proc, table(s))),
+  usage: readOnly(usage),
 });
 
 /**
@@ -203,29 +271,29 @@ const PROCESS_DIR = dir({
  * its ctl refuses every signal (process-handle.ts). No node holds it: no wait, node, usage.
  */
 const ROOT_FILES = 'stat status statm cmdline comm environ cgroup task ctl'.split(' ');
-const CLUSTER_ROOT_DIR = dir({
+const CLUSTER_ROOT_DIR = dir<ProcessScope>({
   ...Object.fromEntries(ROOT_FILES.map((name) => [name, PROCESS_DIR.children[name]])),
   io: file(0o400, () => ({ read: () => ROOT_IO })),
 });
 
 /** What is left of a process whose exit status an agent still holds: its wait file. */
-const ENDED_DIR = dir({
-  wait: controlLink((s) => CONTROL_PATHS.process(s.ended!.gpid, s.ended!.starttime, 'wait')),
+const ENDED_DIR = dir<EndedScope>({
+  wait: controlLink(({ ended }) => CONTROL_PATHS.process(ended.gpid, ended.starttime, 'wait')),
 });
 
 /** nodes/<id>/. */
-const NODE_DIR = dir({
-  name: readOnly((s) => Buffer.from(`${s.node!.config.name}\n`)),
-  address: readOnly((s) => Buffer.from(`${s.node!.config.address}\n`)),
-  state: readOnly((s) => Buffer.from(`${s.node!.state}\n`)),
+const NODE_DIR = dir<NodeScope>({
+  name: readOnly(({ node }) => Buffer.from(`${node.config.name}\n`)),
+  address: readOnly(({ node }) => Buffer.from(`${node.config.address}\n`)),
+  state: readOnly(({ node }) => Buffer.from(`${node.state}\n`)),
   uptime: readOnly((s) => nodeFiles(s).uptime),
   meminfo: readOnly((s) => nodeFiles(s).meminfo),
   loadavg: readOnly((s) => nodeFiles(s).loadavg),
-  spawn: controlLink((s) => CONTROL_PATHS.spawn(s.node!.config.id)),
+  spawn: controlLink(({ node }) => CONTROL_PATHS.spawn(node.config.id)),
 });
 
 /** The root of the cluster view. */
-export const ROOT: DirSpec = dir(
+const ROOT = dir<RootScope>(
   {
     stat: readOnly((s) => render.renderSystemStat(table(s))),
     uptime: readOnly((s) => render.renderUptime(table(s))),
@@ -244,7 +312,7 @@ export const ROOT: DirSpec = dir(
         param: {
           match: (seg, s) => {
             const node = isNumber(seg) ? table(s).nodes.get(Number(seg)) : undefined;
-            return node ? { spec: NODE_DIR, scope: { ...s, node } } : undefined;
+            return node ? place(NODE_DIR, { ...s, node }) : undefined;
           },
           list: (s) => [...table(s).nodes.keys()].map(String),
         },
@@ -259,22 +327,12 @@ export const ROOT: DirSpec = dir(
         const gpid = gpidOf(seg);
         if (gpid === undefined) return undefined;
         const t = table(s);
-        const p = t.processes.get(gpid);
-        if (p)
-          return {
-            spec: p.gpid === ROOT_GPID ? CLUSTER_ROOT_DIR : PROCESS_DIR,
-            scope: { ...s, proc: p },
-          };
+        const proc = t.processes.get(gpid);
+        if (proc)
+          return place(proc.gpid === ROOT_GPID ? CLUSTER_ROOT_DIR : PROCESS_DIR, { ...s, proc });
         const ended = t.ended.get(gpid);
-        if (ended) return { spec: ENDED_DIR, scope: { ...s, ended } };
-        let node: number;
-        try {
-          node = decodeGpid(gpid).node;
-        } catch {
-          return undefined;
-        }
-        if (t.nodes.get(node)?.state === 'down')
-          throw new FsError(E.EHOSTDOWN, `node ${node} is down`);
+        if (ended) return place(ENDED_DIR, { ...s, ended });
+        if (isGpidOfDownNode(gpid, t)) throw new FsError(E.EHOSTDOWN, `${seg}: its node is down`);
         return undefined;
       },
       list: (s) => [...table(s).processes.keys()].map(String),
@@ -291,30 +349,23 @@ export const ROOT: DirSpec = dir(
 
 /**
  * Resolves a path of the view.
- * @throws FsError ENOENT for a name that is not there, EHOSTDOWN for a process of a down node.
+ * @throws FsError ENOENT for a name that is not there, ENOTDIR for a name under a file,
+ *   EHOSTDOWN for a process of a down node.
  */
 export function resolvePath(path: string, ctx: TreeContext): Resolved {
-  let spec: Spec = ROOT;
-  let scope: Scope = { ctx };
+  let at = place(ROOT, { ctx });
   for (const seg of path.split('/')) {
     if (seg === '') continue;
-    if (spec.kind !== 'dir') throw new FsError(E.ENOTDIR, `${path}: not a directory`);
-    const next: { spec: Spec; scope: Scope } | undefined = Object.hasOwn(spec.children, seg)
-      ? { spec: spec.children[seg], scope }
-      : (spec.param?.match(seg, scope) ??
-        (spec.hidden ? withScope(spec.hidden(seg, scope), scope) : undefined));
+    if (!at.isDir) throw new FsError(E.ENOTDIR, `${path}: not a directory`);
+    const next = at.child(seg);
     if (!next) throw new FsError(E.ENOENT, `${path}: no such entry`);
-    ({ spec, scope } = next);
+    at = next;
   }
-  return toResolved(spec, scope);
+  return at.resolved();
 }
 
-function withScope(spec: Spec | undefined, scope: Scope) {
-  return spec ? { spec, scope } : undefined;
-}
-
-function toResolved(spec: Spec, scope: Scope): Resolved {
-  const owner = ownerOf(scope.ctx.table, scope.proc);
+function toResolved<S extends RootScope>(spec: Spec<S>, scope: S): Resolved {
+  const owner = ownerOf(scope.ctx.table, (scope as Partial<ProcessScope>).proc);
   switch (spec.kind) {
     case 'dir':
       return {
@@ -344,20 +395,22 @@ function ownerOf(
   return { uid: p.proc.uid, gid: p.proc.gid, mtimeMs: (table.btime + p.starttime / ticks) * 1000 };
 }
 
-async function remoteFile(s: Scope, name: 'IO'): Promise<Buffer> {
-  const p = proc(s);
-  return s.ctx.cluster.clients
-    .get(p.node)!
-    .readFile({ pid: p.proc.pid, starttime: p.proc.starttime }, name);
+/** The owning agent of a listed process, and the process as a request names it. */
+function owningAgent({ ctx, proc: p }: ProcessScope) {
+  const client = ctx.cluster.clients.get(p.node);
+  if (!client) throw new FsError(E.EHOSTDOWN, `${p.gpid}: its node is not configured`);
+  return { client, ref: { pid: p.proc.pid, starttime: p.proc.starttime } };
 }
 
-async function usage(s: Scope): Promise<Buffer> {
-  const p = proc(s);
-  return render.renderUsage(
-    await s.ctx.cluster.clients
-      .get(p.node)!
-      .usage({ pid: p.proc.pid, starttime: p.proc.starttime }),
-  );
+/** A file the owning agent reads when it is read (task/<tid>/ of it when `tid` is given). */
+async function remoteFile(s: ProcessScope, name: ProcessFileName, tid?: number): Promise<Buffer> {
+  const { client, ref } = owningAgent(s);
+  return client.readFile(ref, name, tid);
+}
+
+async function usage(s: ProcessScope): Promise<Buffer> {
+  const { client, ref } = owningAgent(s);
+  return render.renderUsage(await client.usage(ref));
 }
 
 /** What a path of the control view is: control-view.ts gives each open of a file a handle. */

@@ -6,6 +6,16 @@
  * becomes a path.
  */
 import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import type { NodeFiles__Output } from '../proto/gen/gproc/v1/NodeFiles';
+import type { Process__Output } from '../proto/gen/gproc/v1/Process';
+import type { Thread__Output } from '../proto/gen/gproc/v1/Thread';
+import {
+  PROCESS_FILES,
+  SNAPSHOT_FILES,
+  THREAD_FILES,
+  type SnapshotBytes,
+  type ThreadBytes,
+} from './files';
 import { parsePidStat } from './stat';
 
 let scratch = Buffer.allocUnsafe(256 * 1024);
@@ -78,60 +88,32 @@ export function listPids(dir: string): number[] {
   return pids.sort((a, b) => a - b);
 }
 
-/** The node-wide files a snapshot carries, raw. */
-export interface NodeFiles {
-  uptime: Buffer;
-  stat: Buffer;
-  meminfo: Buffer;
-  loadavg: Buffer;
-  cpuinfo: Buffer;
-  osrelease: Buffer;
-}
+/** Where each node-wide file lies under the /proc root. */
+const NODE_FILES: { readonly [K in keyof NodeFiles__Output]: string } = {
+  uptime: 'uptime',
+  stat: 'stat',
+  meminfo: 'meminfo',
+  loadavg: 'loadavg',
+  cpuinfo: 'cpuinfo',
+  osrelease: 'sys/kernel/osrelease',
+};
 
-/** Reads the node-wide files of a /proc tree. Missing files read as empty. */
-export function readNodeFiles(root: string): NodeFiles {
-  const get = (name: string) => readOrEmpty(`${root}/${name}`);
-  return {
-    uptime: get('uptime'),
-    stat: get('stat'),
-    meminfo: get('meminfo'),
-    loadavg: get('loadavg'),
-    cpuinfo: get('cpuinfo'),
-    osrelease: get('sys/kernel/osrelease'),
-  };
-}
-
-/** The per-thread files of a multi-threaded process. */
-export interface ThreadFiles {
-  tid: number;
-  stat: Buffer;
-  status: Buffer;
-}
-
-/** One process as a snapshot carries it: identity plus the raw files ps, top and pgrep read. */
-export interface ProcessFiles {
-  pid: number;
-  /** Start time after boot, clock ticks (stat field 22): with pid, the process's identity. */
-  starttime: number;
-  /** Owner of /proc/<pid> as the kernel reports it (root for non-dumpable processes). */
-  uid: number;
-  gid: number;
-  stat: Buffer;
-  status: Buffer;
-  statm: Buffer;
-  cmdline: Buffer;
-  environ: Buffer;
-  cgroup: Buffer;
-  /** Every thread (main one included) when the process has more than one; else empty. */
-  threads: ThreadFiles[];
+/** Reads the node-wide files of a /proc tree (gproc.v1.NodeFiles). Missing files read as empty. */
+export function readNodeFiles(root: string): NodeFiles__Output {
+  const files = {} as NodeFiles__Output;
+  for (const [field, name] of Object.entries(NODE_FILES) as [keyof NodeFiles__Output, string][])
+    files[field] = readOrEmpty(`${root}/${name}`);
+  return files;
 }
 
 /**
- * Reads one process.
+ * Reads one process as a snapshot carries it (gproc.v1.Process): its identity (pid, start
+ * time, the owner of /proc/<pid> as the kernel reports it) and the snapshot files of
+ * files.ts, with every thread's own files when it has more than one thread.
  * @returns null when the process ended before or while it was read.
  * @throws ProcParseError when its stat file is malformed.
  */
-export function readProcess(root: string, pid: number): ProcessFiles | null {
+export function readProcess(root: string, pid: number): Process__Output | null {
   const dir = `${root}/${pid}`;
   let owner;
   try {
@@ -140,33 +122,34 @@ export function readProcess(root: string, pid: number): ProcessFiles | null {
     if (ABSENT.has((err as NodeJS.ErrnoException).code ?? '')) return null;
     throw err;
   }
-  const stat = readWhole(`${dir}/stat`);
-  const status = readWhole(`${dir}/status`);
-  const statm = readWhole(`${dir}/statm`);
-  const cmdline = readWhole(`${dir}/cmdline`);
-  if (!stat || !status || !statm || !cmdline) return null;
-  const parsed = parsePidStat(stat, `${dir}/stat`);
-  const threads: ThreadFiles[] = [];
+  const files = {} as SnapshotBytes;
+  for (const name of SNAPSHOT_FILES) {
+    const bytes = PROCESS_FILES[name].required
+      ? readWhole(`${dir}/${name}`)
+      : readOrEmpty(`${dir}/${name}`);
+    if (!bytes) return null;
+    files[name] = bytes;
+  }
+  const parsed = parsePidStat(files.stat, `${dir}/stat`);
+  const threads: Thread__Output[] = [];
   if (parsed.numThreads > 1) {
     for (const tid of listPids(`${dir}/task`)) {
-      const tstat = readWhole(`${dir}/task/${tid}/stat`);
-      const tstatus = readWhole(`${dir}/task/${tid}/status`);
-      if (tstat && tstatus) threads.push({ tid, stat: tstat, status: tstatus });
+      const own = readThread(`${dir}/task/${tid}`);
+      if (own) threads.push({ tid, ...own });
     }
   }
-  return {
-    pid,
-    starttime: parsed.starttime,
-    uid: owner.uid,
-    gid: owner.gid,
-    stat,
-    status,
-    statm,
-    cmdline,
-    environ: readOrEmpty(`${dir}/environ`),
-    cgroup: readOrEmpty(`${dir}/cgroup`),
-    threads,
-  };
+  return { pid, starttime: parsed.starttime, uid: owner.uid, gid: owner.gid, ...files, threads };
+}
+
+/** A thread's own files, or null when it ended meanwhile. */
+function readThread(dir: string): ThreadBytes | null {
+  const files = {} as ThreadBytes;
+  for (const name of THREAD_FILES) {
+    const bytes = readWhole(`${dir}/${name}`);
+    if (!bytes) return null;
+    files[name] = bytes;
+  }
+  return files;
 }
 
 /** A process whose files could not be parsed, and why. */
@@ -182,8 +165,8 @@ export interface ReadError {
 export function readProcesses(
   root: string,
   pids: readonly number[],
-): { processes: ProcessFiles[]; errors: ReadError[] } {
-  const processes: ProcessFiles[] = [];
+): { processes: Process__Output[]; errors: ReadError[] } {
+  const processes: Process__Output[] = [];
   const errors: ReadError[] = [];
   for (const pid of pids) {
     try {

@@ -27,6 +27,7 @@ export interface Process {
    * all threads when there are more than one
    */
   'threads'?: (_gproc_v1_Thread)[];
+  'limits'?: (Buffer | Uint8Array | string);
 }
 
 export interface Process__Output {
@@ -53,4 +54,5 @@ export interface Process__Output {
    * all threads when there are more than one
    */
   'threads': (_gproc_v1_Thread__Output)[];
+  'limits': (Buffer);
 }

@@ -1,7 +1,7 @@
 // The pinned-content rule of the kernel-cached view (src/fs/pinned.ts), without a mount.
 import t from 'tap';
-import { defaults } from '../src/defaults';
-import { PinnedContent } from '../src/fs/pinned';
+import { defaults } from '../../src/defaults';
+import { PinnedContent } from '../../src/fs/pinned';
 
 const b = (s: string) => Buffer.from(s);
 const SLACK = defaults.pinnedSlackBytes;

@@ -1,0 +1,97 @@
+/**
+ * The per-process files gproc serves, declared once: for each file of /proc/<pid>/, how
+ * the owning agent reads it and how the cluster view shows it. procfs/read.ts reads the
+ * snapshot files from this table, the agent's reader pool copies them by it, and the
+ * routing table (fs/tree.ts) makes the view's <gpid>/ and task/<gtid>/ files from it.
+ *
+ * A snapshot file travels as the bytes field of the same name in gproc.v1.Process (and in
+ * gproc.v1.Thread when each thread has its own): the generated types are the only shape
+ * of it, and the types below do not compile while the two disagree.
+ *
+ * Adding a file: its entry here, its field in gproc.proto (snapshot files; `make proto`),
+ * a renderer in fs/render.ts `RENDERERS` when the view rewrites its bytes, and a test.
+ */
+import type { Process__Output } from '../proto/gen/gproc/v1/Process';
+import type { ProcessFileName } from '../proto/gen/gproc/v1/ProcessFileName';
+import type { Thread__Output } from '../proto/gen/gproc/v1/Thread';
+
+/** How one file is read and shown. */
+export type FileDecl = {
+  /** Permission bits of the view's file, as /proc gives them (0o400: the owner and root only). */
+  mode: number;
+  /**
+   * task/<tid>/ has it too: 'own' when each thread has its own bytes, 'process' when a
+   * thread shows its process's; absent: not in task/.
+   */
+  thread?: 'own' | 'process';
+  /**
+   * 'verbatim': the owning node's bytes as they are; 'rendered': fs/render.ts `RENDERERS`
+   * makes the bytes (PIDs translated, or made from other files).
+   */
+  view: 'verbatim' | 'rendered';
+} & (
+  | {
+      /**
+       * Read for every process on every snapshot and sent in the Process field of its name.
+       * `required`: a process whose file cannot be read is left out of the snapshot (it
+       * ended); otherwise an absent or unreadable file is sent empty.
+       */
+      read: 'snapshot';
+      required: boolean;
+    }
+  /** Read by the owning agent when the view's file is read (ReadProcessFile `wire`). */
+  | { read: 'on-demand'; wire: ProcessFileName }
+  /** Made by the view from the snapshot's other files (so it is 'rendered'). */
+  | { read: 'view'; view: 'rendered' }
+);
+
+/** The per-process files, in the order the view lists them. */
+export const PROCESS_FILES = {
+  stat: { mode: 0o444, read: 'snapshot', required: true, thread: 'own', view: 'rendered' },
+  status: { mode: 0o444, read: 'snapshot', required: true, thread: 'own', view: 'rendered' },
+  // Threads share their process's memory: the same statm (top -H reads it per thread).
+  statm: { mode: 0o444, read: 'snapshot', required: true, thread: 'process', view: 'verbatim' },
+  cmdline: { mode: 0o444, read: 'snapshot', required: true, thread: 'process', view: 'verbatim' },
+  comm: { mode: 0o444, read: 'view', thread: 'own', view: 'rendered' },
+  environ: { mode: 0o400, read: 'snapshot', required: false, view: 'verbatim' },
+  cgroup: { mode: 0o444, read: 'snapshot', required: false, view: 'verbatim' },
+  io: { mode: 0o400, read: 'on-demand', wire: 'IO', view: 'verbatim' },
+  limits: { mode: 0o444, read: 'snapshot', required: false, view: 'verbatim' },
+} as const satisfies Record<string, FileDecl>;
+
+type Files = typeof PROCESS_FILES;
+/** The name of a per-process file ("stat"). */
+export type ProcessFile = keyof Files;
+type Where<P> = { [K in ProcessFile]: Files[K] extends P ? K : never }[ProcessFile];
+/** Files every snapshot carries: a bytes field of gproc.v1.Process each. */
+export type SnapshotFile = Where<{ read: 'snapshot' }>;
+/** Snapshot files each thread has its own of: a bytes field of gproc.v1.Thread each. */
+export type ThreadFile = Where<{ read: 'snapshot'; thread: 'own' }>;
+/** Files whose bytes fs/render.ts makes. */
+export type RenderedFile = Where<{ view: 'rendered' }>;
+
+/**
+ * The bytes fields of a Process and of a Thread, which must be exactly the snapshot
+ * files and the thread files: Pick fails to compile for a declared file the proto lacks,
+ * and `readProcess` builds a Process__Output from these, which fails for a field the
+ * declaration lacks.
+ */
+export type SnapshotBytes = Pick<Process__Output, SnapshotFile>;
+export type ThreadBytes = Pick<Thread__Output, ThreadFile>;
+
+/** Every per-process file, in declaration order. */
+export const FILE_NAMES = Object.keys(PROCESS_FILES) as ProcessFile[];
+
+/** The declaration of `name`, as its common shape. */
+export const declOf = (name: ProcessFile): FileDecl => PROCESS_FILES[name];
+
+export const isSnapshotFile = (n: ProcessFile): n is SnapshotFile => declOf(n).read === 'snapshot';
+
+export const isThreadFile = (n: ProcessFile): n is ThreadFile =>
+  isSnapshotFile(n) && declOf(n).thread === 'own';
+
+/** The snapshot files, in declaration order. */
+export const SNAPSHOT_FILES: readonly SnapshotFile[] = FILE_NAMES.filter(isSnapshotFile);
+
+/** The files each thread carries its own of, in declaration order. */
+export const THREAD_FILES: readonly ThreadFile[] = FILE_NAMES.filter(isThreadFile);
