@@ -39,6 +39,7 @@ import {
   FILE_NAMES,
   isSnapshotFile,
   isThreadFile,
+  wireName,
   type ProcessFile,
 } from '../procfs/files';
 import type { ProcessFileName } from '../proto/gen/gproc/v1/ProcessFileName';
@@ -214,7 +215,7 @@ function processFile(name: ProcessFile, s: ProcessScope, tid?: number): Buffer |
   const renderer = renderers[name];
   if (renderer) return renderer(p, table(s), tid);
   const decl = declOf(name);
-  if (decl.read === 'on-demand') return remoteFile(s, decl.wire, tid);
+  if (decl.read === 'on-demand') return remoteFile(s, wireName(name), tid);
   if (tid !== undefined && isThreadFile(name)) {
     const own = threadOf(p, tid);
     if (own) return own.files[name];

@@ -8,7 +8,8 @@
  * gproc.v1.Thread when each thread has its own): the generated types are the only shape
  * of it, and the types below do not compile while the two disagree.
  *
- * Adding a file: its entry here, its field in gproc.proto (snapshot files; `make proto`),
+ * Adding a file: its entry here, its name in gproc.proto (a Process field for snapshot
+ * files, a ProcessFileName for every file; `make proto`),
  * a renderer in fs/render.ts `RENDERERS` when the view rewrites its bytes, and a test.
  */
 import type { Process__Output } from '../proto/gen/gproc/v1/Process';
@@ -39,8 +40,8 @@ export type FileDecl = {
       read: 'snapshot';
       required: boolean;
     }
-  /** Read by the owning agent when the view's file is read (ReadProcessFile `wire`). */
-  | { read: 'on-demand'; wire: ProcessFileName }
+  /** Read by the owning agent when the view's file is read (ReadProcessFile, `wireName`). */
+  | { read: 'on-demand' }
   /** Made by the view from the snapshot's other files (so it is 'rendered'). */
   | { read: 'view'; view: 'rendered' }
 );
@@ -55,8 +56,9 @@ export const PROCESS_FILES = {
   comm: { mode: 0o444, read: 'view', thread: 'own', view: 'rendered' },
   environ: { mode: 0o400, read: 'snapshot', required: false, view: 'verbatim' },
   cgroup: { mode: 0o444, read: 'snapshot', required: false, view: 'verbatim' },
-  io: { mode: 0o400, read: 'on-demand', wire: 'IO', view: 'verbatim' },
-  limits: { mode: 0o444, read: 'snapshot', required: false, view: 'verbatim' },
+  io: { mode: 0o400, read: 'on-demand', view: 'verbatim' },
+  // Read when asked (as io): 1.3 KB per process that `ps` never reads.
+  limits: { mode: 0o444, read: 'on-demand', view: 'verbatim' },
 } as const satisfies Record<string, FileDecl>;
 
 type Files = typeof PROCESS_FILES;
@@ -89,6 +91,22 @@ export const isSnapshotFile = (n: ProcessFile): n is SnapshotFile => declOf(n).r
 
 export const isThreadFile = (n: ProcessFile): n is ThreadFile =>
   isSnapshotFile(n) && declOf(n).thread === 'own';
+
+/**
+ * The file of a ReadProcessFile request: every declared file by its ProcessFileName
+ * (`stat` is STAT), which an agent reads from /proc/<pid>/ (or task/<tid>/).
+ */
+export const FILE_BY_WIRE = new Map<ProcessFileName, ProcessFile>(
+  FILE_NAMES.map((n) => [wireName(n), n]),
+);
+
+/** A file's name in ReadProcessFile: `stat` is STAT (this fails to compile without one). */
+export function wireName(n: ProcessFile): ProcessFileName {
+  return n.toUpperCase() as Uppercase<ProcessFile>;
+}
+
+/** Files /proc shows only to the process's owner and root (mode 0400, proc(5)). */
+export const isPrivateFile = (n: ProcessFile): boolean => (declOf(n).mode & 0o044) === 0;
 
 /** The snapshot files, in declaration order. */
 export const SNAPSHOT_FILES: readonly SnapshotFile[] = FILE_NAMES.filter(isSnapshotFile);

@@ -24,7 +24,11 @@ const tab = table({ config: config(1), snapshot: one }, down(2));
 
 const calls: unknown[][] = [];
 const client = {
-  readFile: (...args: unknown[]) => (calls.push(args), Promise.resolve(Buffer.from('rchar: 1\n'))),
+  // The owning agent's answer to ReadProcessFile: io made up, limits the fixture's.
+  readFile: (...args: unknown[]) => (
+    calls.push(args),
+    Promise.resolve(args[1] === 'LIMITS' ? fixture('6551/limits') : Buffer.from('rchar: 1\n'))
+  ),
 };
 const ctx: TreeContext = {
   cluster: { clients: new Map([[1, client]]) } as unknown as Cluster,
@@ -170,7 +174,10 @@ t.test('resolvePath: want/have per path', async (t) => {
   for (const { path, want } of cases) t.same(await have(path), want, path);
   t.same(
     calls,
-    [[{ pid: 6551, starttime: 131026 }, 'IO', undefined]],
-    'io asked of the owning agent',
+    [
+      [{ pid: 6551, starttime: 131026 }, 'LIMITS', undefined],
+      [{ pid: 6551, starttime: 131026 }, 'IO', undefined],
+    ],
+    'limits and io asked of the owning agent',
   );
 });

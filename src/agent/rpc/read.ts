@@ -1,15 +1,15 @@
 /**
  * ReadProcessFile and GetUsage: one process's file, or its cpu and memory use. A request
- * names a file by its enum, never by a path; environ and io are their owner's (and
- * root's) to read, as in /proc.
+ * names a file by its enum, never by a path: the files procfs/files.ts declares, those of
+ * mode 0400 (environ, io) their owner's (and root's) to read, as in /proc.
  */
 import { status, type ServerUnaryCall } from '@grpc/grpc-js';
 import pidusage from 'pidusage';
 import { statSync } from 'node:fs';
 import { PID_LIMIT } from '../../gpid';
+import { FILE_BY_WIRE, isPrivateFile } from '../../procfs/files';
 import { readWhole } from '../../procfs/read';
 import type { ProcessFile } from '../../proto/gen/gproc/v1/ProcessFile';
-import type { ProcessFileName } from '../../proto/gen/gproc/v1/ProcessFileName';
 import type { ProcessFileRequest__Output } from '../../proto/gen/gproc/v1/ProcessFileRequest';
 import type { ProcessRef__Output } from '../../proto/gen/gproc/v1/ProcessRef';
 import type { Usage } from '../../proto/gen/gproc/v1/Usage';
@@ -17,21 +17,6 @@ import { RpcError } from '../rpc-error';
 import { readIdentity } from '../watcher';
 import { checkIdentity, checkRef, goneError } from './call';
 import type { AgentContext } from './context';
-
-/** The only per-process files the service reads: a request names an enum, never a path. */
-const PROCESS_FILES: Partial<Record<ProcessFileName, string>> = {
-  STAT: 'stat',
-  STATUS: 'status',
-  STATM: 'statm',
-  CMDLINE: 'cmdline',
-  COMM: 'comm',
-  ENVIRON: 'environ',
-  CGROUP: 'cgroup',
-  IO: 'io',
-};
-
-/** Files /proc shows only to the process's owner (mode 0400, proc(5)). */
-const PRIVATE_FILES = new Set<ProcessFileName>(['ENVIRON', 'IO']);
 
 /**
  * @throws RpcError INVALID_ARGUMENT (bad pid, tid or file), NOT_FOUND (the process is gone
@@ -46,7 +31,7 @@ export function readProcessFile(
   const { policy, procRoot } = ctx;
   const viewer = policy.viewer(call, 'ReadProcessFile');
   const ref = checkRef(req.process);
-  const name = PROCESS_FILES[req.file];
+  const name = FILE_BY_WIRE.get(req.file);
   if (!name)
     throw new RpcError(status.INVALID_ARGUMENT, `unknown process file ${JSON.stringify(req.file)}`);
   if (req.tid !== 0 && (req.tid < 1 || req.tid >= PID_LIMIT))
@@ -55,7 +40,7 @@ export function readProcessFile(
   const owner = ownerOf(`${procRoot}/${ref.pid}`);
   const unreadable = () =>
     new RpcError(status.PERMISSION_DENIED, `${name} of ${ref.pid} is not readable`);
-  if (PRIVATE_FILES.has(req.file) && !policy.maySeePrivate(viewer, owner)) throw unreadable();
+  if (isPrivateFile(name) && !policy.maySeePrivate(viewer, owner)) throw unreadable();
   const dir = req.tid ? `${procRoot}/${ref.pid}/task/${req.tid}` : `${procRoot}/${ref.pid}`;
   let content: Buffer | null;
   try {

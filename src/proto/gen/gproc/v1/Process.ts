@@ -27,7 +27,6 @@ export interface Process {
    * all threads when there are more than one
    */
   'threads'?: (_gproc_v1_Thread)[];
-  'limits'?: (Buffer | Uint8Array | string);
 }
 
 export interface Process__Output {
@@ -54,5 +53,4 @@ export interface Process__Output {
    * all threads when there are more than one
    */
   'threads': (_gproc_v1_Thread__Output)[];
-  'limits': (Buffer);
 }

@@ -10,6 +10,7 @@ export const ProcessFileName = {
   ENVIRON: 'ENVIRON',
   CGROUP: 'CGROUP',
   IO: 'IO',
+  LIMITS: 'LIMITS',
 } as const;
 
 export type ProcessFileName =
@@ -31,5 +32,7 @@ export type ProcessFileName =
   | 7
   | 'IO'
   | 8
+  | 'LIMITS'
+  | 9
 
 export type ProcessFileName__Output = typeof ProcessFileName[keyof typeof ProcessFileName]
