@@ -1,4 +1,4 @@
-// Issue 2, done-when: three agents on loopback, each in its own PID namespace with a
+// Three agents on loopback, each in its own PID namespace with a
 // hostile comm, a zombie, a 200 KiB cmdline and a threaded process; every snapshot agrees
 // byte for byte with what that namespace's /proc says. Also: the agent's error codes.
 import t from 'tap';

@@ -1,4 +1,4 @@
-// Issue 4: control files. Signals forwarded to any node through <gpid>/ctl, stop/cont,
+// Control files. Signals forwarded to any node through <gpid>/ctl, stop/cont,
 // process groups across three nodes, EINVAL for garbage (and daemons that live on), a PID
 // reused on purpose is never signalled, the kernel enforces ctl's owner, gproc kill, and
 // every forwarded signal leaves an audit line on the agent that delivered it. Open ctl and

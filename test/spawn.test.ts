@@ -1,4 +1,4 @@
-// Issue 5: process operations across nodes. gproc run with streamed I/O, signals and exit
+// Process operations across nodes. gproc run with streamed I/O, signals and exit
 // statuses; spawn through nodes/<id>/spawn and wait through <gpid>/wait from another
 // node's mount, restarted in between; global parents in pstree and psutil; validation.
 import t from 'tap';

@@ -1,4 +1,4 @@
-// Issue 3, done-when: unmodified tools over the cluster view agree with the same tools on
+// Unmodified tools over the cluster view agree with the same tools on
 // each node's own /proc, after PID translation. Three nodes, each in its own PID and time
 // namespace, with hostile processes; tools run through `gproc exec` and, for comparison,
 // inside each node (nsenter). Nothing may appear on stderr.
