@@ -20,7 +20,8 @@ export function createLogger(
     {
       name: `gproc-${component}`,
       level: process.env.GPROC_LOG_LEVEL ?? level,
-      base: { pid: process.pid, ...fields },
+      // `daemon`, not pino's usual `pid`: many lines carry the pid of a process they are about.
+      base: { daemon: process.pid, ...fields },
     },
     pino.destination({ fd: 2, sync: true }),
   );

@@ -119,7 +119,7 @@ t.test('identity and authority across real hosts', async (t) => {
       .slice(1)
       .map((l) => l.trim().split(/\s+/));
     const nodes = new Set(rows.map((r) => Math.floor(Number(r[1]) / 2 ** 22)));
-    t.same([...nodes].sort(), [1, 2, 3], 'it lists the processes of every node');
+    t.same([...nodes].sort(), [0, 1, 2, 3], 'every node listed, and the root (node 0: gpid 1)');
     t.same(
       rows.find((r) => Number(r[1]) === encodeGpid(2, 1))?.[0],
       'root',

@@ -50,7 +50,7 @@ const STATUS = [
   'Uid:\t0\t0\t0\t0',
   'Gid:\t0\t0\t0\t0',
   'FDSize:\t0',
-  'Groups:\t',
+  'Groups:\t ',
   `NStgid:\t${ROOT_GPID}`,
   `NSpid:\t${ROOT_GPID}`,
   'NSpgid:\t1',
