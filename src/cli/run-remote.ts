@@ -78,7 +78,8 @@ function lineSink(out: NodeJS.WriteStream, prefix: string): Sink {
  * Runs `argv` on the node of each client with our stdio: stdin goes to every node (as
  * srun's does), our SIGINT/SIGTERM/SIGHUP to every remote process group.
  * @returns the exit status to leave with: on one node its own (or 126/127/255/1 for
- * errors); on several the worst (highest) of them, each node's error printed on stderr.
+ * errors); on several the worst (highest) of them, each node's error printed on stderr
+ * after its name.
  * @throws CliError (one node only) when the process cannot be started or the node is gone.
  */
 export async function runRemote(
@@ -116,9 +117,11 @@ export async function runRemote(
   }
   // Our reader went away (`gproc run ... | head`): stop the remote sides and leave quietly,
   // with the status a process killed by SIGPIPE has.
+  let readerLeft = false;
   const readerGone = new Promise<number>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EPIPE') return reject(err);
+      readerLeft = true;
       runs.forEach((r) => r.call.cancel());
       resolve(killedStatus('SIGPIPE'));
     };
@@ -128,9 +131,11 @@ export async function runRemote(
 
   const finished = many
     ? Promise.all(
-        runs.map((r) =>
+        runs.map((r, i) =>
           r.status.catch((err: Error) => {
-            process.stderr.write(`gproc: ${err.message}\n`);
+            // The calls we cancelled because our reader left end in errors of our own making.
+            if (!readerLeft)
+              process.stderr.write(`gproc: ${clients[i].node.name}: ${err.message}\n`);
             return err instanceof CliError ? err.exitCode : 1;
           }),
         ),
