@@ -89,6 +89,25 @@ t.test('gproc run on several nodes', async (t) => {
     t.equal(r.stdout, 'n2: abc\n');
   });
 
+  t.test('stdin keeps flowing to the others after one node has finished', async (t) => {
+    // More than the streams' buffers hold: the node that left must not hold the rest up.
+    const bytes = 32 * 1024 * 1024;
+    const start = performance.now();
+    const r = spawnSync(
+      GPROC[0],
+      [
+        ...GPROC.slice(1),
+        ...['run', '--nodes', 'all', '-l', '--', 'sh', '-c'],
+        '[ "$GPROC_NODE" = 1 ] && exit 0; wc -c',
+      ],
+      { env, input: Buffer.alloc(bytes, 'x'), encoding: 'utf8', timeout: 30000 },
+    );
+    const ms = performance.now() - start;
+    t.ok(ms < 25000, `done before the 30 s bound (${ms.toFixed(0)} ms)`);
+    t.same(sorted(r.stdout), [`n2: ${bytes}`, `n3: ${bytes}`], 'nodes 2 and 3 read all of it');
+    t.equal(r.status, 0);
+  });
+
   t.test("each node's error is printed after the node's name", async (t) => {
     const r = gproc(['run', '--nodes', '1,2', '-l', '--', 'gproc-no-such-command']);
     t.same(sorted(r.stderr), [

@@ -21,6 +21,8 @@ export interface RunOptions {
   label?: boolean;
 }
 
+const noop = (): void => undefined;
+
 /** Where one node's stdout or stderr goes. `write` false: wait for `drain` before more. */
 interface Sink {
   write(chunk: Buffer): boolean;
@@ -96,18 +98,23 @@ export async function runRemote(
     });
   });
 
-  // Our stdin to theirs, pausing while any stream is full.
+  // Our stdin to theirs, pausing while any stream is full. A run that ended takes no more
+  // (its call never drains again), so it is left out rather than waited for.
+  const live = new Set(runs);
+  const over = new Map(runs.map((r) => [r, r.status.then(noop, noop)]));
+  runs.forEach((r) => void over.get(r)!.then(() => live.delete(r)));
   const stdin = process.stdin;
   stdin.on('data', (chunk: Buffer) => {
     let full = 0;
-    for (const r of runs) {
+    for (const r of live) {
       if (r.call.write({ stdin: chunk })) continue;
       full++;
-      r.call.once('drain', () => --full === 0 && stdin.resume());
+      const drained = new Promise((resolve) => r.call.once('drain', resolve));
+      void Promise.race([drained, over.get(r)]).then(() => --full === 0 && stdin.resume());
     }
     if (full > 0) stdin.pause();
   });
-  const eof = () => runs.forEach((r) => r.call.write({ stdinEof: true }));
+  const eof = () => live.forEach((r) => r.call.write({ stdinEof: true }));
   stdin.on('end', eof);
   stdin.on('error', eof);
 
