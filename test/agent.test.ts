@@ -185,6 +185,19 @@ t.test('three agents in their own PID namespaces', async (t) => {
       status.INVALID_ARGUMENT,
       'unknown enum: INVALID_ARGUMENT',
     );
+    const otherThread = listPids(`${node.procRoot}/${fx.threads}/task`)[1];
+    const notMine = await node.client
+      .readFile({ pid: fx.hostile, starttime }, 'LIMITS', otherThread)
+      .then(
+        () => undefined,
+        (e: { code: number; message: string }) => e,
+      );
+    t.equal(notMine?.code, status.NOT_FOUND, "another process's thread: NOT_FOUND");
+    t.match(
+      notMine?.message,
+      `process ${fx.hostile} has no thread ${otherThread}`,
+      'saying the thread is not one of the process (which is not gone)',
+    );
     t.equal(await code(node.client.usage({ pid: 4000000, starttime: 0 })), status.NOT_FOUND);
     t.equal(
       await code(node.client.signal({ targets: [{ pid: 1 }], signal: 999 })),

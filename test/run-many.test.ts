@@ -4,7 +4,7 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { GPROC, startCluster } from './helpers/cluster';
+import { GPROC, startCluster, waitFor } from './helpers/cluster';
 
 const NOBODY = 65534;
 
@@ -87,6 +87,66 @@ t.test('gproc run on several nodes', async (t) => {
   t.test('a last line without its newline is given one', async (t) => {
     const r = gproc(['run', '--nodes', '2', '-l', '--', 'printf', 'abc']);
     t.equal(r.stdout, 'n2: abc\n');
+  });
+
+  t.test('stdin keeps flowing to the others after one node has finished', async (t) => {
+    // More than the streams' buffers hold: the node that left must not hold the rest up.
+    const bytes = 32 * 1024 * 1024;
+    const start = performance.now();
+    const r = spawnSync(
+      GPROC[0],
+      [
+        ...GPROC.slice(1),
+        ...['run', '--nodes', 'all', '-l', '--', 'sh', '-c'],
+        '[ "$GPROC_NODE" = 1 ] && exit 0; wc -c',
+      ],
+      { env, input: Buffer.alloc(bytes, 'x'), encoding: 'utf8', timeout: 30000 },
+    );
+    const ms = performance.now() - start;
+    t.ok(ms < 25000, `done before the 30 s bound (${ms.toFixed(0)} ms)`);
+    t.same(sorted(r.stdout), [`n2: ${bytes}`, `n3: ${bytes}`], 'nodes 2 and 3 read all of it');
+    t.equal(r.status, 0);
+  });
+
+  t.test("each node's error is printed after the node's name", async (t) => {
+    const r = gproc(['run', '--nodes', '1,2', '-l', '--', 'gproc-no-such-command']);
+    t.same(sorted(r.stderr), [
+      'gproc: n1: gproc-no-such-command: command not found',
+      'gproc: n2: gproc-no-such-command: command not found',
+    ]);
+    t.equal(r.status, 127);
+  });
+
+  t.test('a reader that leaves: quiet exit 141, every remote process ends', async (t) => {
+    const marker = `gproc-run-many-reader-${process.pid}`;
+    const child = spawn(
+      GPROC[0],
+      [...GPROC.slice(1), 'run', '--nodes', 'all', '--', 'yes', marker],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    // Read the first output, then go away as `| head -1` does.
+    await new Promise((r) => child.stdout.once('data', r));
+    child.stdout.destroy();
+    const start = performance.now();
+    const status = await new Promise<number | null>((r) => child.once('exit', r));
+    const ms = performance.now() - start;
+    t.equal(status, 141, 'exit 141, as a process killed by SIGPIPE');
+    t.ok(ms < 5000, `promptly (${ms.toFixed(0)} ms)`);
+    t.equal(stderr, '', 'nothing on stderr: the cancelled calls are ours');
+    const ended = await waitFor(
+      'the remote yes processes to end',
+      () => spawnSync('pgrep', ['-f', marker]).status === 1,
+      10000,
+    ).then(
+      () => true,
+      () => false,
+    );
+    t.ok(ended, 'every remote yes ends within 10 s');
   });
 
   t.test('bad node lists are refused before anything runs', async (t) => {

@@ -21,6 +21,8 @@ export interface RunOptions {
   label?: boolean;
 }
 
+const noop = (): void => undefined;
+
 /** Where one node's stdout or stderr goes. `write` false: wait for `drain` before more. */
 interface Sink {
   write(chunk: Buffer): boolean;
@@ -78,7 +80,8 @@ function lineSink(out: NodeJS.WriteStream, prefix: string): Sink {
  * Runs `argv` on the node of each client with our stdio: stdin goes to every node (as
  * srun's does), our SIGINT/SIGTERM/SIGHUP to every remote process group.
  * @returns the exit status to leave with: on one node its own (or 126/127/255/1 for
- * errors); on several the worst (highest) of them, each node's error printed on stderr.
+ * errors); on several the worst (highest) of them, each node's error printed on stderr
+ * after its name.
  * @throws CliError (one node only) when the process cannot be started or the node is gone.
  */
 export async function runRemote(
@@ -95,18 +98,23 @@ export async function runRemote(
     });
   });
 
-  // Our stdin to theirs, pausing while any stream is full.
+  // Our stdin to theirs, pausing while any stream is full. A run that ended takes no more
+  // (its call never drains again), so it is left out rather than waited for.
+  const live = new Set(runs);
+  const over = new Map(runs.map((r) => [r, r.status.then(noop, noop)]));
+  runs.forEach((r) => void over.get(r)!.then(() => live.delete(r)));
   const stdin = process.stdin;
   stdin.on('data', (chunk: Buffer) => {
     let full = 0;
-    for (const r of runs) {
+    for (const r of live) {
       if (r.call.write({ stdin: chunk })) continue;
       full++;
-      r.call.once('drain', () => --full === 0 && stdin.resume());
+      const drained = new Promise((resolve) => r.call.once('drain', resolve));
+      void Promise.race([drained, over.get(r)]).then(() => --full === 0 && stdin.resume());
     }
     if (full > 0) stdin.pause();
   });
-  const eof = () => runs.forEach((r) => r.call.write({ stdinEof: true }));
+  const eof = () => live.forEach((r) => r.call.write({ stdinEof: true }));
   stdin.on('end', eof);
   stdin.on('error', eof);
 
@@ -116,9 +124,11 @@ export async function runRemote(
   }
   // Our reader went away (`gproc run ... | head`): stop the remote sides and leave quietly,
   // with the status a process killed by SIGPIPE has.
+  let readerLeft = false;
   const readerGone = new Promise<number>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EPIPE') return reject(err);
+      readerLeft = true;
       runs.forEach((r) => r.call.cancel());
       resolve(killedStatus('SIGPIPE'));
     };
@@ -128,9 +138,11 @@ export async function runRemote(
 
   const finished = many
     ? Promise.all(
-        runs.map((r) =>
+        runs.map((r, i) =>
           r.status.catch((err: Error) => {
-            process.stderr.write(`gproc: ${err.message}\n`);
+            // The calls we cancelled because our reader left end in errors of our own making.
+            if (!readerLeft)
+              process.stderr.write(`gproc: ${clients[i].node.name}: ${err.message}\n`);
             return err instanceof CliError ? err.exitCode : 1;
           }),
         ),

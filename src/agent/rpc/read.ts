@@ -19,8 +19,8 @@ import { checkIdentity, checkRef, goneError } from './call';
 import type { AgentContext } from './context';
 
 /**
- * @throws RpcError INVALID_ARGUMENT (bad pid, tid or file), NOT_FOUND (the process is gone
- *   or its pid names another process now), PERMISSION_DENIED (a private file of another
+ * @throws RpcError INVALID_ARGUMENT (bad pid, tid or file), NOT_FOUND (the process is gone,
+ *   its pid names another process now, or `tid` is not one of its threads), PERMISSION_DENIED (a private file of another
  *   user's process, or one the agent may not read).
  */
 export function readProcessFile(
@@ -50,7 +50,12 @@ export function readProcessFile(
     if (code === 'EACCES' || code === 'EPERM') throw unreadable();
     throw err;
   }
-  if (!content) throw goneError(ref.pid);
+  if (!content) {
+    // task/<tid> of a live process is missing: that thread is not (or no longer) one of it.
+    if (req.tid && readIdentity(procRoot, ref.pid)?.starttime === seen.starttime)
+      throw new RpcError(status.NOT_FOUND, `process ${ref.pid} has no thread ${req.tid}`);
+    throw goneError(ref.pid);
+  }
   // What was read belongs to the process checked only if it is still the one there (its
   // pid may have been reused, by another user's process, between the check and the read).
   const after = readIdentity(procRoot, ref.pid);
