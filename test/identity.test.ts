@@ -5,7 +5,7 @@
 // users off nodes; a user flooding its agent does not stop another's work.
 import t from 'tap';
 import { spawnSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCertificates } from '../src/cli/certs';
@@ -74,13 +74,27 @@ function gprocAs(
 /** Starts `sleep 1000` in a node (as root, or as `uid`) and gives its pid there. */
 function sleeper(node: TestNode, uid?: number): number {
   const pre = uid === undefined ? '' : `setpriv --reuid=${uid} --regid=${uid} --clear-groups `;
-  return Number(
+  const pid = Number(
     inNode(node, [
       'sh',
       '-c',
       `${pre}sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`,
     ]).stdout.trim(),
   );
+  // Until setpriv has changed its ids and exec'd sleep, the process is root's setpriv.
+  const end = Date.now() + 10000;
+  const comm = () => {
+    try {
+      return readFileSync(`${node.procRoot}/${pid}/comm`, 'latin1');
+    } catch {
+      return '';
+    }
+  };
+  while (comm() !== 'sleep\n') {
+    if (Date.now() > end) throw new Error(`pid ${pid} of node ${node.id} never became sleep`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+  return pid;
 }
 
 const alive = (node: TestNode, pid: number) =>
@@ -100,10 +114,17 @@ t.test('identity and authority across real hosts', async (t) => {
   t.test('an ordinary user with two groups, on node 1', async (t) => {
     const mine = sleeper(n3, ALICE.uid);
     t.teardown(() => inNode(n3, ['kill', '-9', String(mine)]));
-    await waitFor(
-      'its sleep listed',
-      () => existsSync(`${mount.mountPoint}/${encodeGpid(3, mine)}`) || undefined,
-    );
+    // Listed as its own: until setpriv execs sleep, the process is root's, and a listing
+    // taken then shows it so for the kernel cache's lifetime.
+    await waitFor('its sleep listed as its own', () => {
+      try {
+        return (
+          statSync(`${mount.mountPoint}/${encodeGpid(3, mine)}`).uid === ALICE.uid || undefined
+        );
+      } catch {
+        return undefined;
+      }
+    });
 
     const ps = gprocAs(cluster, n1, ALICE, [
       'ps',
