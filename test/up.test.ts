@@ -51,8 +51,8 @@ t.test('up, a second up on its port, Ctrl-C', async (t) => {
     .map(Number);
   t.same(
     [...new Set(gpids.map((g) => Math.floor(g / PID_LIMIT)))].sort(),
-    [1, 2],
-    'processes of both simulated nodes',
+    [0, 1, 2],
+    'processes of both simulated nodes, and the cluster root (node 0: gpid 1)',
   );
 
   const other = scratchMount(t);
