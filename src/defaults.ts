@@ -111,6 +111,13 @@ export const defaults = {
    * with INVALID_ARGUMENT (or, for a message, RESOURCE_EXHAUSTED) before doing anything.
    * The argv and environment bounds follow Linux's own (ARG_MAX is 2 MiB for both together).
    */
+  /** Longest credential token an agent opens, in bytes (claims, certificate, signature). */
+  credentialMaxBytes: 8192,
+  /**
+   * How many hops the view follows from a process group or session that an agent-started
+   * process created back to its requester's (runs started from runs, across nodes).
+   */
+  originMaxHops: 8,
   limits: {
     /** Largest message an agent accepts, bytes (stdin comes in chunks far below it). */
     requestBytes: 4 * 1024 * 1024,

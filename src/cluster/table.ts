@@ -21,6 +21,7 @@ import type { Process__Output } from '../proto/gen/gproc/v1/Process';
 import type { Thread__Output } from '../proto/gen/gproc/v1/Thread';
 import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
 import { parentInView, ROOT_ENTRY } from './root';
+import { defaults } from '../defaults';
 
 /** What the table knows about one node. */
 export interface NodeEntry {
@@ -97,8 +98,6 @@ export interface EndedEntry {
   uid: number;
 }
 
-const MAX_ORIGIN_HOPS = 8;
-
 /**
  * One refresh of the cluster: the cluster's root and every process of every up node keyed
  * by gpid, with global ppid, pgrp and session (spec section 1) and starttimes shifted to
@@ -159,7 +158,7 @@ export class ClusterTable {
   private followOrigin(node: number, id: number, kind: 'pgrp' | 'session'): number {
     let n = node;
     let local = id;
-    for (let hop = 0; hop < MAX_ORIGIN_HOPS && local > 0; hop++) {
+    for (let hop = 0; hop < defaults.originMaxHops && local > 0; hop++) {
       const origin = this.origins.get(n)?.get(local);
       if (!origin) break;
       n = origin.node;

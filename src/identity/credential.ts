@@ -17,6 +17,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { certificateProblem, nodeIdOf } from './certificate';
+import { defaults } from '../defaults';
 
 /** What a credential says: who (uid, gid, groups), vouched for by which node, for whom. */
 export interface CredentialClaims {
@@ -76,8 +77,6 @@ export interface OpenOptions {
   nowMs?: number;
 }
 
-const MAX_TOKEN_BYTES = 8192;
-
 /**
  * Checks a token: its certificate against the cluster CA (and that it names a node of the
  * cluster), its signature against that certificate, the node it claims against the
@@ -85,7 +84,7 @@ const MAX_TOKEN_BYTES = 8192;
  * @throws CredentialError saying which check failed.
  */
 export function open(token: string, opts: OpenOptions): CredentialClaims {
-  if (token.length > MAX_TOKEN_BYTES) throw new CredentialError('credential too long');
+  if (token.length > defaults.credentialMaxBytes) throw new CredentialError('credential too long');
   const parts = token.split('.');
   if (parts.length !== 3) throw new CredentialError('malformed credential');
   const [body, certText, sigText] = parts;
