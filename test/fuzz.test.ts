@@ -13,12 +13,12 @@
 // root-owned canaries on every node must live through it all.
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeGpid } from '../src/gpid';
 import { REPO, startCluster, type TestCluster, type TestNode } from './helpers/cluster';
 import type { FuzzResult, FuzzSpec } from './helpers/fuzz-rpc';
-import { inNode, startMount } from './helpers/mount';
+import { alive, inNode, sleeper, startMount } from './helpers/mount';
 
 const NOBODY = 65534;
 const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
@@ -134,23 +134,6 @@ function buildFuzzer(dir: string): string {
   chmodSync(out, 0o644);
   return out;
 }
-
-/** Starts `sleep 1000` in a node (as root, or as `uid`) and gives its pid there. */
-function sleeper(node: TestNode, uid?: number): number {
-  const pre = uid === undefined ? '' : `setpriv --reuid=${uid} --regid=${uid} --clear-groups `;
-  const pid = Number(
-    inNode(node, [
-      'sh',
-      '-c',
-      `${pre}sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`,
-    ]).stdout.trim(),
-  );
-  if (!(pid > 0)) throw new Error(`could not start a sleeper on node ${node.id}`);
-  return pid;
-}
-const alive = (node: TestNode, pid: number) =>
-  existsSync(`${node.procRoot}/${pid}`) &&
-  !readFileSync(`${node.procRoot}/${pid}/stat`, 'latin1').includes(') Z ');
 
 /** A table of counts: rows by name, a column per outcome. */
 function table(rows: Record<string, Record<string, number>>): string {

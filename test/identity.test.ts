@@ -5,7 +5,7 @@
 // users off nodes; a user flooding its agent does not stop another's work.
 import t from 'tap';
 import { spawnSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCertificates } from '../src/cli/certs';
@@ -18,7 +18,7 @@ import {
   type TestCluster,
   type TestNode,
 } from './helpers/cluster';
-import { inNode, startMount } from './helpers/mount';
+import { alive, inNode, sleeper, startMount } from './helpers/mount';
 
 /** An ordinary user: uid, primary gid and supplementary groups. */
 interface User {
@@ -70,36 +70,6 @@ function gprocAs(
   ]);
   return spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout, cwd: '/' });
 }
-
-/** Starts `sleep 1000` in a node (as root, or as `uid`) and gives its pid there. */
-function sleeper(node: TestNode, uid?: number): number {
-  const pre = uid === undefined ? '' : `setpriv --reuid=${uid} --regid=${uid} --clear-groups `;
-  const pid = Number(
-    inNode(node, [
-      'sh',
-      '-c',
-      `${pre}sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`,
-    ]).stdout.trim(),
-  );
-  // Until setpriv has changed its ids and exec'd sleep, the process is root's setpriv.
-  const end = Date.now() + 10000;
-  const comm = () => {
-    try {
-      return readFileSync(`${node.procRoot}/${pid}/comm`, 'latin1');
-    } catch {
-      return '';
-    }
-  };
-  while (comm() !== 'sleep\n') {
-    if (Date.now() > end) throw new Error(`pid ${pid} of node ${node.id} never became sleep`);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-  }
-  return pid;
-}
-
-const alive = (node: TestNode, pid: number) =>
-  existsSync(`${node.procRoot}/${pid}`) &&
-  !readFileSync(`${node.procRoot}/${pid}/stat`, 'latin1').includes(') Z ');
 
 t.test('identity and authority across real hosts', async (t) => {
   const cluster = await startCluster(t, {

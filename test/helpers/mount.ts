@@ -4,7 +4,15 @@
  * mount and time namespaces) to compare with.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, rmdirSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -90,6 +98,37 @@ export function inNode(
     maxBuffer: 256 * 1024 * 1024,
   });
 }
+
+/** Starts `sleep 1000` in a node (as root, or as `uid`) and gives its pid there. */
+export function sleeper(node: TestNode, uid?: number): number {
+  const pre = uid === undefined ? '' : `setpriv --reuid=${uid} --regid=${uid} --clear-groups `;
+  const pid = Number(
+    inNode(node, [
+      'sh',
+      '-c',
+      `${pre}sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`,
+    ]).stdout.trim(),
+  );
+  // Until setpriv has changed its ids and exec'd sleep, the process is root's setpriv.
+  const end = Date.now() + 10000;
+  const comm = () => {
+    try {
+      return readFileSync(`${node.procRoot}/${pid}/comm`, 'latin1');
+    } catch {
+      return '';
+    }
+  };
+  while (comm() !== 'sleep\n') {
+    if (Date.now() > end) throw new Error(`pid ${pid} of node ${node.id} never became sleep`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+  return pid;
+}
+
+/** Whether `pid` runs in the node (a zombie does not). */
+export const alive = (node: TestNode, pid: number) =>
+  existsSync(`${node.procRoot}/${pid}`) &&
+  !readFileSync(`${node.procRoot}/${pid}/stat`, 'latin1').includes(') Z ');
 
 /** pwrite()s each case to a file and reports "ok" or the errno name. */
 export function writeCases(
