@@ -35,6 +35,32 @@ export const defaults = {
 
   /** How long one refresh of the merged process table serves readers, in ms. */
   snapshotLifetimeMs: 1000,
+  /**
+   * How often an agent reads its process table for its Watch streams (the replicas mounts
+   * keep), ms: what a mount lists is at most about this old, plus the kernel's cache.
+   */
+  watchIntervalMs: 1000,
+  /**
+   * An agent re-reads every file of a process when its stat changed, and otherwise at least
+   * this often (a status line such as a context-switch count or a signal mask can change
+   * while stat does not), ms. Spread over the interval so reads do not come in bursts.
+   */
+  fullReadMaxAgeMs: 10 * 1000,
+  /**
+   * A Watch stream whose reader has this much unsent behind it gets no new message until it
+   * drains; what changed meanwhile goes out in one message then (nothing is lost), bytes.
+   */
+  watchBufferBytes: 8 * 1024 * 1024,
+  /** Unanswered requests for an update a Watch stream holds; more are dropped. */
+  watchMaxRequests: 64,
+  /**
+   * How long a mount waits for its replicas to answer a request for an update (after it
+   * started a process, or a lookup missed), ms; a node that does not answer in time is
+   * served from its replica as it is.
+   */
+  syncWaitMs: 500,
+  /** Fewer processes to read than this are read on the agent's main thread alone. */
+  readerThreadMinPids: 64,
   /** Fraction of a table's lifetime after which a use of it starts the next refresh in the background. */
   refreshAheadFraction: 0.85,
   /** A table at least this old is rebuilt when a lookup of the view misses a gpid, ms... */

@@ -1,19 +1,19 @@
 /**
- * Reads every process of a node for a snapshot, spread over the main thread and a few
- * worker threads. Reading /proc costs kernel time per file (about 8 us per open+read
- * here), so on a machine with several CPUs the snapshot of 1,000 processes takes about
+ * Reads processes of a node for its table (table.ts), spread over the main thread and a
+ * few worker threads. Reading /proc costs kernel time per file (about 8 us per open+read
+ * here), so on a machine with several CPUs the reading of 1,000 processes takes about
  * half as long with one worker as without (measured: 75 ms -> 42 ms on 2 CPUs).
- * Requests that arrive while a read is under way share its result.
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { defaults } from '../defaults';
 import { SNAPSHOT_FILES, THREAD_FILES } from '../procfs/files';
-import { listPids, readProcesses, type ReadError } from '../procfs/read';
+import { readProcesses, type ReadError } from '../procfs/read';
 import type { Process__Output } from '../proto/gen/gproc/v1/Process';
 
-type Shard = { processes: Process__Output[]; errors: ReadError[] };
+/** Processes read, and the ones left out because their files did not parse. */
+export type Shard = { processes: Process__Output[]; errors: ReadError[] };
 
 /** Default number of worker threads: one per CPU beyond the first, at most `defaults.maxReaderThreads`. */
 export function defaultReaderThreads(): number {
@@ -23,7 +23,6 @@ export function defaultReaderThreads(): number {
 /** Worker threads that read shares of /proc for a snapshot; the main thread reads a share too. */
 export class ReaderPool {
   private workers: Worker[] = [];
-  private inflight: Promise<Shard> | undefined;
 
   /**
    * @param threads worker threads to start (0: read on the main thread only). Workers run
@@ -50,24 +49,12 @@ export class ReaderPool {
     this.onWorkerError(err);
   }
 
-  /** Every process of the tree, and the ones left out because their files did not parse. */
-  readAll(): Promise<Shard> {
-    this.inflight ??= this.read().finally(() => (this.inflight = undefined));
-    return this.inflight;
-  }
-
-  close(): Promise<unknown> {
-    const workers = this.workers;
-    this.workers = [];
-    return Promise.all(workers.map((w) => w.terminate()));
-  }
-
-  private async read(): Promise<Shard> {
-    const pids = listPids(this.procRoot);
-    const size = Math.ceil(pids.length / (this.workers.length + 1));
-    const pending = this.workers.map((w, i) =>
-      this.ask(w, pids.slice((i + 1) * size, (i + 2) * size)),
-    );
+  /** The processes `pids` (those that ended meanwhile are left out). */
+  async read(pids: readonly number[]): Promise<Shard> {
+    // A few processes are not worth a message to a thread.
+    const threads = pids.length < defaults.readerThreadMinPids ? [] : this.workers;
+    const size = Math.ceil(pids.length / (threads.length + 1));
+    const pending = threads.map((w, i) => this.ask(w, pids.slice((i + 1) * size, (i + 2) * size)));
     const shards = [
       readProcesses(this.procRoot, pids.slice(0, size)),
       ...(await Promise.all(pending)),
@@ -78,8 +65,14 @@ export class ReaderPool {
     };
   }
 
+  close(): Promise<unknown> {
+    const workers = this.workers;
+    this.workers = [];
+    return Promise.all(workers.map((w) => w.terminate()));
+  }
+
   /** A worker's share, or (if it fails meanwhile) the same share read here. */
-  private ask(worker: Worker, pids: number[]): Promise<Shard> {
+  private ask(worker: Worker, pids: readonly number[]): Promise<Shard> {
     return new Promise((resolve) => {
       const settle = () => {
         worker.off('message', onMessage);

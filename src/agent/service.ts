@@ -19,10 +19,12 @@ import { getUsage, readProcessFile } from './rpc/read';
 import { run } from './rpc/run';
 import { seal } from './rpc/seal';
 import { signal } from './rpc/signal';
-import { getNodeInfo, getSnapshot, shared } from './rpc/snapshot';
+import { getNodeInfo, getSnapshot } from './rpc/snapshot';
 import { spawn } from './rpc/spawn';
 import { wait } from './rpc/wait';
+import { watch } from './rpc/watch';
 import { takeSnapshot, type NodeIdentity } from './snapshot';
+import { ProcessTable } from './table';
 import { ProcessWatcher } from './watcher';
 
 export interface AgentServiceOptions {
@@ -61,6 +63,7 @@ export function createAgentService(opts: AgentServiceOptions): {
   const pool = new ReaderPool(procRoot, opts.readerThreads, (err) =>
     log.error({ err: err.message }, 'snapshot reader thread failed; reading on the main thread'),
   );
+  const table = new ProcessTable(procRoot, node, pool, log);
   const ctx: AgentContext = {
     node,
     procRoot,
@@ -70,7 +73,8 @@ export function createAgentService(opts: AgentServiceOptions): {
     registry,
     watcher,
     sealer: opts.sealer,
-    snapshot: shared(() => takeSnapshot(procRoot, node, pool, registry, log)),
+    table,
+    snapshot: () => takeSnapshot(table, registry),
   };
   const handlers: AgentHandlers = {
     GetNodeInfo: unary(log, 'GetNodeInfo', (req, call) => getNodeInfo(ctx, req, call)),
@@ -83,12 +87,14 @@ export function createAgentService(opts: AgentServiceOptions): {
     Seal: unary(log, 'Seal', (req, call) => seal(ctx, req, call)),
     Run: (call) => run(ctx, call),
     Events: (call) => events(ctx, call),
+    Watch: (call) => watch(ctx, call),
   };
   return {
     handlers,
     registry,
     close: () => {
       registry.close();
+      table.close();
       return pool.close();
     },
   };

@@ -3,14 +3,13 @@
  * raw files ps, top and pgrep read, the node-wide files, and the processes the agent
  * started for the cluster (live ones with their origin, ended ones with their status).
  */
-import type { Logger } from '../log';
 import { readNodeFiles } from '../procfs/read';
 import { parseSystemStat } from '../procfs/system-stat';
 import type { Snapshot } from '../proto/gen/gproc/v1/Snapshot';
 import type { NodeInfo } from '../proto/gen/gproc/v1/NodeInfo';
 import { VERSION } from '../version';
 import type { ProcessRegistry } from './processes';
-import type { ReaderPool } from './reader-pool';
+import type { ProcessTable } from './table';
 import { systemConstants } from './system';
 
 /** The node this agent serves. */
@@ -37,21 +36,23 @@ export function readNodeInfo(procRoot: string, node: NodeIdentity): NodeInfo {
   };
 }
 
-/** Reads the whole node now. Processes with unparseable files are logged and left out. */
+/** Reads the whole node now (table.ts). Processes with unparseable files are logged and left out. */
 export async function takeSnapshot(
-  procRoot: string,
-  node: NodeIdentity,
-  pool: ReaderPool,
+  table: ProcessTable,
   registry: ProcessRegistry,
-  log: Logger,
 ): Promise<Snapshot> {
-  const takenAtMs = Date.now();
-  const { processes, errors } = await pool.readAll();
-  for (const e of errors) log.warn({ pid: e.pid, err: e.message }, 'process left out of snapshot');
+  const state = await table.read();
   return {
-    node: readNodeInfo(procRoot, node),
-    takenAtMs,
-    processes,
+    node: state.node,
+    takenAtMs: state.takenAtMs,
+    processes: [...state.processes.values()],
+    ...agentStarted(registry),
+  };
+}
+
+/** The processes the agent started for the cluster: live ones with their origin, ended ones with their status. */
+export function agentStarted(registry: ProcessRegistry): Pick<Snapshot, 'started' | 'ended'> {
+  return {
     started: registry
       .started()
       .map((p) => ({ pid: p.pid, starttime: p.starttime, origin: p.origin })),

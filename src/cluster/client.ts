@@ -27,7 +27,9 @@ import type { SignalResult__Output } from '../proto/gen/gproc/v1/SignalResult';
 import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
 import type { SpawnReply__Output } from '../proto/gen/gproc/v1/SpawnReply';
 import type { SpawnRequest } from '../proto/gen/gproc/v1/SpawnRequest';
+import type { TableUpdate__Output } from '../proto/gen/gproc/v1/TableUpdate';
 import type { Usage__Output } from '../proto/gen/gproc/v1/Usage';
+import type { WatchRequest } from '../proto/gen/gproc/v1/WatchRequest';
 import { actAsMetadata, channelFor, CHANNEL_OPTIONS, type Access, type ActAs } from './transport';
 
 type Callback<T> = (err: ServiceError | null, value?: T) => void;
@@ -166,6 +168,11 @@ export class NodeClient {
   /** A gproc run stream. */
   run(): ClientDuplexStream<RunInput, RunOutput__Output> {
     return this.client.Run(this.md());
+  }
+
+  /** The node's process table as it changes (a replica's feed, replica.ts), until cancelled. */
+  watch(): ClientDuplexStream<WatchRequest, TableUpdate__Output> {
+    return this.client.Watch(this.md());
   }
 
   /** The node's process starts and exits from now on, until cancelled. */

@@ -1,14 +1,19 @@
 /**
- * The cluster as a client sees it: one NodeClient per node and the merged table, refreshed
- * on demand. A refresh asks every up node for one snapshot, all in parallel, each with its
- * own deadline. Concurrent callers share one refresh.
+ * The cluster as a client sees it: one NodeClient per node and the merged table, rebuilt
+ * at most once per lifetime while it is read. Concurrent callers share one refresh.
  *
- * Which nodes are up, a daemon (`watch`) learns from their heartbeats (liveness/monitor.ts),
- * on a timer of its own: a node that goes silent is down before anyone asks, so no reader
- * waits a deadline for it, and it is up again at its first answer. A node that answers its
- * heartbeat but misses a snapshot deadline is busy, not gone: it stays up, listed from its
- * last snapshot. A node whose snapshot fails otherwise (refused, unreachable) is marked
- * down and probed in the background (every `defaults.reprobeIntervalMs`) until it answers.
+ * A daemon (`watch`: a mount) keeps a replica of every node's table (replica.ts), fed by
+ * the node's Watch stream, so a refresh asks no node anything: it merges the replicas.
+ * A short-lived command, and a daemon for a node whose replica is not there yet, ask each
+ * node for one snapshot instead, all in parallel, each with its own deadline.
+ *
+ * Which nodes are up, a daemon learns from their heartbeats (liveness/monitor.ts), on a
+ * timer of its own: a node that goes silent is down before anyone asks, so no reader waits
+ * a deadline for it, and it is up again at its first answer. A node that answers its
+ * heartbeat but is slow to send its table (its stream ended, or a snapshot missed its
+ * deadline) is busy, not gone: it stays up, listed from its replica or last snapshot. A
+ * node whose snapshot fails otherwise (refused, unreachable) is marked down and probed in
+ * the background (every `defaults.reprobeIntervalMs`) until it answers.
  */
 import type { ClusterConfig } from '../config';
 import type { Access } from './transport';
@@ -20,6 +25,7 @@ import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
 import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
 import { LivenessMonitor } from '../liveness/monitor';
 import { NodeClient } from './client';
+import { ReplicaFeed } from './replica';
 import { buildTable, type ClusterTable, type NodeResult } from './table';
 
 interface DownState {
@@ -42,6 +48,10 @@ export class Cluster {
   private readonly lastSnapshot = new Map<number, Snapshot__Output>();
   /** Heartbeats of every node (daemons only). */
   readonly monitor: LivenessMonitor | undefined;
+  /** Every node's replica, by node id (daemons only). */
+  readonly feeds = new Map<number, ReplicaFeed>();
+  /** The next refresh first asks every replica for an update (after a start, or a miss). */
+  private syncNext = false;
 
   readonly config: ClusterConfig;
 
@@ -65,8 +75,10 @@ export class Cluster {
         if (state === 'down') this.log.warn({ node }, 'node down: its heartbeat is silent');
         else this.log.info({ node }, 'node up: its heartbeat answers');
         if (state === 'up') this.down.delete(node); // ask it at the next refresh
-        this.invalidate();
+        this.table = undefined;
       });
+      for (const [id, client] of this.clients)
+        this.feeds.set(id, new ReplicaFeed(client, log, () => this.replicaUpdated(id)));
     }
   }
 
@@ -94,9 +106,20 @@ export class Cluster {
     return this.refreshing;
   }
 
-  /** Forgets the table: the next reader builds a new one (after this mount started a process). */
+  /**
+   * Builds a new table from what every node has now: replicas are first asked for an
+   * update (each waits at most `defaults.syncWaitMs`). For a lookup of a process the table
+   * does not know, which may have started a moment ago.
+   */
+  sync(): Promise<ClusterTable> {
+    this.syncNext = true;
+    return this.refresh();
+  }
+
+  /** Forgets the table: the next reader builds a new one, with every replica brought up to date (after this mount started a process). */
   invalidate(): void {
     this.table = undefined;
+    this.syncNext = true;
   }
 
   /** The client of the node that owns `gpid`. @throws GpidError for a malformed gpid. */
@@ -110,15 +133,44 @@ export class Cluster {
 
   close(): void {
     this.monitor?.close();
+    for (const f of this.feeds.values()) f.close();
     for (const c of this.clients.values()) c.close();
   }
 
+  /**
+   * The replica of `node` when it can be listed from: its stream is open, or it was and the
+   * node's heartbeat answers (a node that never answered its heartbeat is judged by its calls).
+   */
+  private usableReplica(node: number): ReplicaFeed | undefined {
+    const feed = this.feeds.get(node);
+    if (!feed?.replica.synced) return undefined;
+    if (feed.connected) return feed;
+    const health = this.monitor?.health(node);
+    return health?.state === 'up' && health.lastAnswerMs !== undefined ? feed : undefined;
+  }
+
+  private replicaUpdated(node: number): void {
+    this.down.delete(node); // it answers
+  }
+
   private async build(): Promise<ClusterTable> {
+    if (this.syncNext) {
+      this.syncNext = false;
+      await Promise.all(
+        [...this.feeds].filter(([id]) => !this.monitor?.isDown(id)).map(([, f]) => f.sync()),
+      );
+    }
     const results = await Promise.all(
       this.config.nodes.map(async (config): Promise<NodeResult> => {
         const info = this.lastInfo.get(config.id);
         if (this.monitor?.isDown(config.id))
           return { config, error: 'its heartbeat is silent', info };
+        const feed = this.usableReplica(config.id);
+        if (feed) {
+          const snapshot = feed.replica.snapshot();
+          if (snapshot.node) this.lastInfo.set(config.id, snapshot.node);
+          return { config, snapshot };
+        }
         const down = this.down.get(config.id);
         if (down) {
           this.probe(config.id, down);

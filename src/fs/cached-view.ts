@@ -126,7 +126,7 @@ export class CachedView {
           err.errno === E.ENOENT &&
           this.retryOnMiss(path, table)
         ) {
-          this.deps.cluster.refresh().then((t) => run(t, true), fail);
+          this.deps.cluster.sync().then((t) => run(t, true), fail);
         } else fail(err);
       };
       try {

@@ -109,7 +109,7 @@ export async function signalThrough(
   }
   // signal-group: the freshest table, so that members started a moment ago are reached; the
   // bound process must still be in it (a group is reached through a live member).
-  const table = await cluster.refresh();
+  const table = await cluster.sync();
   const now = table.processes.get(b.gpid);
   if (!now || now.proc.starttime !== b.starttime || rebooted(b, table))
     throw new FsError(E.ESRCH, `${b.gpid} has ended`);

@@ -11,6 +11,7 @@ import type { Audit } from '../audit';
 import type { Policy } from '../policy';
 import type { ProcessRegistry } from '../processes';
 import type { NodeIdentity } from '../snapshot';
+import type { ProcessTable } from '../table';
 import type { ProcessWatcher } from '../watcher';
 
 export interface AgentContext {
@@ -24,7 +25,9 @@ export interface AgentContext {
   registry: ProcessRegistry;
   /** The one poller of /proc: process starts and exits, and waits until a process is gone. */
   watcher: ProcessWatcher;
-  /** All processes of the node now; concurrent callers share one reading (snapshot.ts `shared`). */
+  /** The node's process table (table.ts): one reader of /proc for snapshots and Watch streams. */
+  table: ProcessTable;
+  /** All processes of the node now; concurrent callers share one reading. */
   snapshot(): Promise<Snapshot>;
   /** This node's key and certificate, to seal credentials with (undefined without TLS). */
   sealer?: Sealer;

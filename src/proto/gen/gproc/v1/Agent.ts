@@ -20,7 +20,9 @@ import type { Snapshot as _gproc_v1_Snapshot, Snapshot__Output as _gproc_v1_Snap
 import type { SnapshotRequest as _gproc_v1_SnapshotRequest, SnapshotRequest__Output as _gproc_v1_SnapshotRequest__Output } from '../../gproc/v1/SnapshotRequest';
 import type { SpawnReply as _gproc_v1_SpawnReply, SpawnReply__Output as _gproc_v1_SpawnReply__Output } from '../../gproc/v1/SpawnReply';
 import type { SpawnRequest as _gproc_v1_SpawnRequest, SpawnRequest__Output as _gproc_v1_SpawnRequest__Output } from '../../gproc/v1/SpawnRequest';
+import type { TableUpdate as _gproc_v1_TableUpdate, TableUpdate__Output as _gproc_v1_TableUpdate__Output } from '../../gproc/v1/TableUpdate';
 import type { Usage as _gproc_v1_Usage, Usage__Output as _gproc_v1_Usage__Output } from '../../gproc/v1/Usage';
+import type { WatchRequest as _gproc_v1_WatchRequest, WatchRequest__Output as _gproc_v1_WatchRequest__Output } from '../../gproc/v1/WatchRequest';
 
 export interface AgentClient extends grpc.Client {
   /**
@@ -167,6 +169,21 @@ export interface AgentClient extends grpc.Client {
   wait(argument: _gproc_v1_ProcessRef, options: grpc.CallOptions, callback: grpc.requestCallback<_gproc_v1_ExitStatus__Output>): grpc.ClientUnaryCall;
   wait(argument: _gproc_v1_ProcessRef, callback: grpc.requestCallback<_gproc_v1_ExitStatus__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * The node's process table as it changes: first the whole table, then, every interval
+   * (and at once after each request the caller sends), what changed since the last
+   * message this stream sent. A caller that keeps a replica applies them in order.
+   */
+  Watch(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_gproc_v1_WatchRequest, _gproc_v1_TableUpdate__Output>;
+  Watch(options?: grpc.CallOptions): grpc.ClientDuplexStream<_gproc_v1_WatchRequest, _gproc_v1_TableUpdate__Output>;
+  /**
+   * The node's process table as it changes: first the whole table, then, every interval
+   * (and at once after each request the caller sends), what changed since the last
+   * message this stream sent. A caller that keeps a replica applies them in order.
+   */
+  watch(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_gproc_v1_WatchRequest, _gproc_v1_TableUpdate__Output>;
+  watch(options?: grpc.CallOptions): grpc.ClientDuplexStream<_gproc_v1_WatchRequest, _gproc_v1_TableUpdate__Output>;
+  
 }
 
 export interface AgentHandlers extends grpc.UntypedServiceImplementation {
@@ -221,6 +238,13 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
    */
   Wait: grpc.handleUnaryCall<_gproc_v1_ProcessRef__Output, _gproc_v1_ExitStatus>;
   
+  /**
+   * The node's process table as it changes: first the whole table, then, every interval
+   * (and at once after each request the caller sends), what changed since the last
+   * message this stream sent. A caller that keeps a replica applies them in order.
+   */
+  Watch: grpc.handleBidiStreamingCall<_gproc_v1_WatchRequest__Output, _gproc_v1_TableUpdate>;
+  
 }
 
 export interface AgentDefinition extends grpc.ServiceDefinition {
@@ -234,4 +258,5 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   Signal: MethodDefinition<_gproc_v1_SignalRequest, _gproc_v1_SignalReply, _gproc_v1_SignalRequest__Output, _gproc_v1_SignalReply__Output>
   Spawn: MethodDefinition<_gproc_v1_SpawnRequest, _gproc_v1_SpawnReply, _gproc_v1_SpawnRequest__Output, _gproc_v1_SpawnReply__Output>
   Wait: MethodDefinition<_gproc_v1_ProcessRef, _gproc_v1_ExitStatus, _gproc_v1_ProcessRef__Output, _gproc_v1_ExitStatus__Output>
+  Watch: MethodDefinition<_gproc_v1_WatchRequest, _gproc_v1_TableUpdate, _gproc_v1_WatchRequest__Output, _gproc_v1_TableUpdate__Output>
 }
