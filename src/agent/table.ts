@@ -151,17 +151,36 @@ export class ProcessTable extends EventEmitter<TableEvents> {
   }
 }
 
-/** Whether two readings of one process carry the same identity and files. */
-function sameRecord(a: Process__Output, b: Process__Output): boolean {
+/**
+ * Whether two readings of one process carry the same identity and files. The `SigQ:` line
+ * of status is left out of the comparison: it counts the signals queued for the process's
+ * real user on the whole machine, so it moves for every process of a user at once (every
+ * root process whenever any root process has a signal pending), which would send the
+ * records of every quiet process again. The record keeps the earlier reading's line.
+ */
+export function sameRecord(a: Process__Output, b: Process__Output): boolean {
   if (a.starttime !== b.starttime || a.uid !== b.uid || a.gid !== b.gid) return false;
-  for (const name of SNAPSHOT_FILES) if (!a[name].equals(b[name])) return false;
+  for (const name of SNAPSHOT_FILES) {
+    if (a[name].equals(b[name])) continue;
+    if (name !== 'status' || !sameStatus(a.status, b.status)) return false;
+  }
   if (a.threads.length !== b.threads.length) return false;
   return a.threads.every(
     (t, i) =>
       t.tid === b.threads[i].tid &&
       t.stat.equals(b.threads[i].stat) &&
-      t.status.equals(b.threads[i].status),
+      sameStatus(t.status, b.threads[i].status),
   );
+}
+
+const SIGQ = /^SigQ:.*$/m;
+
+/** Two status files equal but for their SigQ line. */
+function sameStatus(a: Buffer, b: Buffer): boolean {
+  if (a.equals(b)) return true;
+  const x = a.toString('latin1');
+  const y = b.toString('latin1');
+  return x.replace(SIGQ, '') === y.replace(SIGQ, '');
 }
 
 /**

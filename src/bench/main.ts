@@ -8,6 +8,8 @@
  *   ctl        stop+cont through <gpid>/ctl on a remote node vs local kill -STOP/-CONT
  *   run        `gproc run -- true` vs ssh to a local sshd; 100 MiB through cat, MiB/s
  *   liveness   a node's agent frozen and thawed: how soon nodes/<id>/state says down and up
+ *   watch      a quiet node of 1,000 processes feeding a mount's replica: bytes per second
+ *              against one full snapshot, and the agent's CPU
  */
 import { sections } from './sections';
 

@@ -193,6 +193,54 @@ export const sections: Record<string, () => Promise<void>> = {
     }
   },
 
+  /**
+   * What a quiet node costs while a mount keeps its replica and someone reads the view
+   * continuously: bytes the agent writes per second (its wchar: the stream, its heartbeat
+   * answers and its log) against one full snapshot, and its CPU.
+   */
+  async watch() {
+    const cluster = await startNodes(1, 1000, 7681);
+    const mnt = mountPoint();
+    const mount = await mountView(cluster, mnt);
+    try {
+      const agent = agentHostPid(cluster.nodes[0].initPid);
+      const io = () => {
+        const wchar = /^wchar: (\d+)$/m.exec(readFileSync(`/proc/${agent}/io`, 'latin1'));
+        const stat = readFileSync(`/proc/${agent}/stat`, 'latin1');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return { bytes: Number(wchar![1]), ticks: Number(f[11]) + Number(f[12]) };
+      };
+      const before = io();
+      await cluster.clients[0].snapshot(10000);
+      const snapshotBytes = io().bytes - before.bytes;
+      const measure = async (what: string, seconds: number, read: boolean) => {
+        const a = io();
+        const t0 = performance.now();
+        while (performance.now() - t0 < seconds * 1000) {
+          if (read)
+            readdirSync(mnt).forEach((n) => /^\d+$/.test(n) && existsSync(`${mnt}/${n}/stat`));
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const b = io();
+        const s = (performance.now() - t0) / 1000;
+        const perS = (b.bytes - a.bytes) / s;
+        out(
+          `${what}: ${(perS / 1024).toFixed(1)} KiB/s written by the agent (${((perS / snapshotBytes) * 100).toFixed(2)}% of a full snapshot per second; target <= 5%),` +
+            ` agent CPU ${(((b.ticks - a.ticks) / 100 / s) * 100).toFixed(1)}% of one (target <= 5%)`,
+        );
+      };
+      out(
+        `node with ${mount.processes()} processes; one full snapshot: ${(snapshotBytes / 1024).toFixed(0)} KiB`,
+      );
+      await measure('view read every 100 ms, 10 s', 10, true);
+      await measure('nothing reads the view, 10 s', 10, false);
+    } finally {
+      await mount.stop();
+      rmdirSync(mnt);
+      cluster.stop();
+    }
+  },
+
   async snapshot() {
     const cluster = await startNodes(1, 1000, 7601);
     try {

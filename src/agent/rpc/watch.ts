@@ -49,6 +49,10 @@ export function watch(
     for (const id of asked.keys()) if (id <= answers) asked.delete(id);
     const update = diffTable(sent, state, full);
     full = false;
+    log.debug(
+      { full: update.full, changed: update.changed!.length, gone: update.gone!.length, answers },
+      'watch update',
+    );
     call.write(visibleTo(ctx, viewer, { ...update, ...agentStarted(ctx.registry), answers }));
   };
   const readNow = (after = false) =>
