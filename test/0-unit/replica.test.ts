@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReaderPool } from '../../src/agent/reader-pool';
-import { ProcessTable, diffTable, type TableState } from '../../src/agent/table';
+import { ProcessTable, diffTable, sameRecord, type TableState } from '../../src/agent/table';
 import { Replica } from '../../src/cluster/replica';
 import { createLogger } from '../../src/log';
 import type { Process__Output } from '../../src/proto/gen/gproc/v1/Process';
@@ -60,6 +60,26 @@ t.test('readings, updates and a replica', async (t) => {
     [quiet.changed?.length, quiet.gone],
     [0, []],
     'an update of a quiet node carries no process',
+  );
+
+  // Another process of root's has a signal queued: SigQ moves in every root process's status.
+  const status1 = join(root, '1', 'status');
+  const status = readFileSync(status1, 'latin1');
+  writeFileSync(status1, status.replace(/^SigQ:\t\d+/m, 'SigQ:\t7'));
+  t.not(readFileSync(status1, 'latin1'), status, 'the fixture now has another SigQ');
+  t.ok(
+    sameRecord(first.processes.get(1)!, {
+      ...first.processes.get(1)!,
+      status: readFileSync(status1),
+    }),
+    'a status that differs only in SigQ is the same record',
+  );
+  t.notOk(
+    sameRecord(first.processes.get(1)!, {
+      ...first.processes.get(1)!,
+      status: Buffer.from(status.replace('State:', 'State: ')),
+    }),
+    'any other difference is not',
   );
 
   // 6551 runs (its stat changes), 700 ends, 4242 starts.
