@@ -7,6 +7,7 @@
  */
 import type { Sealer } from '../identity/credential';
 import type { Logger } from '../log';
+import type { AgentMetrics } from '../metrics/agent';
 import type { AgentHandlers } from '../proto';
 import type { Audit } from './audit';
 import type { Policy } from './policy';
@@ -41,6 +42,8 @@ export interface AgentServiceOptions {
   readerThreads: number;
   /** The agent's state directory: records of the processes it started (processes.ts). */
   stateDir: string;
+  /** Counts and timings for Prometheus; the service feeds it its snapshots, signals and starts. */
+  metrics: AgentMetrics;
 }
 
 /** Builds the handlers; `registry` holds the processes the agent started. */
@@ -61,6 +64,8 @@ export function createAgentService(opts: AgentServiceOptions): {
   const pool = new ReaderPool(procRoot, opts.readerThreads, (err) =>
     log.error({ err: err.message }, 'snapshot reader thread failed; reading on the main thread'),
   );
+  const { metrics } = opts;
+  metrics.started = () => registry.started().length;
   const ctx: AgentContext = {
     node,
     procRoot,
@@ -70,7 +75,10 @@ export function createAgentService(opts: AgentServiceOptions): {
     registry,
     watcher,
     sealer: opts.sealer,
-    snapshot: shared(() => takeSnapshot(procRoot, node, pool, registry, log)),
+    snapshot: shared(() =>
+      metrics.timeSnapshot(() => takeSnapshot(procRoot, node, pool, registry, log)),
+    ),
+    metrics,
   };
   const handlers: AgentHandlers = {
     GetNodeInfo: unary(log, 'GetNodeInfo', (req, call) => getNodeInfo(ctx, req, call)),
