@@ -59,6 +59,8 @@ function promtool(text: string): { status: number | null; out: string } {
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
+const NOBODY = 65534;
+
 /** Label names gproc's own metrics may carry: none names a process, a user or a command. */
 const ALLOWED_LABELS = new Set([
   'peer',
@@ -73,7 +75,12 @@ const ALLOWED_LABELS = new Set([
 ]);
 
 t.test('metrics of agents and a mount', async (t) => {
-  const cluster = await startCluster(t, { nodes: 3, metrics: true });
+  // Node 3 admits root alone: an ordinary user's start there is refused.
+  const cluster = await startCluster(t, {
+    nodes: 3,
+    metrics: true,
+    admission: [{ nodes: [3], users: [], groups: [] }],
+  });
   const metricsOf = (id: number) => cluster.config.nodes.find((n) => n.id === id)!.metrics!;
   const agentAt = (id: number) => metricsOf(id).agent!;
   const mountAt = metricsOf(1).mount!;
@@ -200,6 +207,59 @@ t.test('metrics of agents and a mount', async (t) => {
       "node 2's snapshot calls timed",
     );
   });
+
+  t.test(
+    "an ordinary user's runs: counted as started, or by the code that refused them",
+    async (t) => {
+      const asNobody = (node: number) =>
+        spawnSync(
+          'setpriv',
+          [
+            `--reuid=${NOBODY}`,
+            `--regid=${NOBODY}`,
+            '--clear-groups',
+            ...GPROC,
+            'run',
+            '--node',
+            String(node),
+            '--',
+            'true',
+          ],
+          { env, encoding: 'utf8', cwd: '/tmp', timeout: 15000 },
+        );
+      const before = [2, 3].map(async (id) => parse(await scrape(agentAt(id))));
+      const [b2, b3] = await Promise.all(before);
+      const on2 = asNobody(2);
+      t.equal(on2.status, 0, `nobody runs on node 2: ${on2.stderr}`);
+      const on3 = asNobody(3);
+      t.equal(on3.status, 77, `nobody is refused on node 3: ${on3.stderr}`);
+      const [a2, a3] = await Promise.all(
+        [2, 3].map(async (id) => parse(await scrape(agentAt(id)))),
+      );
+      const run = (result: string) => ({ method: 'Run', result });
+      t.equal(
+        value(a2, 'gproc_agent_spawns_total', run('started')) -
+          value(b2, 'gproc_agent_spawns_total', run('started')),
+        1,
+      );
+      t.equal(
+        value(a3, 'gproc_agent_spawns_total', run('PERMISSION_DENIED')) -
+          value(b3, 'gproc_agent_spawns_total', run('PERMISSION_DENIED')),
+        1,
+        'the refusal counted by its code',
+      );
+      t.equal(
+        value(a3, 'gproc_agent_spawns_total', run('started')),
+        value(b3, 'gproc_agent_spawns_total', run('started')),
+      );
+      t.equal(
+        value(a3, 'gproc_agent_rpc_seconds_count', { method: 'Run', code: 'PERMISSION_DENIED' }) -
+          value(b3, 'gproc_agent_rpc_seconds_count', { method: 'Run', code: 'PERMISSION_DENIED' }),
+        1,
+        'the refused Run call timed with its code',
+      );
+    },
+  );
 
   t.test('no process detail in any scrape', async (t) => {
     // A live process with the distinctive name on node 3, as its owner would start it.
