@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 # What the tests need; the benchmarks also compare with ssh.
-DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl iproute2 nftables
+DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl iproute2 nftables prometheus
 BENCH_PACKAGES := openssh-server openssh-client
 TSC := node_modules/.bin/tsc
 

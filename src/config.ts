@@ -23,6 +23,18 @@ export interface NodeConfig {
    * (their uid and groups come from the kernel): `defaults.agentSocket` unless given.
    */
   socket: string;
+  /**
+   * Where this node's daemons serve Prometheus metrics over plain HTTP at `/metrics`
+   * (spec section 8): "host:port" for the agent and for the mount; either may be left out
+   * (no endpoint). Counts and timings only, never process details.
+   */
+  metrics?: MetricsAddresses;
+}
+
+/** The `metrics` entry of a node: "host:port" of each daemon's `/metrics` endpoint. */
+export interface MetricsAddresses {
+  agent?: string;
+  mount?: string;
 }
 
 /**
@@ -121,7 +133,7 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
     const at = `nodes[${i}]`;
     if (!isObject(raw)) fail(at, 'must be an object');
     const n = raw as Record<string, unknown>;
-    checkKeys(n, ['id', 'name', 'address', 'socket'], `${at}.`, fail);
+    checkKeys(n, ['id', 'name', 'address', 'socket', 'metrics'], `${at}.`, fail);
     if (typeof n.id !== 'number' || !isNodeId(n.id))
       fail(`${at}.id`, `must be an integer in 1..${MAX_NODE_ID}`);
     if (typeof n.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(n.name)) {
@@ -148,7 +160,8 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
     names.add(name);
     addresses.add(address);
     sockets.add(socket);
-    return { id, name, address, socket };
+    const metrics = parseMetrics(n.metrics, `${at}.metrics`, addresses, fail);
+    return metrics ? { id, name, address, socket, metrics } : { id, name, address, socket };
   });
 
   let tls: TlsConfig | undefined;
@@ -164,6 +177,30 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
   }
   const admission = parseAdmission(top.admission, nodes, fail);
   return { nodes, tls, admission, source };
+}
+
+/** A node's `metrics` entry; its addresses join `taken`, where none may appear twice. */
+function parseMetrics(
+  raw: unknown,
+  at: string,
+  taken: Set<string>,
+  fail: (key: string, why: string) => never,
+): MetricsAddresses | undefined {
+  if (raw === undefined) return undefined;
+  if (!isObject(raw))
+    return fail(at, 'must be an object {"agent": "host:port", "mount": "host:port"}');
+  checkKeys(raw, ['agent', 'mount'], `${at}.`, fail);
+  const out: MetricsAddresses = {};
+  for (const k of ['agent', 'mount'] as const) {
+    const v = raw[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'string') return fail(`${at}.${k}`, 'must be "host:port"');
+    checkAddress(v, `${at}.${k}`, fail);
+    if (taken.has(v)) fail(`${at}.${k}`, `duplicate address ${v}`);
+    taken.add(v);
+    out[k] = v;
+  }
+  return out;
 }
 
 function parseAdmission(

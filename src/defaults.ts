@@ -224,4 +224,20 @@ export const defaults = {
   spawnPath: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   /** HTTP/2 flow-control window of a client's connection, bytes (64 KiB by default: slow for `gproc run` streams). */
   flowControlWindowBytes: 8 * 1024 * 1024,
+
+  /**
+   * The Prometheus endpoints of the agent and the mount (spec section 8, src/metrics/). A
+   * scrape must send its request within `metricsRequestMs`; at most `metricsConnections`
+   * scrapers may be connected at once (more are closed at once).
+   */
+  metricsRequestMs: 5000,
+  metricsConnections: 16,
+  /** Histogram buckets, seconds: agent RPCs (a stream's whole call lands in the last ones). */
+  rpcSecondsBuckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+  /** ...an agent's reading of its whole /proc, and a mount's snapshot of one node. */
+  snapshotSecondsBuckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5],
+  /** ...one FUSE request, from the kernel's hand-over to the answer (most take ~30 us). */
+  fuseSecondsBuckets: [
+    0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05, 0.25, 1.5, 10,
+  ],
 } as const;

@@ -123,9 +123,43 @@ t.test('refusals name the bad key', async (t) => {
       { nodes: good.nodes, admission: [{ nodes: [1], who: [] }] },
       /admission\[0\]\.who: unknown key/,
     ],
+    ...metricsRefusals(),
   ];
   for (const [json, re] of table)
     t.throws(() => parseConfig(json, 'c.json'), re, JSON.stringify(json));
+});
+
+/** Bad `metrics` entries of a node (spec section 8), each with the key its refusal names. */
+function metricsRefusals(): [unknown, RegExp][] {
+  const with1 = (metrics: unknown) => ({ nodes: [{ ...good.nodes[0], metrics }, good.nodes[1]] });
+  return [
+    [with1('127.0.0.1:9101'), /nodes\[0\]\.metrics: must be an object/],
+    [with1({ agent: '127.0.0.1:9101', web: 'x' }), /nodes\[0\]\.metrics\.web: unknown key/],
+    [with1({ agent: 9101 }), /nodes\[0\]\.metrics\.agent: must be "host:port"/],
+    [with1({ mount: 'nohost' }), /nodes\[0\]\.metrics\.mount: "nohost" is not host:port/],
+    [with1({ mount: '127.0.0.1:0' }), /nodes\[0\]\.metrics\.mount: port 0/],
+    [
+      with1({ agent: '127.0.0.1:9101', mount: '127.0.0.1:9101' }),
+      /nodes\[0\]\.metrics\.mount: duplicate address 127\.0\.0\.1:9101/,
+    ],
+    [with1({ agent: '127.0.0.1:7101' }), /nodes\[0\]\.metrics\.agent: duplicate address/],
+    [
+      { nodes: [{ ...good.nodes[0], metrics: { agent: '[::1]:7103' } }, good.nodes[1]] },
+      /nodes\[1\]\.address: duplicate address \[::1\]:7103/,
+    ],
+  ];
+}
+
+t.test('metrics addresses of a node (spec section 8)', async (t) => {
+  const c = parseConfig({
+    nodes: [
+      { ...good.nodes[0], metrics: { agent: '127.0.0.1:9101', mount: '127.0.0.1:9102' } },
+      { ...good.nodes[1], metrics: { mount: '[::1]:9102' } },
+    ],
+  });
+  t.same(c.nodes[0].metrics, { agent: '127.0.0.1:9101', mount: '127.0.0.1:9102' });
+  t.same(c.nodes[1].metrics, { mount: '[::1]:9102' }, 'either daemon may have none');
+  t.equal(parseConfig(good).nodes[0].metrics, undefined, 'no metrics key: no endpoints');
 });
 
 t.test('loading from a file and choosing the file', async (t) => {

@@ -63,6 +63,13 @@ export class Connections {
     private readonly limit: number = defaults.limits.connectionsPerPeer,
   ) {}
 
+  /** Open connections by kind of peer ("local", "node"...), for metrics. */
+  countByKind(): Record<Peer['kind'], number> {
+    const counts = { local: 0, node: 0, user: 0, anonymous: 0, refused: 0 };
+    for (const { peer } of this.open.values()) counts[peer.kind]++;
+    return counts;
+  }
+
   /** The peer of the connection a call came on (`call.getPeer()`), if this agent accepted it. */
   peer(callPeer: string): Peer | undefined {
     return this.open.get(callPeer)?.peer;

@@ -3,11 +3,11 @@
  * each target by pid and the start time it listed; the start time is checked immediately
  * before kill(2), so a reused PID is never signalled. A request acts for one uid and may
  * signal only processes whose real or saved uid is that uid (root: any), as kill(2) allows.
- * Every attempt leaves a line in the agent's audit log.
+ * Every attempt leaves a line in the agent's audit log and is counted in its metrics.
  */
 import { signalName } from '../signals';
-import type { Audit } from './audit';
 import type { Principal } from './policy';
+import type { AgentContext } from './rpc/context';
 import { readIdentity } from './watcher';
 
 export type Outcome = 'DELIVERED' | 'NO_SUCH_PROCESS' | 'NOT_PERMITTED';
@@ -23,14 +23,14 @@ export interface Target {
  * @returns DELIVERED, NO_SUCH_PROCESS (gone or reused pid) or NOT_PERMITTED.
  */
 export function deliverSignal(
-  procRoot: string,
+  ctx: Pick<AgentContext, 'procRoot' | 'audit' | 'metrics'>,
   target: Target,
   signal: number,
   who: Principal,
-  audit: Audit,
 ): Outcome {
-  const outcome = tryDeliver(procRoot, target, signal, who);
-  audit.record({
+  const outcome = tryDeliver(ctx.procRoot, target, signal, who);
+  ctx.metrics.signal(outcome);
+  ctx.audit.record({
     action: 'signal',
     node: who.node,
     uid: who.uid,

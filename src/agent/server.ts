@@ -21,6 +21,8 @@ import { startResponder } from '../liveness/responder';
 import { defaults } from '../defaults';
 import { loadSealer } from '../identity/credential';
 import { createLogger, type Logger } from '../log';
+import { AgentMetrics } from '../metrics/agent';
+import { metricsKey, serveMetrics } from '../metrics/http';
 import { agentService } from '../proto';
 import { createAudit } from './audit';
 import { Connections } from './connections';
@@ -80,6 +82,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const audit = createAudit(opts.auditLog ?? defaults.auditLog);
   const connections = new Connections(audit);
   const procRoot = opts.procRoot ?? '/proc';
+  const metrics = new AgentMetrics(procRoot);
+  metrics.connections = () => connections.countByKind();
   const policy = new Policy(
     node.id,
     config,
@@ -98,6 +102,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     childEnv: { GPROC_NODE: String(node.id), GPROC_CONFIG: resolve(config.source) },
     readerThreads: opts.readerThreads ?? defaultReaderThreads(),
     stateDir: opts.stateDir ?? resolve(defaults.stateDir, node.name),
+    metrics,
   });
   const server = new Server({
     'grpc.max_receive_message_length': defaults.limits.requestBytes,
@@ -111,6 +116,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     // calls here, so a run whose caller is gone is hung up (service.ts).
     'grpc.keepalive_time_ms': defaults.keepaliveTimeMs,
     'grpc.keepalive_timeout_ms': defaults.keepaliveTimeoutMs,
+    // Every call of every method is timed here, once (metrics/agent.ts).
+    interceptors: [metrics.interceptor()],
   });
   server.addService(agentService().service, service.handlers);
   // Every connection is accepted here, its peer noted (connections.ts), then served by gRPC
@@ -121,6 +128,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     injector.injectConnection(socket);
   const listeners: NetServer[] = [];
   let heartbeat: { close(): Promise<void> } | undefined;
+  let endpoint: { close(): Promise<void> } | undefined;
   try {
     listeners.push(await connections.listenUnix(node.socket, inject));
     listeners.push(
@@ -135,8 +143,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     );
     const { host, port } = splitAddress(node.address);
     heartbeat = await startResponder({ host, port, node: node.id, procRoot });
+    if (node.metrics?.agent) {
+      const key = metricsKey(config.source, config.nodes.indexOf(node), 'agent');
+      endpoint = await serveMetrics(metrics.registry, node.metrics.agent, key, log);
+    }
   } catch (err) {
     for (const l of listeners) l.close();
+    await heartbeat?.close();
     throw err;
   }
   log.info(
@@ -148,6 +161,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     close: async () => {
       for (const l of listeners) l.close();
       await heartbeat?.close();
+      await endpoint?.close();
       await new Promise<void>((done) => {
         server.tryShutdown(() => done());
         setTimeout(() => {

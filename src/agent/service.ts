@@ -7,6 +7,7 @@
  */
 import type { Sealer } from '../identity/credential';
 import type { Logger } from '../log';
+import type { AgentMetrics } from '../metrics/agent';
 import type { AgentHandlers } from '../proto';
 import type { Audit } from './audit';
 import type { Policy } from './policy';
@@ -43,6 +44,8 @@ export interface AgentServiceOptions {
   readerThreads: number;
   /** The agent's state directory: records of the processes it started (processes.ts). */
   stateDir: string;
+  /** Counts and timings for Prometheus; the service feeds it its snapshots, signals and starts. */
+  metrics: AgentMetrics;
 }
 
 /** Builds the handlers; `registry` holds the processes the agent started. */
@@ -63,7 +66,9 @@ export function createAgentService(opts: AgentServiceOptions): {
   const pool = new ReaderPool(procRoot, opts.readerThreads, (err) =>
     log.error({ err: err.message }, 'snapshot reader thread failed; reading on the main thread'),
   );
-  const table = new ProcessTable(procRoot, node, pool, log);
+  const { metrics } = opts;
+  metrics.started = () => registry.started().length;
+  const table = new ProcessTable(procRoot, node, pool, log, (read) => metrics.timeSnapshot(read));
   const ctx: AgentContext = {
     node,
     procRoot,
@@ -75,6 +80,7 @@ export function createAgentService(opts: AgentServiceOptions): {
     sealer: opts.sealer,
     table,
     snapshot: () => takeSnapshot(table, registry),
+    metrics,
   };
   const handlers: AgentHandlers = {
     GetNodeInfo: unary(log, 'GetNodeInfo', (req, call) => getNodeInfo(ctx, req, call)),

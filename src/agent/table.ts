@@ -59,6 +59,9 @@ export class ProcessTable extends EventEmitter<TableEvents> {
     private readonly node: NodeIdentity,
     private readonly pool: ReaderPool,
     private readonly log: Logger,
+    /** Wraps each reading (the agent's metrics time it). */
+    private readonly timed: (read: () => Promise<TableState>) => Promise<TableState> = (read) =>
+      read(),
   ) {
     super();
     this.setMaxListeners(0); // one listener per Watch stream
@@ -66,7 +69,7 @@ export class ProcessTable extends EventEmitter<TableEvents> {
 
   /** Reads the table now (or joins the reading under way); every listener gets the result. */
   read(): Promise<TableState> {
-    this.reading ??= this.readNow().finally(() => (this.reading = undefined));
+    this.reading ??= this.timed(() => this.readNow()).finally(() => (this.reading = undefined));
     return this.reading;
   }
 

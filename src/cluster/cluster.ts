@@ -21,6 +21,7 @@ import { decodeGpid } from '../gpid';
 import { defaults } from '../defaults';
 import type { Logger } from '../log';
 import { status } from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
 import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
 import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
 import { LivenessMonitor } from '../liveness/monitor';
@@ -63,9 +64,15 @@ export class Cluster {
       lifetimeMs?: number;
       /** Keep every node's state by heartbeat (a mount); a short-lived command does not. */
       watch?: boolean;
+      /**
+       * Told the time of each node's snapshot call of a refresh, seconds, and whether it
+       * brought a snapshot (metrics).
+       */
+      onSnapshot?: (node: number, seconds: number, ok: boolean) => void;
     } = {},
   ) {
     this.config = access.config;
+    this.onSnapshot = opts.onSnapshot;
     this.lifetimeMs = opts.lifetimeMs ?? defaults.snapshotLifetimeMs;
     for (const node of access.config.nodes) this.clients.set(node.id, new NodeClient(node, access));
     if (opts.watch) {
@@ -84,6 +91,7 @@ export class Cluster {
 
   /** How long one table serves readers, ms. */
   readonly lifetimeMs: number;
+  private readonly onSnapshot: ((node: number, seconds: number, ok: boolean) => void) | undefined;
 
   /**
    * The table if it is younger than its lifetime, else undefined (the fast path). A table
@@ -176,12 +184,17 @@ export class Cluster {
           this.probe(config.id, down);
           return { config, error: down.error, info };
         }
+        const start = performance.now();
+        const took = (ok: boolean) =>
+          this.onSnapshot?.(config.id, (performance.now() - start) / 1000, ok);
         try {
           const snapshot = await this.clients.get(config.id)!.snapshot();
+          took(true);
           if (snapshot.node) this.lastInfo.set(config.id, snapshot.node);
           if (this.monitor) this.lastSnapshot.set(config.id, snapshot);
           return { config, snapshot };
         } catch (err) {
+          took(false);
           const busy =
             (err as { code?: number }).code === status.DEADLINE_EXCEEDED &&
             this.monitor?.health(config.id).state === 'up';

@@ -18,6 +18,8 @@ import { Cluster } from '../cluster/cluster';
 import type { ClusterConfig } from '../config';
 import { defaults } from '../defaults';
 import type { Logger } from '../log';
+import { metricsKey, serveMetrics, type MetricsServer } from '../metrics/http';
+import { MountMetrics } from '../metrics/mount';
 import { CachedView } from './cached-view';
 import { ControlView } from './control-view';
 import { mountFuse, type FuseMount } from './fuse';
@@ -52,8 +54,11 @@ export function runtimeDir(mountPoint: string): string {
 /**
  * Mounts the cluster view at `mountPoint`.
  * @param localNode this machine's node id (0: none), used for osrelease and in audit logs.
+ * When the local node's entry of the cluster file names `metrics.mount`, the view's counts
+ * and timings are served there (metrics/mount.ts) until the view is closed.
  * @throws AlreadyMountedError when a live gproc daemon (or another file system) has the
- *   mount point; Error when FUSE is unavailable (/dev/fuse, libfuse2).
+ *   mount point; Error when FUSE is unavailable (/dev/fuse, libfuse2); ConfigError when
+ *   the metrics address cannot be listened on.
  */
 export async function mountClusterView(opts: {
   config: ClusterConfig;
@@ -75,13 +80,21 @@ export async function mountClusterView(opts: {
   if (!procMounted)
     execFileSync('mount', ['-t', 'proc', 'proc', hostProc], { timeout: defaults.mountCommandMs });
 
+  const self = opts.config.nodes.find((n) => n.id === opts.localNode);
+  const metrics = self?.metrics?.mount ? new MountMetrics(opts.config) : undefined;
+  let endpoint: MetricsServer | undefined;
+  if (self?.metrics?.mount && metrics) {
+    const key = metricsKey(opts.config.source, opts.config.nodes.indexOf(self), 'mount');
+    endpoint = await serveMetrics(metrics.registry, self.metrics.mount, key, opts.log);
+  }
   // The mount runs as root and acts for the owners of the files written (the kernel checked
   // the writers), reaching other nodes with this node's certificate.
   const cluster = new Cluster(
     { config: opts.config, self: opts.localNode, role: 'daemon' },
     opts.log,
-    { watch: true },
+    { watch: true, onSnapshot: metrics?.snapshot },
   );
+  metrics?.watch(cluster);
   const control = new ControlView(cluster, opts.log);
   const view = new CachedView({
     cluster,
@@ -122,12 +135,14 @@ export async function mountClusterView(opts: {
       );
     }
     cluster.close();
+    await endpoint?.close();
   };
   try {
     mounts.push(
       await mountFuse(controlMount, control.ops(), {
         ...cache,
         extra: ['direct_io', 'big_writes'],
+        record: metrics?.requests('control'),
       }),
     );
     // max_readahead=0: reads are synchronous requests, so a blocked `wait` read never holds
@@ -136,6 +151,7 @@ export async function mountClusterView(opts: {
       await mountFuse(mountPoint, view.ops(), {
         ...cache,
         extra: ['max_readahead=0', 'big_writes'],
+        record: metrics?.requests('view'),
       }),
     );
   } catch (err) {

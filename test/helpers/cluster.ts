@@ -119,6 +119,11 @@ export async function startCluster(
     /** Each node a host of its own: a network namespace with 198.51.100.<id> (helpers/netns.ts). */
     hosts?: boolean;
     admission?: AdmissionRule[];
+    /**
+     * Give every node Prometheus endpoints for its agent and its mount (spec section 8):
+     * ports 9101 and 9102 of its host address with `hosts`, else free loopback ports.
+     */
+    metrics?: boolean;
   },
 ): Promise<TestCluster> {
   requireRealParts();
@@ -127,11 +132,20 @@ export async function startCluster(
   const net = opts.hosts ? startNetwork(t, { hosts: opts.nodes }) : undefined;
   const ports = net ? net.hosts.map(() => AGENT_PORT) : await freePorts(opts.nodes);
   const host = (i: number) => (net ? net.hosts[i].address : '127.0.0.1');
+  const metricsPorts = opts.metrics && !net ? await freePorts(2 * opts.nodes) : [];
+  const metricsOf = (i: number) =>
+    net
+      ? { agent: `${host(i)}:9101`, mount: `${host(i)}:9102` }
+      : {
+          agent: `127.0.0.1:${metricsPorts[2 * i]}`,
+          mount: `127.0.0.1:${metricsPorts[2 * i + 1]}`,
+        };
   const nodesJson = ports.map((port, i) => ({
     id: i + 1,
     name: `n${i + 1}`,
     address: `${host(i)}:${port}`,
     socket: join(dir, `n${i + 1}.sock`),
+    ...(opts.metrics ? { metrics: metricsOf(i) } : {}),
   }));
   const configPath = join(dir, 'cluster.json');
   // Each node's own state directory: simulated nodes share the machine's disk (and boot id).

@@ -7,6 +7,7 @@
 import type { Snapshot } from '../../proto/gen/gproc/v1/Snapshot';
 import type { Sealer } from '../../identity/credential';
 import type { Logger } from '../../log';
+import type { AgentMetrics } from '../../metrics/agent';
 import type { Audit } from '../audit';
 import type { Policy } from '../policy';
 import type { ProcessRegistry } from '../processes';
@@ -31,4 +32,6 @@ export interface AgentContext {
   snapshot(): Promise<Snapshot>;
   /** This node's key and certificate, to seal credentials with (undefined without TLS). */
   sealer?: Sealer;
+  /** Counts and timings for Prometheus (signals, spawns, snapshots). */
+  metrics: AgentMetrics;
 }

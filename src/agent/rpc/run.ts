@@ -35,11 +35,10 @@ export function run(ctx: AgentContext, call: RunCall): void {
     if (!proc) return;
     for (const pid of groupMembers(ctx.procRoot, proc.pid)) {
       deliverSignal(
-        ctx.procRoot,
+        ctx,
         { pid, starttime: 0 },
         sig,
         asRoot ? { ...who!, uid: 0, via: 'hang-up of a run whose caller went away' } : who!,
-        ctx.audit,
       );
     }
   };
@@ -59,6 +58,7 @@ export function run(ctx: AgentContext, call: RunCall): void {
         .then(
           (p) => {
             proc = p;
+            ctx.metrics.spawn('Run');
             auditStart(ctx.audit, 'run', who!, req, 'started', p.pid);
             // The call ended while the process was starting (its caller went, or sent
             // garbage): nobody will read it, so it is hung up like any orphaned run.
@@ -68,6 +68,7 @@ export function run(ctx: AgentContext, call: RunCall): void {
             call.resume();
           },
           (err) => {
+            ctx.metrics.spawn('Run', err);
             if (who && req) auditStart(ctx.audit, 'run', who, req, failure(err));
             fail(err);
           },

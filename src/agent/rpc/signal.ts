@@ -26,7 +26,7 @@ export function signal(
   return {
     results: targets.map((ref) => ({
       target: ref,
-      outcome: deliverSignal(ctx.procRoot, ref, req.signal, who, ctx.audit),
+      outcome: deliverSignal(ctx, ref, req.signal, who),
     })),
   };
 }

@@ -72,6 +72,21 @@ export async function spawn(
   req: SpawnRequest__Output,
   call: ServerUnaryCall<SpawnRequest__Output, SpawnReply>,
 ): Promise<SpawnReply> {
+  try {
+    const reply = await start(ctx, req, call);
+    ctx.metrics.spawn('Spawn');
+    return reply;
+  } catch (err) {
+    ctx.metrics.spawn('Spawn', err);
+    throw err;
+  }
+}
+
+async function start(
+  ctx: AgentContext,
+  req: SpawnRequest__Output,
+  call: ServerUnaryCall<SpawnRequest__Output, SpawnReply>,
+): Promise<SpawnReply> {
   const who = ctx.policy.principal(call, 'Spawn');
   const spec = spawnSpec(ctx.policy, req, who, 'Spawn');
   try {
