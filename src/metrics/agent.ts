@@ -81,7 +81,7 @@ export class AgentMetrics {
     });
     this.snapshot = new Histogram({
       name: 'gproc_agent_snapshot_seconds',
-      help: 'Time of one reading of the node\'s process table (stat of every process, the rest of what changed), seconds.',
+      help: "Time of one reading of the node's process table (stat of every process, the rest of what changed), seconds.",
       buckets: [...defaults.snapshotSecondsBuckets],
       registers,
     });
