@@ -47,7 +47,7 @@ const DOCUMENTED = [
   'UNAVAILABLE',
 ];
 const allowedCodes = (rpc: string) =>
-  rpc === 'Wait' || rpc === 'Events' ? [...DOCUMENTED, 'DEADLINE_EXCEEDED'] : DOCUMENTED;
+  ['Wait', 'Events', 'Watch'].includes(rpc) ? [...DOCUMENTED, 'DEADLINE_EXCEEDED'] : DOCUMENTED;
 // DEADLINE_EXCEEDED_HEAVY: a request of megabytes, or of over a thousand entries, that was not
 // served within the 10 s deadline on a loaded machine: counted, shown, allowed.
 DOCUMENTED.push('DEADLINE_EXCEEDED_HEAVY');

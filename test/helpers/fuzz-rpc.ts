@@ -388,6 +388,12 @@ const RPCS: Rpc[] = [
   { name: 'Wait', kind: 'unary', req: 'ProcessRef', valid: () => enc('ProcessRef', ref()) },
   { name: 'Events', kind: 'server', req: 'EventsRequest', valid: () => enc('EventsRequest', {}) },
   {
+    name: 'Watch',
+    kind: 'bidi',
+    req: 'WatchRequest',
+    valid: () => Array.from({ length: 1 + int(3) }, (_, i) => enc('WatchRequest', { id: i + 1 })),
+  },
+  {
     name: 'Seal',
     kind: 'unary',
     req: 'SealRequest',
@@ -849,7 +855,7 @@ async function fuzz(): Promise<void> {
       (o.code === status.DEADLINE_EXCEEDED &&
         !large &&
         !stalled &&
-        !['Wait', 'Events'].includes(rpc));
+        !['Wait', 'Events', 'Watch'].includes(rpc));
     if (interesting && result.samples.filter((s) => s.code === code && s.rpc === rpc).length < 5) {
       result.samples.push({
         rpc,
