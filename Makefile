@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl
 BENCH_PACKAGES := openssh-server openssh-client
 TSC := node_modules/.bin/tsc
 
-.PHONY: deps debian-deps install-packages build lint format test soak run bench proto clean
+.PHONY: deps debian-deps install-packages build lint format test soak run bench bench-scale proto clean
 
 deps: debian-deps node_modules/.package-lock.json
 
@@ -79,6 +79,10 @@ run: build
 bench: build
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_PACKAGES)"
 	node dist/bench.js
+
+# How the costs grow with nodes: 1, 4, 16 and 64 simulated nodes (src/bench/scale.ts).
+bench-scale: build
+	node dist/bench.js scale
 
 # Regenerates from the wire contract its protobufjs descriptor and its TypeScript types
 # (never edit src/proto/gproc.json or src/proto/gen by hand).

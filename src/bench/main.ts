@@ -8,15 +8,20 @@
  *   ctl        stop+cont through <gpid>/ctl on a remote node vs local kill -STOP/-CONT
  *   run        `gproc run -- true` vs ssh to a local sshd; 100 MiB through cat, MiB/s
  *   liveness   a node's agent frozen and thawed: how soon nodes/<id>/state says down and up
+ *   scale      (only when named: `make bench-scale`) 1, 4, 16 and 64 nodes: see scale.ts
  *   watch      a quiet node of 1,000 processes feeding a mount's replica: bytes per second
  *              against one full snapshot, and the agent's CPU
  */
+import { scale } from './scale';
 import { sections } from './sections';
+
+/** Measures run only when named (`make bench-scale`: `bench.js scale`). */
+const onRequest: Record<string, () => Promise<void>> = { scale };
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
-  for (const [name, run] of Object.entries(sections)) {
-    if (only.length && !only.includes(name)) continue;
+  for (const [name, run] of Object.entries({ ...sections, ...onRequest })) {
+    if (only.length ? !only.includes(name) : name in onRequest) continue;
     process.stdout.write(`\n== ${name}\n`);
     try {
       await run();

@@ -8,8 +8,10 @@ import { encodeGpid } from '../gpid';
 import { pollUntil } from '../poll';
 import { hostPidOf } from '../up/nodes';
 import {
+  agentHostPid,
   CLI,
   inNode,
+  processCost,
   median,
   mountView,
   overView,
@@ -26,22 +28,6 @@ const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
 /** A fresh mount point. */
 const mountPoint = () => mkdtempSync(join(tmpdir(), 'gproc-bench-mnt-'));
-
-/** Host PID of the agent a simulated node's init started (its child running `agent`). */
-function agentHostPid(initPid: number): number {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0');
-      if (ppid === initPid && argv.includes('agent')) return Number(name);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  throw new Error(`no agent under host pid ${initPid}`);
-}
 
 export const sections: Record<string, () => Promise<void>> = {
   async ctl() {
@@ -204,12 +190,7 @@ export const sections: Record<string, () => Promise<void>> = {
     const mount = await mountView(cluster, mnt);
     try {
       const agent = agentHostPid(cluster.nodes[0].initPid);
-      const io = () => {
-        const wchar = /^wchar: (\d+)$/m.exec(readFileSync(`/proc/${agent}/io`, 'latin1'));
-        const stat = readFileSync(`/proc/${agent}/stat`, 'latin1');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return { bytes: Number(wchar![1]), ticks: Number(f[11]) + Number(f[12]) };
-      };
+      const io = () => processCost(agent);
       const before = io();
       await cluster.clients[0].snapshot(10000);
       const snapshotBytes = io().bytes - before.bytes;

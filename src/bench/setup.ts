@@ -94,9 +94,43 @@ export async function startNodes(
   return { dir, configPath, config: cluster.config, nodes: cluster.nodes, clients, stop };
 }
 
+/** Host PID of the agent a simulated node's init started (its child running `agent`). */
+export function agentHostPid(initPid: number): number {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0');
+      if (ppid === initPid && argv.includes('agent')) return Number(name);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no agent under host pid ${initPid}`);
+}
+
+/**
+ * What a process has cost so far: bytes it wrote (its wchar: files, pipes and sockets),
+ * CPU clock ticks (user + system) and its resident memory, bytes.
+ */
+export function processCost(pid: number): { bytes: number; ticks: number; rssBytes: number } {
+  const wchar = /^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'latin1'));
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const rss = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+  return {
+    bytes: Number(wchar![1]),
+    ticks: Number(f[11]) + Number(f[12]),
+    rssBytes: Number(rss?.[1] ?? 0) * 1024,
+  };
+}
+
 /** A `gproc mount` of a bench cluster, run as users run it. */
 export interface BenchMount {
   mountPoint: string;
+  /** Host PID of the mount daemon. */
+  pid: number;
   /** FUSE requests served so far, by operation (asked with SIGUSR2, read from its log). */
   counts(): Promise<Record<string, number>>;
   /** Processes listed at the top of the view. */
@@ -129,6 +163,7 @@ export async function mountView(cluster: BenchCluster, mountPoint: string): Prom
       .filter((l) => l.includes('"FUSE requests"'));
   return {
     mountPoint,
+    pid: child.pid!,
     counts: async () => {
       const seen = reports().length;
       child.kill('SIGUSR2');
