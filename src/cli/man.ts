@@ -94,6 +94,7 @@ export function manGproc(program: Command, date: string): string {
     ),
     '.SH COMMANDS',
   );
+  const help = program.createHelp();
   for (const c of program.commands) {
     out.push('.SS', `${B(c.name())} ${roff(c.usage())}`, roff(c.description()));
     const args = c.registeredArguments;
@@ -105,12 +106,8 @@ export function manGproc(program: Command, date: string): string {
         ),
       );
     }
-    for (const o of c.options.filter((x) => !x.hidden)) out.push('.TP', flags(o), optionText(o));
-    out.push(
-      '.TP',
-      B('--help'),
-      roff(`Print the options of ${c.name()} (the text above) and exit.`),
-    );
+    // What `gproc help <command>` lists, its help option included (ps's is --gproc-help).
+    for (const o of help.visibleOptions(c)) out.push('.TP', flags(o), optionText(o));
   }
   out.push(
     '.SH EXIT STATUS',
