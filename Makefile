@@ -6,11 +6,10 @@ SHELL := /bin/bash
 DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl iproute2 nftables
 BENCH_PACKAGES := openssh-server openssh-client
 # `make deb` strips the native helpers (binutils); the package's test (test/deb.test.ts) also
-# checks it with lintian, its pages with mandoc, its units with systemd-analyze (systemd), and
-# boots it in a container: systemd-nspawn (systemd-container) on a tree from debootstrap,
-# with this machine's Node.js 20 as a package again (dpkg-repack).
+# checks it with lintian, its pages with mandoc and man, and boots it in a container:
+# systemd-nspawn (systemd-container, which brings systemd) on a Debian tree from mmdebstrap.
 DEB_PACKAGES := binutils gzip
-DEB_TEST_PACKAGES := $(DEB_PACKAGES) lintian mandoc systemd systemd-container debootstrap dpkg-repack
+DEB_TEST_PACKAGES := $(DEB_PACKAGES) lintian mandoc man-db systemd-container mmdebstrap
 TSC := node_modules/.bin/tsc
 
 .PHONY: deps debian-deps install-packages build lint format test soak run bench proto clean deb

@@ -79,6 +79,13 @@ function nodeDeb(): string {
   const version = q('Version');
   if (!/^(2[0-9]|[3-9][0-9])\./.test(version))
     throw new Error(`this machine's nodejs is ${version}: gproc needs 20 or later`);
+  // NodeSource's node is one self-contained binary; Debian's own links libnode.so, which
+  // this repackaging would leave behind.
+  const libs = must('ldd', ['/usr/bin/node'], 10_000);
+  if (/libnode\.so/.test(libs))
+    throw new Error(
+      "this machine's /usr/bin/node links libnode.so (Debian's build): the test packages NodeSource's self-contained node only",
+    );
   const deb = join(CACHE, `nodejs-host-${version.replace(/[^A-Za-z0-9.]/g, '_')}.deb`);
   if (existsSync(deb)) return deb;
   const stage = join(CACHE, 'nodejs-stage');
@@ -241,6 +248,14 @@ t.test('make deb: lintian, contents, man pages, units', async (t) => {
   );
   t.equal(completion.status, 0, 'the bash completion parses');
 
+  // The agent's unit names no node: it comes from GPROC_NODE, and without one the agent says so.
+  const noNode = spawnSync('node', [join(REPO, 'dist/gproc.js'), 'agent'], {
+    encoding: 'utf8',
+    env: { ...process.env, GPROC_NODE: '' },
+    timeout: 30_000,
+  });
+  t.equal(noNode.status, 1, 'an agent without --node or GPROC_NODE exits 1');
+  t.match(noNode.stderr, /^gproc: which node is this\? give --node N or set GPROC_NODE/);
   const unit = readFileSync(join(x, 'lib/systemd/system/gproc-agent.service'), 'utf8');
   t.match(unit, /^KillMode=process$/m, "the agent's stop leaves the processes it started");
   t.match(unit, /^RuntimeDirectory=gproc$/m, '/run/gproc');
