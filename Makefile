@@ -1,13 +1,18 @@
-# gproc: make deps | build | lint | format | test | run | bench | proto | clean
+# gproc: make deps | build | lint | format | test | run | bench | proto | deb | clean
 # Works on a fresh Debian machine as root: `make test` installs what it needs first.
 
 SHELL := /bin/bash
 # What the tests need; the benchmarks also compare with ssh.
 DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl iproute2 nftables prometheus
 BENCH_PACKAGES := openssh-server openssh-client
+# `make deb` strips the native helpers (binutils); the package's test (test/deb.test.ts) also
+# checks it with lintian, its pages with mandoc and man, and boots it in a container:
+# systemd-nspawn (systemd-container, which brings systemd) on a Debian tree from mmdebstrap.
+DEB_PACKAGES := binutils gzip
+DEB_TEST_PACKAGES := $(DEB_PACKAGES) lintian mandoc man-db systemd-container mmdebstrap
 TSC := node_modules/.bin/tsc
 
-.PHONY: deps debian-deps install-packages build lint format test soak run bench bench-scale proto clean
+.PHONY: deps debian-deps install-packages build lint format test soak run bench bench-scale proto clean deb
 
 deps: debian-deps node_modules/.package-lock.json
 
@@ -67,7 +72,16 @@ format: deps
 	node_modules/.bin/prettier --write src test eslint.config.mjs
 
 test: build
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEB_TEST_PACKAGES)"
 	node_modules/.bin/tap
+
+# The Debian package gproc_<version>_<arch>.deb, here (spec section 8; packaging/deb/build.sh
+# says what goes where). Its man pages and bash completion are written from the command's
+# own description (src/cli/man.ts).
+deb: build
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEB_PACKAGES)"
+	$(ESBUILD) src/cli/man.ts --outfile=build/docs.js
+	packaging/deb/build.sh .
 
 # The soak test of `make test`, for ten minutes.
 soak: build
@@ -94,4 +108,4 @@ proto: deps
 'require("fs").writeFileSync("src/proto/gproc.json", JSON.stringify(d, null, 1) + "\n")'
 
 clean:
-	rm -rf dist .tap
+	rm -rf dist .tap build gproc_*.deb

@@ -4,7 +4,17 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeGpid } from '../src/gpid';
@@ -145,4 +155,52 @@ t.test('plaintext only with --insecure, and only on loopback', async (t) => {
   const r2 = gproc(['agent', '--config', wide, '--node', '1', '--insecure']);
   t.equal(r2.status, 1);
   t.match(r2.stderr, /--insecure is allowed only on loopback/);
+});
+
+t.test("gproc certs --install: root's own files, and only root may ask", async (t) => {
+  const dir = scratchDir('install');
+  writeFileSync(
+    join(dir, 'cluster.json'),
+    JSON.stringify({ nodes: [{ id: 1, name: 'a', address: '198.51.100.1:7101' }] }),
+  );
+  // A directory someone else made, open to all: --install makes it root's and 0755.
+  const pki = join(dir, 'pki');
+  mkdirSync(pki);
+  chmodSync(pki, 0o777);
+  chownSync(pki, 65534, 65534);
+  chmodSync(dir, 0o755);
+  const asNobody = spawnSync(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', ...GPROC],
+    { encoding: 'utf8', input: '' },
+  );
+  t.equal(asNobody.status, 1, 'setpriv runs gproc (no arguments: its usage, exit 1)');
+  const refused = spawnSync(
+    'setpriv',
+    [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      ...GPROC,
+      'certs',
+      '--install',
+      '--config',
+      join(dir, 'cluster.json'),
+      '--out',
+      pki,
+    ],
+    { encoding: 'utf8' },
+  );
+  t.equal(refused.status, 1, 'an ordinary user is refused');
+  t.match(refused.stderr, /^gproc: --install writes root-only keys: run it as root/);
+  t.same(readdirSync(pki), [], '...before anything is written');
+
+  const r = gproc(['certs', '--install', '--config', join(dir, 'cluster.json'), '--out', pki]);
+  t.equal(r.status, 0, r.stderr);
+  const st = (f: string) => statSync(join(pki, f));
+  t.equal(st('.').mode & 0o777, 0o755, 'the directory is 0755');
+  for (const f of ['.', 'ca.key', 'a.key', 'ca.pem', 'a.pem'])
+    t.same([st(f).uid, st(f).gid], [0, 0], `${f} is root's`);
+  for (const f of ['ca.key', 'a.key']) t.equal(st(f).mode & 0o777, 0o600, `${f} is 0600`);
+  for (const f of ['ca.pem', 'a.pem']) t.equal(st(f).mode & 0o777, 0o644, `${f} is 0644`);
 });

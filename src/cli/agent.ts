@@ -1,15 +1,15 @@
-/** `gproc agent --config FILE --node N [--insecure]`: serve this node's processes (spec section 2). */
+/** `gproc agent [--config FILE] [--node N] [--insecure]`: serve this node's processes (spec section 2). */
 import type { Command } from 'commander';
 import { findNode } from '../config';
 import { defaults } from '../defaults';
-import { action, clusterConfig, surviveUncaught, withConfig } from './common';
+import { action, CliError, clusterConfig, surviveUncaught, withConfig } from './common';
 
 export function register(program: Command): void {
   withConfig(program.command('agent'))
     .description(
       "serve this node's process table over gRPC at the address the cluster file gives it",
     )
-    .requiredOption('--node <id|name>', 'which node of the cluster file this is')
+    .option('--node <id|name>', 'which node of the cluster file this is (default: $GPROC_NODE)')
     .option('--insecure', 'plaintext gRPC (allowed only on loopback)', false)
     .option(
       '--audit-log <file>',
@@ -24,7 +24,7 @@ export function register(program: Command): void {
       action(
         async (opts: {
           config?: string;
-          node: string;
+          node?: string;
           insecure: boolean;
           auditLog: string;
           stateDir?: string;
@@ -33,12 +33,17 @@ export function register(program: Command): void {
             import('../agent/server'),
             import('../log'),
           ]);
+          const node = opts.node ?? process.env.GPROC_NODE;
+          if (!node)
+            throw new CliError(
+              'which node is this? give --node N or set GPROC_NODE (the units read /etc/default/gproc)',
+            );
           const config = clusterConfig(opts);
-          const log = createLogger('agent', { node: findNode(config, opts.node).id });
+          const log = createLogger('agent', { node: findNode(config, node).id });
           surviveUncaught(log);
           const agent = await startAgent({
             config,
-            node: opts.node,
+            node,
             insecure: opts.insecure,
             auditLog: opts.auditLog,
             stateDir: opts.stateDir,

@@ -9,7 +9,7 @@
  */
 import type { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { findNode, splitAddress, tlsFor, type NodeConfig, type TlsConfig } from '../config';
@@ -77,8 +77,45 @@ function nodeCertificate(dir: string, node: NodeConfig, days: string): void {
  * @throws CliError when openssl is missing or fails.
  */
 export function makeCertificates(dir: string, nodes: NodeConfig[], days = '825'): TlsConfig {
-  // The directory and the certificates are public; the keys are root's alone.
+  // The directory and the certificates are public; the keys are root's alone. openssl
+  // writes each key with the umask's mode before the chmod: 077 leaves no moment in
+  // which another user could open one.
   mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const umask = process.umask(0o077);
+  try {
+    makeAll(dir, nodes, days);
+  } finally {
+    process.umask(umask);
+  }
+  return { ca: join(dir, 'ca.pem'), cert: join(dir, '{name}.pem'), key: join(dir, '{name}.key') };
+}
+
+/**
+ * Makes `dir` and the files `makeCertificates` wrote there root's own (spec section 8):
+ * owner root:root, the directory 0755, keys 0600, certificates 0644.
+ * @returns the paths it set, keys first.
+ * @throws CliError unless this process is root (only root can give files to root).
+ */
+export function installAsRoot(dir: string, nodes: NodeConfig[]): string[] {
+  if (process.geteuid?.() !== 0)
+    throw new CliError('--install writes root-only keys: run it as root (sudo gproc certs ...)');
+  const keys = ['ca.key', ...nodes.map((n) => `${n.name}.key`)].map((f) => join(dir, f));
+  const certs = ['ca.pem', ...nodes.map((n) => `${n.name}.pem`)].map((f) => join(dir, f));
+  chownSync(dir, 0, 0);
+  chmodSync(dir, 0o755);
+  for (const [files, mode] of [
+    [keys, 0o600],
+    [certs, 0o644],
+  ] as const) {
+    for (const f of files) {
+      chownSync(f, 0, 0);
+      chmodSync(f, mode);
+    }
+  }
+  return [...keys, ...certs];
+}
+
+function makeAll(dir: string, nodes: NodeConfig[], days: string): void {
   if (!existsSync(join(dir, 'ca.pem'))) {
     openssl(
       [
@@ -100,7 +137,6 @@ export function makeCertificates(dir: string, nodes: NodeConfig[], days = '825')
     chmodSync(join(dir, 'ca.pem'), 0o644);
   }
   for (const n of nodes) nodeCertificate(dir, n, days);
-  return { ca: join(dir, 'ca.pem'), cert: join(dir, '{name}.pem'), key: join(dir, '{name}.key') };
 }
 
 export function register(program: Command): void {
@@ -118,14 +154,31 @@ export function register(program: Command): void {
       'a certificate for this node only (default: every node of the cluster file)',
     )
     .option('--days <n>', 'validity of the node certificates, days', '825')
+    .option(
+      '--install',
+      "make them root's own, as the installed units expect: owner root, the directory 0755, keys 0600, certificates 0644 (run as root)",
+    )
     .action(
-      action((opts: { config?: string; out: string; node?: string; days: string }) => {
-        const config = clusterConfig(opts);
-        const dir = resolve(opts.out);
-        const nodes = opts.node ? [findNode(config, opts.node)] : config.nodes;
-        const all = makeCertificates(dir, nodes, opts.days);
-        const tls = opts.node ? tlsFor(all, nodes[0]) : all;
-        process.stdout.write(`${JSON.stringify({ tls }, null, 2)}\n`);
-      }),
+      action(
+        (opts: {
+          config?: string;
+          out: string;
+          node?: string;
+          days: string;
+          install?: boolean;
+        }) => {
+          const config = clusterConfig(opts);
+          const dir = resolve(opts.out);
+          const nodes = opts.node ? [findNode(config, opts.node)] : config.nodes;
+          if (opts.install && process.geteuid?.() !== 0)
+            throw new CliError(
+              '--install writes root-only keys: run it as root (sudo gproc certs ...)',
+            );
+          const all = makeCertificates(dir, nodes, opts.days);
+          if (opts.install) installAsRoot(dir, nodes);
+          const tls = opts.node ? tlsFor(all, nodes[0]) : all;
+          process.stdout.write(`${JSON.stringify({ tls }, null, 2)}\n`);
+        },
+      ),
     );
 }

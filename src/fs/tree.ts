@@ -510,3 +510,38 @@ function isGpidOfDownNode(gpid: number, table: ClusterTable): boolean {
     return false;
   }
 }
+
+/** One entry of a level of the tree, as the documentation lists it (src/cli/man.ts). */
+export interface ShapeEntry {
+  name: string;
+  kind: 'dir' | 'file' | 'link';
+  /** Permission bits of a file (a link's target has its own, in the control view). */
+  perm?: number;
+}
+
+/**
+ * The fixed names of each level of the view, with their kinds and modes: what gproc-proc(5)
+ * documents, read from the very table that serves them. Numeric names (gpids, thread ids,
+ * node ids) are not listed: the man page names them <gpid>, <gtid> and <id>.
+ */
+export function treeShape(): Record<
+  'root' | 'kernel' | 'process' | 'thread' | 'clusterRoot' | 'ended' | 'node',
+  ShapeEntry[]
+> {
+  const level = (d: DirSpec<never>): ShapeEntry[] =>
+    Object.entries(d.children).map(([name, s]) => ({
+      name,
+      kind: s.kind,
+      ...(s.kind === 'file' ? { perm: s.perm } : {}),
+    }));
+  const sys = ROOT.children.sys as DirSpec<RootScope>;
+  return {
+    root: level(ROOT),
+    kernel: level(sys.children.kernel as DirSpec<never>),
+    process: level(PROCESS_DIR),
+    thread: level(THREAD_DIR),
+    clusterRoot: level(CLUSTER_ROOT_DIR),
+    ended: level(ENDED_DIR),
+    node: level(NODE_DIR),
+  };
+}
