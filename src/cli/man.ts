@@ -197,6 +197,10 @@ export function manCluster(date: string): string {
     'socket',
     `Optional: the path of the agent's local Unix socket (default ${defaults.agentSocket}), so that several agents can share one machine.`,
   );
+  tp(
+    'metrics',
+    'Optional object {"agent", "mount"}: host:port where the node\'s agent and mount serve Prometheus metrics (GET /metrics, plain HTTP, counts and timings only); either may be left out, and an address may not be used twice in the file.',
+  );
   out.push('.RE');
   tp(
     'tls',
