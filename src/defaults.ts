@@ -30,6 +30,11 @@ export const defaults = {
   auditLog: '/var/log/gproc/audit.log',
   /** Where `gproc up` on the default mount point keeps its cluster file and pids. */
   upDir: '/run/gproc/up',
+  /**
+   * How long `gproc up --simulate` (and the tests and benchmarks) wait for a simulated node's
+   * namespaces to start, ms: dozens started at once on a loaded machine take seconds.
+   */
+  namespaceStartMs: 30 * 1000,
   /** First port `gproc up` gives its agents on loopback; node N listens on basePort + N - 1. */
   basePort: 7101,
 

@@ -5,6 +5,7 @@
  * namespace (its own host name).
  * A simulated node's init is /bin/sh, which reaps orphans; killing it ends the node.
  */
+import { defaults } from '../defaults';
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   closeSync,
@@ -187,7 +188,7 @@ export async function launchNode(opts: LaunchOptions): Promise<LaunchedNode> {
       if (launcher.exitCode !== null) throw new Error('unshare ended');
       return childrenOf(launcher.pid!)[0];
     },
-    10000,
+    defaults.namespaceStartMs,
     20,
   );
   return {
