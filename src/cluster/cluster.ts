@@ -10,7 +10,7 @@
  * last snapshot. A node whose snapshot fails otherwise (refused, unreachable) is marked
  * down and probed in the background (every `defaults.reprobeIntervalMs`) until it answers.
  */
-import type { ClusterConfig } from '../config';
+import type { ClusterConfig, NodeConfig } from '../config';
 import type { Access } from './transport';
 import { decodeGpid } from '../gpid';
 import { defaults } from '../defaults';
@@ -19,6 +19,8 @@ import { status } from '@grpc/grpc-js';
 import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
 import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
 import { LivenessMonitor } from '../liveness/monitor';
+import { isIdentityMismatch } from './transport';
+import { StaticMembership, type Membership } from './membership';
 import { NodeClient } from './client';
 import { buildTable, type ClusterTable, type NodeResult } from './table';
 
@@ -43,23 +45,33 @@ export class Cluster {
   /** Heartbeats of every node (daemons only). */
   readonly monitor: LivenessMonitor | undefined;
 
+  /** The cluster file, with `nodes` the membership's nodes now. */
   readonly config: ClusterConfig;
+  private readonly membership: Membership;
+  /** Nodes dropped because their agent's certificate names another node: id -> address. */
+  private readonly impostors = new Map<number, string>();
 
   constructor(
-    access: Access,
+    private readonly access: Access,
     private readonly log: Logger,
     opts: {
       /** How long one table serves readers, ms. */
       lifetimeMs?: number;
       /** Keep every node's state by heartbeat (a mount); a short-lived command does not. */
       watch?: boolean;
+      /** Where the nodes come from (default: the cluster file's `nodes`, fixed). */
+      membership?: Membership;
     } = {},
   ) {
     this.config = access.config;
+    this.membership = opts.membership ?? new StaticMembership(access.config.nodes);
     this.lifetimeMs = opts.lifetimeMs ?? defaults.snapshotLifetimeMs;
-    for (const node of access.config.nodes) this.clients.set(node.id, new NodeClient(node, access));
+    const nodes = this.membership.nodes();
+    this.config.nodes = nodes;
+    for (const node of nodes) this.clients.set(node.id, new NodeClient(node, access));
+    this.membership.on('change', (next) => this.setNodes(next));
     if (opts.watch) {
-      this.monitor = new LivenessMonitor(access.config.nodes);
+      this.monitor = new LivenessMonitor(nodes);
       this.monitor.on('change', (node, state) => {
         if (state === 'down' && !this.monitor?.isDown(node)) return; // never answered: judged by its calls
         if (state === 'down') this.log.warn({ node }, 'node down: its heartbeat is silent');
@@ -109,13 +121,73 @@ export class Cluster {
   }
 
   close(): void {
+    this.membership.close();
     this.monitor?.close();
     for (const c of this.clients.values()) c.close();
   }
 
+  /**
+   * Takes a new node set from the membership: clients and heartbeats for the nodes that
+   * joined (or moved), none for those that left; the next reader builds a table of these.
+   */
+  private setNodes(next: NodeConfig[]): void {
+    const ids = new Set(next.map((n) => n.id));
+    for (const [id, client] of this.clients) {
+      const now = next.find((n) => n.id === id);
+      if (now && now.address === client.node.address && now.socket === client.node.socket) continue;
+      client.close();
+      this.clients.delete(id);
+      this.monitor?.untrack(id);
+      this.down.delete(id);
+      this.lastInfo.delete(id);
+      this.lastSnapshot.delete(id);
+      if (!ids.has(id)) this.log.info({ node: id }, 'node left the cluster');
+    }
+    for (const node of next) {
+      if (this.clients.has(node.id)) continue;
+      if (this.impostors.get(node.id) === node.address) continue; // still the same claim
+      this.impostors.delete(node.id);
+      const client = new NodeClient(node, this.access);
+      this.clients.set(node.id, client);
+      this.monitor?.track(node);
+      this.log.info({ node: node.id, address: node.address }, 'node joined the cluster');
+      // Asked at once, whether or not anyone reads the view: its connection is ready for
+      // the first reader, and a registration its certificate contradicts is dropped now.
+      client.nodeInfo().then(
+        (info) => this.lastInfo.set(node.id, info),
+        (err: unknown) => {
+          if (isIdentityMismatch(err) && this.clients.get(node.id) === client)
+            this.dropImpostor(node, (err as Error).message);
+        },
+      );
+    }
+    this.config.nodes = next.filter((n) => this.clients.has(n.id));
+    this.invalidate();
+  }
+
+  /**
+   * Leaves out a registered node whose agent's certificate names another node (spec 7: the
+   * certificate wins over the registration), until it registers at another address.
+   */
+  private dropImpostor(node: NodeConfig, error: string): void {
+    this.log.warn(
+      { node: node.id, address: node.address, error },
+      "registration dropped: the agent's certificate names another node",
+    );
+    this.impostors.set(node.id, node.address);
+    this.clients.get(node.id)?.close();
+    this.clients.delete(node.id);
+    this.monitor?.untrack(node.id);
+    this.down.delete(node.id);
+    this.config.nodes = this.config.nodes.filter((n) => n.id !== node.id);
+    this.invalidate();
+  }
+
   private async build(): Promise<ClusterTable> {
+    const nodes = this.config.nodes;
+    const dropped: { node: NodeConfig; error: string }[] = [];
     const results = await Promise.all(
-      this.config.nodes.map(async (config): Promise<NodeResult> => {
+      nodes.map(async (config): Promise<NodeResult> => {
         const info = this.lastInfo.get(config.id);
         if (this.monitor?.isDown(config.id))
           return { config, error: 'its heartbeat is silent', info };
@@ -125,7 +197,9 @@ export class Cluster {
           return { config, error: down.error, info };
         }
         try {
-          const snapshot = await this.clients.get(config.id)!.snapshot();
+          const client = this.clients.get(config.id);
+          if (!client) return { config, error: 'it left the cluster', info };
+          const snapshot = await client.snapshot();
           if (snapshot.node) this.lastInfo.set(config.id, snapshot.node);
           if (this.monitor) this.lastSnapshot.set(config.id, snapshot);
           return { config, snapshot };
@@ -139,11 +213,17 @@ export class Cluster {
             return { config, snapshot: last };
           }
           const error = (err as Error).message;
-          this.markDown(config.id, error);
+          if (isIdentityMismatch(err)) dropped.push({ node: config, error });
+          else this.markDown(config.id, error);
           return { config, error, info };
         }
       }),
     );
+    for (const d of dropped) this.dropImpostor(d.node, d.error);
+    if (dropped.length) {
+      const gone = new Set(dropped.map((d) => d.node.id));
+      results.splice(0, results.length, ...results.filter((r) => !gone.has(r.config.id)));
+    }
     const table = buildTable(results, this.previous, ++this.generation, (node, pid, err) =>
       this.log.warn({ node, pid, err: err.message }, 'process left out of the cluster view'),
     );
@@ -162,17 +242,20 @@ export class Cluster {
     if (state.probing || Date.now() - state.lastProbeMs < defaults.reprobeIntervalMs) return;
     state.probing = true;
     state.lastProbeMs = Date.now();
-    this.clients
-      .get(node)!
-      .nodeInfo()
-      .then(
-        (info) => {
-          this.lastInfo.set(node, info);
-          this.down.delete(node);
-          this.log.info({ node }, 'node up again');
-          this.invalidate(); // the next reader builds a table with it
-        },
-        () => (state.probing = false),
-      );
+    const client = this.clients.get(node);
+    if (!client) return;
+    client.nodeInfo().then(
+      (info) => {
+        this.lastInfo.set(node, info);
+        this.down.delete(node);
+        this.log.info({ node }, 'node up again');
+        this.invalidate(); // the next reader builds a table with it
+      },
+      (err: unknown) => {
+        state.probing = false;
+        if (isIdentityMismatch(err) && this.clients.get(node) === client)
+          this.dropImpostor(client.node, (err as Error).message);
+      },
+    );
   }
 }
