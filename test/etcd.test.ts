@@ -40,7 +40,8 @@ import { startNetwork } from './helpers/netns';
 requireRealParts();
 
 const LOGIN = 4; // the login host: etcd, the mount and the CLI; no agent
-const ETCD = `http://198.51.100.${LOGIN}:2379`;
+const ETCD_ADDRESS = `198.51.100.${LOGIN}:2379`;
+const ETCD = `https://${ETCD_ADDRESS}`;
 const PREFIX = '/gproc-test/';
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 
@@ -68,7 +69,9 @@ t.test('membership through etcd, seen from a login host', async (t) => {
     address: `198.51.100.${LOGIN}:7101`,
     socket: '/nonexistent',
   };
-  const tls = makeCertificates(join(dir, 'pki'), [...nodes, loginCert]);
+  // etcd serves TLS with a certificate of the cluster CA too (the clients check it with the CA).
+  const etcdCert = { id: 200, name: 'etcd', address: ETCD_ADDRESS, socket: '/nonexistent' };
+  const tls = makeCertificates(join(dir, 'pki'), [...nodes, loginCert, etcdCert]);
   const configPath = join(dir, 'cluster.json');
   writeFileSync(
     configPath,
@@ -97,6 +100,10 @@ t.test('membership through etcd, seen from a login host', async (t) => {
       'http://127.0.0.1:2380',
       '--initial-cluster',
       'test=http://127.0.0.1:2380',
+      '--cert-file',
+      join(dir, 'pki', 'etcd.pem'),
+      '--key-file',
+      join(dir, 'pki', 'etcd.key'),
     ],
     { stdio: ['ignore', etcdLog, etcdLog] },
   );
@@ -106,10 +113,14 @@ t.test('membership through etcd, seen from a login host', async (t) => {
   };
   t.teardown(stopEtcd);
   const etcdctl = (...args: string[]) =>
-    spawnSync(inLogin[0], [...inLogin.slice(1), 'etcdctl', `--endpoints=${ETCD}`, ...args], {
-      encoding: 'utf8',
-      timeout: 10000,
-    });
+    spawnSync(
+      inLogin[0],
+      [...inLogin.slice(1), 'etcdctl', `--endpoints=${ETCD}`, `--cacert=${tls.ca}`, ...args],
+      {
+        encoding: 'utf8',
+        timeout: 10000,
+      },
+    );
   await waitFor(
     'etcd to answer',
     () => {
@@ -117,6 +128,26 @@ t.test('membership through etcd, seen from a login host', async (t) => {
       return etcdctl('endpoint', 'health').status === 0;
     },
     20000,
+  );
+
+  await t.test(
+    'an agent must say what it registers, and be the node its certificate names',
+    async (t) => {
+      const agent = (args: string[]) =>
+        spawnSync(GPROC[0], [...GPROC.slice(1), 'agent', '--config', configPath, ...args], {
+          encoding: 'utf8',
+          timeout: 20000,
+        });
+      const bare = agent(['--node', '1']);
+      t.equal(bare.status, 1);
+      t.match(bare.stderr, /has "membership": give this node's --name and --address/);
+      const badAddress = agent(['--node', '1', '--name', 'n1', '--address', 'nowhere']);
+      t.match(badAddress.stderr, /^gproc: --address: "nowhere" is not host:port/);
+      // Node 2 with node 1's certificate (`{name}` picks n1.pem): the certificate wins.
+      const liar = agent(['--node', '2', '--name', 'n1', '--address', '127.0.0.1:7999']);
+      t.equal(liar.status, 1);
+      t.match(liar.stderr, /n1\.pem is the certificate of node 1, not of node 2/);
+    },
   );
 
   const launched = new Map<number, LaunchedNode>();

@@ -35,12 +35,9 @@ export function register(program: Command): void {
           const id = named === undefined ? 0 : Number(named);
           if (!isNodeId(id) && named !== undefined)
             throw new CliError(`--node: with "membership", give this node's id (1..511)`);
-          const etcd = new EtcdMembership(config, createLogger('membership'), {
-            id,
-            name: String(id),
-            address: '',
-            socket: '',
-          });
+          const { ownTls } = await import('../cluster/transport');
+          const own = config.tls && ownTls({ config, self: id, role: 'daemon' });
+          const etcd = new EtcdMembership(config, createLogger('membership'), own);
           // Bounded: a mount started while etcd is away mounts an empty view and fills it later.
           await Promise.race([etcd.loaded, sleep(defaults.etcdCallDeadlineMs)]);
           config.nodes = etcd.nodes();

@@ -27,10 +27,12 @@ import { Etcd3, type IOptions, type Lease, type Watcher } from 'etcd3';
 import {
   checkNode,
   ConfigError,
+  readPem,
   tlsFor,
   type ClusterConfig,
   type MembershipConfig,
   type NodeConfig,
+  type TlsConfig,
 } from '../config';
 import { defaults } from '../defaults';
 import type { Logger } from '../log';
@@ -43,10 +45,11 @@ export function registrationKey(m: MembershipConfig, id: number): string {
 
 /**
  * A client of the cluster's etcd.
- * @param own the key and certificate to offer as a client certificate (https only), when
- *   this process may read them; unreadable files are left out.
+ * @param own the key and certificate to offer etcd as a client certificate (https only),
+ *   where this process may read them (`tlsFor` of its node, or `ownTls` of a mount);
+ *   unreadable files are left out.
  */
-export function etcdClient(config: ClusterConfig, own?: NodeConfig): Etcd3 {
+export function etcdClient(config: ClusterConfig, own?: TlsConfig): Etcd3 {
   const m = config.membership;
   if (!m) throw new ConfigError(`${config.source} has no "membership" section`);
   const options: IOptions = {
@@ -57,7 +60,6 @@ export function etcdClient(config: ClusterConfig, own?: NodeConfig): Etcd3 {
     faultHandling: { watchBackoff: constantBackoff(defaults.etcdRetryMaxMs) },
   };
   if (config.tls && m.etcd[0].startsWith('https://')) {
-    const mine = own && tlsFor(config.tls, own);
     const tryRead = (path: string | undefined) => {
       try {
         return path ? readFileSync(path) : undefined;
@@ -65,10 +67,10 @@ export function etcdClient(config: ClusterConfig, own?: NodeConfig): Etcd3 {
         return undefined; // a user's CLI: the CA alone
       }
     };
-    const key = tryRead(mine?.key);
-    const cert = tryRead(mine?.cert);
+    const key = tryRead(own?.key);
+    const cert = tryRead(own?.cert);
     options.credentials = {
-      rootCertificate: readFileSync(config.tls.ca),
+      rootCertificate: readPem(config.tls.ca, 'CA'),
       ...(key && cert ? { privateKey: key, certChain: cert } : {}),
     };
   }
@@ -153,7 +155,7 @@ export class EtcdMembership extends EventEmitter<MembershipEvents> implements Me
   constructor(
     private readonly config: ClusterConfig,
     private readonly log: Logger,
-    own?: NodeConfig,
+    own?: TlsConfig,
   ) {
     super();
     this.client = etcdClient(config, own);
@@ -249,7 +251,7 @@ export function registerNode(
   log: Logger,
 ): { registered: Promise<void>; close(): Promise<void> } {
   const m = config.membership!;
-  const client = etcdClient(config, node);
+  const client = etcdClient(config, config.tls && tlsFor(config.tls, node));
   const key = registrationKey(m, node.id);
   const value = JSON.stringify({
     id: node.id,
