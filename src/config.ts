@@ -1,6 +1,8 @@
 /**
  * The cluster file (spec section 2):
  * `{"nodes":[{"id":1,"name":"n1","address":"127.0.0.1:7101"}, ...], "tls": {...}}`.
+ * or, instead of `nodes`, `"membership": {"etcd": ["https://host:2379"], "prefix": "/gproc/"}`
+ * (nodes register themselves: cluster/etcd-membership.ts).
  * Unknown keys, duplicate ids, names or addresses and ids outside 1..511 are refused with
  * a message that names the key.
  */

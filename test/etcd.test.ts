@@ -33,7 +33,13 @@ import { makeCertificates } from '../src/cli/certs';
 import type { NodeConfig } from '../src/config';
 import { defaults } from '../src/defaults';
 import { decodeGpid } from '../src/gpid';
-import { hostPidsIn, launchNode, type LaunchedNode } from '../src/up/nodes';
+import {
+  agentCommand,
+  hostPidsIn,
+  inNamespaces,
+  launchNode,
+  type LaunchedNode,
+} from '../src/up/nodes';
 import { GPROC, requireRealParts, waitFor } from './helpers/cluster';
 import { startNetwork } from './helpers/netns';
 
@@ -150,23 +156,51 @@ t.test('membership through etcd, seen from a login host', async (t) => {
     },
   );
 
+  await t.test('gproc certs makes one certificate at a time when nodes register', async (t) => {
+    const out = join(dir, 'more-pki');
+    const certs = (args: string[]) =>
+      spawnSync(
+        GPROC[0],
+        [...GPROC.slice(1), 'certs', '--config', configPath, '--out', out, ...args],
+        {
+          encoding: 'utf8',
+        },
+      );
+    const none = certs([]);
+    t.equal(none.status, 1);
+    t.match(none.stderr, /has "membership": give --node ID, --name and --address/);
+    const one = certs(['--node', '5', '--name', 'n5', '--address', '198.51.100.5:7101']);
+    t.equal(one.status, 0, one.stderr);
+    const san = spawnSync(
+      'openssl',
+      ['x509', '-in', join(out, 'n5.pem'), '-noout', '-ext', 'subjectAltName'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    t.match(san.stdout, /IP Address:198\.51\.100\.5, URI:urn:gproc:node:5/);
+  });
+
   const launched = new Map<number, LaunchedNode>();
+  const agentOptions = (n: NodeConfig) => ({
+    id: n.id,
+    configPath,
+    logFile: join(dir, `agent-${n.id}.log`),
+    auditLog: join(dir, `audit-${n.id}.log`),
+    stateDir: join(dir, `state-${n.id}`),
+    gproc: GPROC,
+    agentArgs: ['--name', n.name, '--address', n.address, '--socket', n.socket],
+  });
   const startNode = async (n: NodeConfig) => {
     mkdirSync(join(dir, `run-${n.id}`), { recursive: true });
     const node = await launchNode({
-      id: n.id,
-      configPath,
-      logFile: join(dir, `agent-${n.id}.log`),
-      auditLog: join(dir, `audit-${n.id}.log`),
-      stateDir: join(dir, `state-${n.id}`),
+      ...agentOptions(n),
       simulate: true,
       prefix: net.inHost(n.id),
       bootOffset: n.id * 1000,
       hostname: n.name,
-      gproc: GPROC,
       // The socket's directory is the node's own: the login host cannot reach it.
       preamble: `mount -t tmpfs tmpfs ${join(dir, `run-${n.id}`)} && sleep ${3000 + n.id} &`,
-      agentArgs: ['--name', n.name, '--address', n.address, '--socket', n.socket],
     });
     launched.set(n.id, node);
     t.teardown(() => node.stop());
@@ -285,6 +319,25 @@ t.test('membership through etcd, seen from a login host', async (t) => {
       );
       t.ok(goneMs <= ttlMs + 2000, `gone after ${goneMs} ms (lease ${ttlMs} ms, + 2000)`);
       t.ok(sees(1) && sees(2), 'the other nodes stay');
+
+      // It comes back (a new agent, a new lease), then stops cleanly: its lease is revoked.
+      const [nsenter, ...args] = inNamespaces(init);
+      spawn(nsenter, [...args, '/bin/sh', '-c', agentCommand(agentOptions(nodes[2]))], {
+        stdio: 'ignore',
+        detached: true,
+      }).unref();
+      await waitFor('node 3 back in the view', () => sees(3), 20000);
+      const again = hostPidsIn(init).find((pid) =>
+        readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('\0agent\0'),
+      );
+      process.kill(again!, 'SIGTERM');
+      const stoppedAt = Date.now();
+      await waitFor('node 3 gone after a clean stop', () => !view().listed.includes(3), 10000);
+      const leftMs = Date.now() - stoppedAt;
+      t.comment(
+        `node 3 gone ${leftMs} ms after its agent was stopped with SIGTERM (lease revoked)`,
+      );
+      t.ok(leftMs <= 2000, `gone after ${leftMs} ms (at most 2000: no waiting for the lease)`);
     },
   );
 
