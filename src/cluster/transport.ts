@@ -71,7 +71,10 @@ export function channelFor(
 ): { target: string; credentials: ChannelCredentials } {
   const { config } = access;
   const { tls } = config;
-  if (!tls || node.id === access.self || (access.self === 0 && existsSync(node.socket)))
+  // A registration read from etcd names its socket too, but only a certificate proves which
+  // node answers: with etcd membership, no socket but our own node's.
+  const sockets = access.self === 0 && !config.membership && existsSync(node.socket);
+  if (!tls || node.id === access.self || sockets)
     return { target: `unix:${node.socket}`, credentials: ChannelCredentials.createInsecure() };
   const ca = readPem(tls.ca, 'CA');
   const verify = {
