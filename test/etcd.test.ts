@@ -86,38 +86,45 @@ t.test('membership through etcd, seen from a login host', async (t) => {
   chmodSync(configPath, 0o644);
 
   // etcd on the login host, data in the temp dir.
-  const etcdLog = openSync(join(dir, 'etcd.log'), 'a');
-  const etcd: ChildProcess = spawn(
-    inLogin[0],
-    [
-      ...inLogin.slice(1),
-      'etcd',
-      '--name',
-      'test',
-      '--data-dir',
-      join(dir, 'etcd-data'),
-      '--listen-client-urls',
-      ETCD,
-      '--advertise-client-urls',
-      ETCD,
-      '--listen-peer-urls',
-      'http://127.0.0.1:2380',
-      '--initial-advertise-peer-urls',
-      'http://127.0.0.1:2380',
-      '--initial-cluster',
-      'test=http://127.0.0.1:2380',
-      '--cert-file',
-      join(dir, 'pki', 'etcd.pem'),
-      '--key-file',
-      join(dir, 'pki', 'etcd.key'),
-    ],
-    { stdio: ['ignore', etcdLog, etcdLog] },
-  );
-  closeSync(etcdLog);
-  const stopEtcd = () => {
-    if (etcd.exitCode === null && etcd.signalCode === null) etcd.kill('SIGKILL');
+  let etcd: ChildProcess;
+  const startEtcd = () => {
+    const etcdLog = openSync(join(dir, 'etcd.log'), 'a');
+    etcd = spawn(
+      inLogin[0],
+      [
+        ...inLogin.slice(1),
+        'etcd',
+        '--name',
+        'test',
+        '--data-dir',
+        join(dir, 'etcd-data'),
+        '--listen-client-urls',
+        ETCD,
+        '--advertise-client-urls',
+        ETCD,
+        '--listen-peer-urls',
+        'http://127.0.0.1:2380',
+        '--initial-advertise-peer-urls',
+        'http://127.0.0.1:2380',
+        '--initial-cluster',
+        'test=http://127.0.0.1:2380',
+        '--cert-file',
+        join(dir, 'pki', 'etcd.pem'),
+        '--key-file',
+        join(dir, 'pki', 'etcd.key'),
+      ],
+      { stdio: ['ignore', etcdLog, etcdLog] },
+    );
+    closeSync(etcdLog);
+  };
+  const stopEtcd = async () => {
+    if (etcd.exitCode === null && etcd.signalCode === null) {
+      etcd.kill('SIGKILL');
+      await new Promise((r) => etcd.once('exit', r));
+    }
   };
   t.teardown(stopEtcd);
+  startEtcd();
   const etcdctl = (...args: string[]) =>
     spawnSync(
       inLogin[0],
@@ -429,8 +436,7 @@ t.test('membership through etcd, seen from a login host', async (t) => {
   });
 
   await t.test('while etcd is unreachable the view keeps the last membership', async (t) => {
-    stopEtcd();
-    await new Promise((r) => etcd.once('exit', r));
+    await stopEtcd();
     const until = Date.now() + defaults.membershipLeaseTtlS * 1000 + 2000;
     let checks = 0;
     while (Date.now() < until) {
@@ -452,6 +458,31 @@ t.test('membership through etcd, seen from a login host', async (t) => {
     );
     t.equal(cli.status, 1, 'the CLI says it cannot list the nodes');
     t.match(cli.stderr, /^gproc: cannot read the nodes from etcd/);
+  });
+
+  await t.test('when etcd is back, registrations and the watch resume', async (t) => {
+    startEtcd();
+    await waitFor('etcd to answer again', () => etcdctl('endpoint', 'health').status === 0, 20000);
+    // The agents register again (or renew) by themselves: both keys are there, and stay
+    // past a lease's end.
+    const keys = () =>
+      etcdctl('get', '--prefix', '--keys-only', `${PREFIX}nodes/`)
+        .stdout.split('\n')
+        .filter(Boolean);
+    await waitFor('both nodes registered again', () => keys().length === 2, 20000);
+    await new Promise((r) => setTimeout(r, defaults.membershipLeaseTtlS * 1000 + 1000));
+    t.same(keys(), [`${PREFIX}nodes/1`, `${PREFIX}nodes/2`], 'both registered past a lease');
+    // The mount's watch is back: a node that registers now shows up.
+    etcdctl(
+      'put',
+      `${PREFIX}nodes/9`,
+      JSON.stringify({ id: 9, name: 'n9', address: '198.51.100.9:7101' }),
+    );
+    await waitFor('node 9 in the view', () => view().listed.includes(9), 15000);
+    t.pass('a registration made after etcd came back is in the view');
+    etcdctl('del', `${PREFIX}nodes/9`);
+    await waitFor('node 9 gone', () => !view().listed.includes(9), 5000);
+    t.ok(sees(1) && sees(2), 'nodes 1 and 2 still up with their processes');
   });
 });
 

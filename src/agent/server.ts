@@ -161,10 +161,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     { address: node.address, socket: node.socket, nodeName: node.name, tls: !!tls },
     'agent listening',
   );
-  // Listening first: a node that shows up in the views answers at once.
+  // Listening and one snapshot taken first: a node that shows up in the views answers at once.
   const registration =
     config.membership &&
-    (await import('../cluster/etcd-membership')).registerNode(config, node, log);
+    (await import('../cluster/etcd-membership')).registerNode(config, node, log, service.warmUp());
   return {
     server,
     close: async () => {

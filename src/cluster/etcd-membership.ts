@@ -240,7 +240,7 @@ export class EtcdMembership extends EventEmitter<MembershipEvents> implements Me
 }
 
 /**
- * Registers an agent's node in etcd under a lease and keeps it alive; a lease lost while
+ * Registers an agent's node in etcd under a lease (once `ready` settled) and keeps it alive; a lease lost while
  * the agent runs (etcd unreachable longer than the TTL) is granted again, every
  * `defaults.etcdRetryMaxMs` until etcd answers.
  * @returns `close`, which revokes the lease (the node leaves every view at once).
@@ -249,6 +249,8 @@ export function registerNode(
   config: ClusterConfig,
   node: NodeConfig,
   log: Logger,
+  /** Registers once this settles (the agent's first snapshot: it answers when seen). */
+  ready: Promise<unknown> = Promise.resolve(),
 ): { registered: Promise<void>; close(): Promise<void> } {
   const m = config.membership!;
   const client = etcdClient(config, config.tls && tlsFor(config.tls, node));
@@ -297,7 +299,7 @@ export function registerNode(
     retry = setTimeout(attempt, defaults.etcdRetryMaxMs);
     retry.unref();
   };
-  attempt();
+  void ready.catch(() => {}).then(attempt);
   return {
     registered,
     close: async () => {
