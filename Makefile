@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 # What the tests need; the benchmarks also compare with ssh.
-DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl iproute2 nftables prometheus
+DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl iproute2 nftables prometheus etcd-server etcd-client
 BENCH_PACKAGES := openssh-server openssh-client
 # `make deb` strips the native helpers (binutils); the package's test (test/deb.test.ts) also
 # checks it with lintian, its pages with mandoc and man, and boots it in a container:
@@ -37,7 +37,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 # Type-check everything, then bundle the command, the snapshot reader thread and the
 # benchmarks into dist/ (one file each: the CLI starts in half the time; see
-# native-notes/performance.md); fuse-native stays outside: it loads a native addon.
+# native-notes/performance.md); fuse-native stays outside: it loads a native addon; so does etcd3, which reads its .proto files from its own directory.
 # gproc-kill.so lets tools under `gproc exec` signal global PIDs (src/native/gproc-kill.c).
 # peercred.node tells the agent who is at the other end of a Unix socket (src/native/peercred.c).
 # gproc-exec, set-user-ID root, gives any user's `gproc exec` the view as /proc
@@ -45,7 +45,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 # gproc-shim supervises each process the agent starts, so it outlives the agent
 # (src/native/gproc-shim.c); static, so that one costs under 1 MiB of memory.
 NATIVE_CFLAGS := -O2 -Wall -Wextra -Werror
-ESBUILD := node_modules/.bin/esbuild --bundle --platform=node --target=node20 --log-level=warning --external:fuse-native
+ESBUILD := node_modules/.bin/esbuild --bundle --platform=node --target=node20 --log-level=warning --external:fuse-native --external:etcd3
 build: deps
 	$(TSC) -p tsconfig.json
 	$(TSC) -p test/tsconfig.json

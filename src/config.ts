@@ -1,6 +1,8 @@
 /**
  * The cluster file (spec section 2):
  * `{"nodes":[{"id":1,"name":"n1","address":"127.0.0.1:7101"}, ...], "tls": {...}}`.
+ * or, instead of `nodes`, `"membership": {"etcd": ["https://host:2379"], "prefix": "/gproc/"}`
+ * (nodes register themselves: cluster/etcd-membership.ts).
  * Unknown keys, duplicate ids, names or addresses and ids outside 1..511 are refused with
  * a message that names the key.
  */
@@ -60,9 +62,23 @@ export interface TlsConfig {
   key: string;
 }
 
+/** Where the nodes register when the cluster file names no fixed list (spec section 2). */
+export interface MembershipConfig {
+  /** etcd endpoints, "https://host:port" (or, all of them, "http://host:port"). */
+  etcd: string[];
+  /** Key prefix under which each node is registered (`<prefix>nodes/<id>`). */
+  prefix: string;
+}
+
 /** A validated cluster file. */
 export interface ClusterConfig {
+  /**
+   * The nodes: the file's fixed list, or (with `membership`) the registrations seen in etcd
+   * when the command looked (empty as read from the file; see cluster/membership.ts).
+   */
   nodes: NodeConfig[];
+  /** Set when the nodes register through etcd instead of a fixed list. */
+  membership?: MembershipConfig;
   tls?: TlsConfig;
   admission: AdmissionRule[];
   /** The file it was read from, for messages. */
@@ -120,10 +136,12 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
   };
   if (!isObject(json)) fail('(top level)', 'must be an object');
   const top = json as Record<string, unknown>;
-  checkKeys(top, ['nodes', 'tls', 'admission'], '', fail);
-  if (!Array.isArray(top.nodes)) fail('nodes', 'must be an array of nodes');
-  const rawNodes = top.nodes as unknown[];
-  if (rawNodes.length === 0) fail('nodes', 'must name at least one node');
+  checkKeys(top, ['nodes', 'membership', 'tls', 'admission'], '', fail);
+  const membership = parseMembership(top, fail);
+  if (!membership && !Array.isArray(top.nodes))
+    fail('nodes', 'must be an array of nodes (or give "membership" instead)');
+  const rawNodes = (top.nodes ?? []) as unknown[];
+  if (!membership && rawNodes.length === 0) fail('nodes', 'must name at least one node');
 
   const ids = new Set<number>();
   const names = new Set<string>();
@@ -131,37 +149,24 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
   const sockets = new Set<string>();
   const nodes = rawNodes.map((raw, i): NodeConfig => {
     const at = `nodes[${i}]`;
-    if (!isObject(raw)) fail(at, 'must be an object');
-    const n = raw as Record<string, unknown>;
-    checkKeys(n, ['id', 'name', 'address', 'socket', 'metrics'], `${at}.`, fail);
-    if (typeof n.id !== 'number' || !isNodeId(n.id))
-      fail(`${at}.id`, `must be an integer in 1..${MAX_NODE_ID}`);
-    if (typeof n.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(n.name)) {
-      fail(`${at}.name`, 'must be a name of letters, digits, ".", "_" or "-"');
-    }
-    if (typeof n.address !== 'string') fail(`${at}.address`, 'must be "host:port"');
-    const id = n.id as number;
-    const name = n.name as string;
-    const address = n.address as string;
-    checkAddress(address, `${at}.address`, fail);
-    if (
-      n.socket !== undefined &&
-      (typeof n.socket !== 'string' || !n.socket.startsWith('/') || n.socket.length > 107)
-    ) {
-      fail(`${at}.socket`, 'must be an absolute path of at most 107 bytes (a Unix socket)');
-    }
-    const socket = (n.socket as string | undefined) ?? defaults.agentSocket;
+    const node = checkNode(raw, at, fail, ['metrics']);
+    const { id, name, address, socket } = node;
     if (ids.has(id)) fail(`${at}.id`, `duplicate node id ${id}`);
     if (names.has(name)) fail(`${at}.name`, `duplicate node name "${name}"`);
     if (addresses.has(address)) fail(`${at}.address`, `duplicate address ${address}`);
-    if (n.socket !== undefined && sockets.has(socket))
+    if ((raw as Record<string, unknown>).socket !== undefined && sockets.has(socket))
       fail(`${at}.socket`, `duplicate socket ${socket}`);
     ids.add(id);
     names.add(name);
     addresses.add(address);
     sockets.add(socket);
-    const metrics = parseMetrics(n.metrics, `${at}.metrics`, addresses, fail);
-    return metrics ? { id, name, address, socket, metrics } : { id, name, address, socket };
+    const metrics = parseMetrics(
+      (raw as Record<string, unknown>).metrics,
+      `${at}.metrics`,
+      addresses,
+      fail,
+    );
+    return metrics ? { ...node, metrics } : node;
   });
 
   let tls: TlsConfig | undefined;
@@ -175,8 +180,89 @@ export function parseConfig(json: unknown, source = 'cluster file'): ClusterConf
     }
     tls = { ca: t.ca as string, cert: t.cert as string, key: t.key as string };
   }
-  const admission = parseAdmission(top.admission, nodes, fail);
-  return { nodes, tls, admission, source };
+  if (membership?.etcd.some((e) => e.startsWith('https://')) && !tls)
+    fail(
+      'membership.etcd',
+      'https endpoints need a "tls" section (its CA checks etcd\'s certificate)',
+    );
+  const admission = parseAdmission(top.admission, nodes, !!membership, fail);
+  return { nodes, membership, tls, admission, source };
+}
+
+/**
+ * The `membership` section: `{"etcd": ["https://198.51.100.9:2379", ...], "prefix": "/gproc/"}`.
+ * Endpoints are all https (TLS checked with the cluster CA; the node's own key and
+ * certificate are offered to etcd as a client certificate where they can be read) or all
+ * plain http (a private network, or tests). It excludes a `nodes` list.
+ */
+function parseMembership(
+  top: Record<string, unknown>,
+  fail: (key: string, why: string) => never,
+): MembershipConfig | undefined {
+  const raw = top.membership;
+  if (raw === undefined) return undefined;
+  if (!isObject(raw))
+    return fail('membership', 'must be an object {"etcd": [...], "prefix": "/gproc/"}');
+  if (top.nodes !== undefined)
+    fail(
+      'nodes',
+      'give either "nodes" or "membership", not both (with etcd, agents register their nodes)',
+    );
+  checkKeys(raw, ['etcd', 'prefix'], 'membership.', fail);
+  if (!Array.isArray(raw.etcd) || raw.etcd.length === 0)
+    fail('membership.etcd', 'must be a non-empty array of endpoints ("https://host:2379")');
+  const etcd = (raw.etcd as unknown[]).map((e, i) => {
+    const m =
+      typeof e === 'string' ? /^(https?):\/\/(\[[^\]]+\]:\d+|[^:/[\]]+:\d+)\/?$/.exec(e) : null;
+    if (!m)
+      return fail(`membership.etcd[${i}]`, 'must be "https://host:port" or "http://host:port"');
+    checkAddress(m[2], `membership.etcd[${i}]`, fail);
+    return `${m[1]}://${m[2]}`;
+  });
+  if (new Set(etcd.map((e) => e.split(':')[0])).size > 1)
+    fail('membership.etcd', 'endpoints must be all https or all http');
+  const prefix = raw.prefix ?? defaults.membershipPrefix;
+  if (typeof prefix !== 'string' || !/^\/[\x21-\x7e]*\/$/.test(prefix) || prefix.length > 200)
+    fail('membership.prefix', 'must be a key prefix that starts and ends with "/" ("/gproc/")');
+  return { etcd, prefix: prefix };
+}
+
+/**
+ * Validates one node: an entry of the cluster file's `nodes`, or a registration read from
+ * etcd (`at` names it in messages).
+ * @throws ConfigError naming the bad key.
+ */
+export function checkNode(
+  raw: unknown,
+  at: string,
+  fail: (key: string, why: string) => never = (key, why) => {
+    throw new ConfigError(`${key}: ${why}`);
+  },
+  /** Keys the caller checks itself (a cluster file's node may name its `metrics`). */
+  more: string[] = [],
+): NodeConfig {
+  if (!isObject(raw)) fail(at, 'must be an object');
+  const n = raw;
+  checkKeys(n, ['id', 'name', 'address', 'socket', ...more], `${at}.`, fail);
+  if (typeof n.id !== 'number' || !isNodeId(n.id))
+    fail(`${at}.id`, `must be an integer in 1..${MAX_NODE_ID}`);
+  if (typeof n.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(n.name)) {
+    fail(`${at}.name`, 'must be a name of letters, digits, ".", "_" or "-"');
+  }
+  if (typeof n.address !== 'string') fail(`${at}.address`, 'must be "host:port"');
+  checkAddress(n.address, `${at}.address`, fail);
+  if (
+    n.socket !== undefined &&
+    (typeof n.socket !== 'string' || !n.socket.startsWith('/') || n.socket.length > 107)
+  ) {
+    fail(`${at}.socket`, 'must be an absolute path of at most 107 bytes (a Unix socket)');
+  }
+  return {
+    id: n.id,
+    name: n.name,
+    address: n.address,
+    socket: n.socket ?? defaults.agentSocket,
+  };
 }
 
 /** A node's `metrics` entry; its addresses join `taken`, where none may appear twice. */
@@ -206,6 +292,7 @@ function parseMetrics(
 function parseAdmission(
   raw: unknown,
   nodes: NodeConfig[],
+  byIdOnly: boolean,
   fail: (key: string, why: string) => never,
 ): AdmissionRule[] {
   if (raw === undefined) return [];
@@ -225,6 +312,14 @@ function parseAdmission(
     if (!Array.isArray(rule.nodes) || rule.nodes.length === 0)
       fail(`${at}.nodes`, 'must be a non-empty array of node ids or names');
     const ids = (rule.nodes as unknown[]).map((n, j) => {
+      // With etcd membership the nodes are not known in advance: rules name them by id.
+      if (byIdOnly)
+        return typeof n === 'number' && isNodeId(n)
+          ? n
+          : fail(
+              `${at}.nodes[${j}]`,
+              `with "membership", name nodes by id (an integer in 1..${MAX_NODE_ID})`,
+            );
       const node = nodes.find((c) => c.id === n || c.name === n);
       return node
         ? node.id

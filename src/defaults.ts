@@ -245,4 +245,20 @@ export const defaults = {
   fuseSecondsBuckets: [
     0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05, 0.25, 1.5, 10,
   ],
+  /**
+   * Membership through etcd (spec section 2, `membership.etcd` in the cluster file): the
+   * time-to-live of the lease each agent registers its node under, in seconds. The agent
+   * renews it every third of that; a node whose agent stopped is gone from every view this
+   * long (at most) after its last renewal (it is `down` by heartbeat long before).
+   */
+  membershipLeaseTtlS: 6,
+  /** Key prefix of the registrations when the cluster file's `membership` names none. */
+  membershipPrefix: '/gproc/',
+  /**
+   * Deadline of one call to etcd (a read of the registrations, a lease grant, a put), ms.
+   * The CLI waits at most this long for the node list; an agent retries its registration.
+   */
+  etcdCallDeadlineMs: 3000,
+  /** Longest wait between two attempts to reach etcd again (a watch, a lost lease), ms. */
+  etcdRetryMaxMs: 2000,
 } as const;

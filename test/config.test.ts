@@ -182,3 +182,55 @@ t.test('loopback addresses (where --insecure is allowed)', async (t) => {
   t.notOk(isLoopback('10.0.0.1:1'));
   t.notOk(isLoopback('example.com:1'));
 });
+
+t.test('membership through etcd instead of a nodes list', async (t) => {
+  const tls = { ca: '/c.pem', cert: '/{id}.pem', key: '/{id}.key' };
+  const c = parseConfig({ membership: { etcd: ['https://198.51.100.9:2379'] }, tls }, 'e.json');
+  t.same(
+    c.membership,
+    { etcd: ['https://198.51.100.9:2379'], prefix: '/gproc/' },
+    'default prefix',
+  );
+  t.same(c.nodes, [], 'no nodes until they are read from etcd');
+  t.same(
+    parseConfig({ membership: { etcd: ['http://127.0.0.1:2379/'], prefix: '/p/' } }).membership,
+    { etcd: ['http://127.0.0.1:2379'], prefix: '/p/' },
+    'plain http allowed (tests, private networks), the trailing slash dropped',
+  );
+  t.same(
+    parseConfig({
+      membership: { etcd: ['http://[::1]:2379'] },
+      admission: [{ nodes: [4], users: ['alice'] }],
+    }).admission,
+    [{ nodes: [4], users: ['alice'], groups: [] }],
+    'admission names nodes by id',
+  );
+  const table: [unknown, RegExp][] = [
+    [{}, /nodes: must be an array of nodes \(or give "membership" instead\)/],
+    [
+      { nodes: good.nodes, membership: { etcd: ['http://127.0.0.1:2379'] } },
+      /nodes: give either "nodes" or "membership", not both/,
+    ],
+    [{ membership: [] }, /membership: must be an object/],
+    [{ membership: { etcd: [] } }, /membership\.etcd: must be a non-empty array/],
+    [{ membership: { etcd: 'http://a:1' } }, /membership\.etcd: must be a non-empty array/],
+    [{ membership: { etcd: ['a:2379'] } }, /membership\.etcd\[0\]: must be "https:\/\/host:port"/],
+    [{ membership: { etcd: ['http://a:99999'] } }, /membership\.etcd\[0\]: port 99999/],
+    [
+      { membership: { etcd: ['http://a:1', 'https://b:1'] }, tls },
+      /membership\.etcd: endpoints must be all https or all http/,
+    ],
+    [
+      { membership: { etcd: ['https://a:2379'] } },
+      /membership\.etcd: https endpoints need a "tls" section/,
+    ],
+    [{ membership: { etcd: ['http://a:1'], prefix: 'gproc' } }, /membership\.prefix: must be/],
+    [{ membership: { etcd: ['http://a:1'], ttl: 5 } }, /membership\.ttl: unknown key/],
+    [
+      { membership: { etcd: ['http://a:1'] }, admission: [{ nodes: ['n1'] }] },
+      /admission\[0\]\.nodes\[0\]: with "membership", name nodes by id/,
+    ],
+  ];
+  for (const [json, re] of table)
+    t.throws(() => parseConfig(json, 'e.json'), re, JSON.stringify(json));
+});

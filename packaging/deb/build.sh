@@ -50,6 +50,43 @@ copy nanoresource package.json index.js emitter.js
 copy inherits package.json inherits.js inherits_browser.js
 copy node-gyp-build package.json index.js node-gyp-build.js
 
+# etcd3 (membership through etcd) and what it loads, outside the bundles too: it reads its
+# .proto files from its own directory at run time. Only the run-time files of each package
+# (.js, .json, .proto); type declarations, sources maps and docs stay out, and so do the
+# type-only packages some of them name as dependencies.
+node - "$nm" <<'CLOSURE'
+const fs = require('fs'), path = require('path');
+const [dest] = process.argv.slice(2);
+const seen = new Set();
+const visit = (name, from) => {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const p = path.join(dir, 'node_modules', name);
+    if (fs.existsSync(path.join(p, 'package.json'))) {
+      if (seen.has(p) || /^@types\/|^undici-types$/.test(name)) return;
+      seen.add(p);
+      const deps = require(path.resolve(p, 'package.json')).dependencies ?? {};
+      for (const d of Object.keys(deps)) visit(d, p);
+      return;
+    }
+    if (path.dirname(dir) === dir) throw new Error(`etcd3 needs ${name}, which is not installed`);
+  }
+};
+visit('etcd3', process.cwd());
+const keep = (f) => /\.(js|json|proto)$/.test(f) && !/\.d\.ts$|\.map$/.test(f);
+const copy = (from, to) => {
+  for (const e of fs.readdirSync(from, { withFileTypes: true })) {
+    const a = path.join(from, e.name), b = path.join(to, e.name);
+    if (e.isDirectory() && !['node_modules', 'test', 'bin'].includes(e.name)) copy(a, b);
+    else if (e.isFile() && keep(e.name)) {
+      fs.mkdirSync(to, { recursive: true, mode: 0o755 });
+      fs.copyFileSync(a, b);
+      fs.chmodSync(b, 0o644);
+    }
+  }
+};
+for (const p of seen) copy(p, path.join(dest, path.relative(path.join(process.cwd(), 'node_modules'), p)));
+CLOSURE
+
 # Units, settings, documentation.
 install -D -m 0644 packaging/deb/gproc-agent.service "$stage/lib/systemd/system/gproc-agent.service"
 install -D -m 0644 packaging/deb/gproc-mount.service "$stage/lib/systemd/system/gproc-mount.service"

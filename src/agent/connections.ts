@@ -29,7 +29,7 @@ import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { splitAddress } from '../config';
 import { defaults } from '../defaults';
-import { nodeIdOf } from '../identity/certificate';
+import { nodeIdOf, type KnownNodes } from '../identity/certificate';
 import type { Audit } from './audit';
 import { peerCredentials } from './peercred';
 
@@ -204,7 +204,7 @@ export class Connections {
   async listenTls(
     address: string,
     pem: { ca: Buffer; cert: Buffer; key: Buffer },
-    knownNodes: Set<number>,
+    knownNodes: KnownNodes,
     inject: Inject,
   ): Promise<TlsServer> {
     const server = createTlsServer(
@@ -270,7 +270,7 @@ const VERIFY_ERRORS: Record<string, string> = {
   CERT_SIGNATURE_FAILURE: 'certificate signature does not verify',
 };
 
-function classifyTls(socket: TLSSocket, knownNodes: Set<number>): Peer {
+function classifyTls(socket: TLSSocket, knownNodes: KnownNodes): Peer {
   const address = `${socket.remoteAddress}:${socket.remotePort}`;
   const cert = socket.getPeerCertificate();
   if (!cert || !cert.raw) return { kind: 'user', address };

@@ -16,6 +16,7 @@
  * Errors are RpcError: UNAUTHENTICATED (who is calling cannot be established, or is
  * refused), PERMISSION_DENIED (the user may not do it).
  */
+import { anyNode, type KnownNodes } from '../identity/certificate';
 import { status, type Metadata } from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -57,7 +58,7 @@ export interface CallContext {
 }
 
 export class Policy {
-  private readonly knownNodes: Set<number>;
+  private readonly knownNodes: KnownNodes;
   /** Credentials seen: nonce -> the connection it is bound to, and its expiry. */
   private readonly bound = new Map<string, { peer: string; exp: number }>();
 
@@ -70,7 +71,7 @@ export class Policy {
     private readonly ca: X509Certificate | undefined,
     private readonly procRoot = '/proc',
   ) {
-    this.knownNodes = new Set(config.nodes.map((n) => n.id));
+    this.knownNodes = config.membership ? anyNode : new Set(config.nodes.map((n) => n.id));
   }
 
   /**

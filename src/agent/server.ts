@@ -8,7 +8,10 @@ import type { EventEmitter } from 'node:events';
 import type { ServerHttp2Session } from 'node:http2';
 import type { Server as NetServer } from 'node:net';
 import { resolve } from 'node:path';
+
+import { anyNode, nodeIdOf } from '../identity/certificate';
 import {
+  checkNode,
   ConfigError,
   findNode,
   isLoopback,
@@ -16,6 +19,7 @@ import {
   splitAddress,
   tlsFor,
   type ClusterConfig,
+  type NodeConfig,
 } from '../config';
 import { startResponder } from '../liveness/responder';
 import { defaults } from '../defaults';
@@ -32,8 +36,13 @@ import { createAgentService } from './service';
 
 export interface AgentOptions {
   config: ClusterConfig;
-  /** Node id or name in the cluster file. */
+  /** Node id or name in the cluster file (with `membership`: the id, 1..511). */
   node: string | number;
+  /**
+   * With `membership` in the cluster file, what this agent registers for its node: its name,
+   * address and (optionally) socket (the id is `node`).
+   */
+  register?: { name: string; address: string; socket?: string };
   insecure: boolean;
   /** /proc tree to serve (default "/proc"). */
   procRoot?: string;
@@ -63,7 +72,7 @@ export interface RunningAgent {
  */
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { config } = opts;
-  const node = findNode(config, opts.node);
+  const node = config.membership ? registeredNode(opts) : findNode(config, opts.node);
   const log = opts.log ?? createLogger('agent', { node: node.id });
   const files = config.tls && tlsFor(config.tls, node);
   const tls = files && {
@@ -78,6 +87,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       );
     if (!isLoopback(node.address))
       throw new ConfigError(`--insecure is allowed only on loopback, not on ${node.address}`);
+  }
+  // The certificate says which node this is (spec 7): an agent whose certificate names
+  // another node would register (or serve) a node it cannot prove to be.
+  if (tls && config.membership) {
+    const certified = nodeIdOf(new X509Certificate(tls.cert).subjectAltName);
+    if (certified !== node.id)
+      throw new ConfigError(
+        `${files.cert} is the certificate of ${certified ? `node ${certified}` : 'no node'}, not of node ${node.id}`,
+      );
   }
   const audit = createAudit(opts.auditLog ?? defaults.auditLog);
   const connections = new Connections(audit);
@@ -136,7 +154,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         ? await connections.listenTls(
             node.address,
             tls,
-            new Set(config.nodes.map((n) => n.id)),
+            config.membership ? anyNode : new Set(config.nodes.map((n) => n.id)),
             inject,
           )
         : await connections.listenPlain(node.address, inject),
@@ -156,9 +174,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     { address: node.address, socket: node.socket, nodeName: node.name, tls: !!tls },
     'agent listening',
   );
+  // Listening and one snapshot taken first: a node that shows up in the views answers at once.
+  const registration =
+    config.membership &&
+    (await import('../cluster/etcd-membership')).registerNode(config, node, log, service.warmUp());
   return {
     server,
     close: async () => {
+      await registration?.close();
       for (const l of listeners) l.close();
       await heartbeat?.close();
       await endpoint?.close();
@@ -173,6 +196,25 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       audit.close();
     },
   };
+}
+
+/**
+ * The node an agent of a cluster with `membership` registers: its id from --node, the rest
+ * from `register` (--name, --address, --socket).
+ * @throws ConfigError naming the missing or bad option.
+ */
+function registeredNode(opts: AgentOptions): NodeConfig {
+  if (!opts.register)
+    throw new ConfigError(
+      `${opts.config.source} has "membership": give this node's --name and --address (it registers them in etcd)`,
+    );
+  const id = /^\d+$/.test(String(opts.node)) ? Number(opts.node) : NaN;
+  return checkNode({ id, ...opts.register }, 'this node', (key, why) => {
+    const flag = { id: '--node', name: '--name', address: '--address', socket: '--socket' }[
+      key.split('.')[1] ?? 'id'
+    ];
+    throw new ConfigError(`${flag ?? key}: ${why}`);
+  });
 }
 
 /**

@@ -52,6 +52,8 @@ export interface AgentServiceOptions {
 export function createAgentService(opts: AgentServiceOptions): {
   handlers: AgentHandlers;
   registry: ProcessRegistry;
+  /** Takes one snapshot (starting the reader threads): resolves when the agent has served one. */
+  warmUp(): Promise<unknown>;
   close(): Promise<unknown>;
 } {
   const { node, procRoot, log } = opts;
@@ -98,6 +100,7 @@ export function createAgentService(opts: AgentServiceOptions): {
   return {
     handlers,
     registry,
+    warmUp: () => ctx.snapshot(),
     close: () => {
       registry.close();
       table.close();

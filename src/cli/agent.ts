@@ -9,7 +9,19 @@ export function register(program: Command): void {
     .description(
       "serve this node's process table over gRPC at the address the cluster file gives it",
     )
-    .option('--node <id|name>', 'which node of the cluster file this is (default: $GPROC_NODE)')
+    .option(
+      '--node <id|name>',
+      'which node of the cluster file this is (default: $GPROC_NODE; with "membership": its id, as its certificate says)',
+    )
+    .option('--name <name>', 'with "membership": the node name it registers in etcd')
+    .option(
+      '--address <host:port>',
+      'with "membership": the address it listens on and registers in etcd',
+    )
+    .option(
+      '--socket <path>',
+      `with "membership": its local Unix socket (default ${defaults.agentSocket})`,
+    )
     .option('--insecure', 'plaintext gRPC (allowed only on loopback)', false)
     .option(
       '--audit-log <file>',
@@ -28,6 +40,9 @@ export function register(program: Command): void {
           insecure: boolean;
           auditLog: string;
           stateDir?: string;
+          name?: string;
+          address?: string;
+          socket?: string;
         }) => {
           const [{ startAgent }, { createLogger }] = await Promise.all([
             import('../agent/server'),
@@ -39,7 +54,8 @@ export function register(program: Command): void {
               'which node is this? give --node N or set GPROC_NODE (the units read /etc/default/gproc)',
             );
           const config = clusterConfig(opts);
-          const log = createLogger('agent', { node: findNode(config, node).id });
+          const id = config.membership ? Number(node) : findNode(config, node).id;
+          const log = createLogger('agent', { node: id });
           surviveUncaught(log);
           const agent = await startAgent({
             config,
@@ -47,6 +63,10 @@ export function register(program: Command): void {
             insecure: opts.insecure,
             auditLog: opts.auditLog,
             stateDir: opts.stateDir,
+            register:
+              opts.name !== undefined || opts.address !== undefined
+                ? { name: opts.name ?? '', address: opts.address ?? '', socket: opts.socket }
+                : undefined,
             log,
           });
           const stop = () => void agent.close().then(() => process.exit(0));

@@ -5,14 +5,23 @@
  * src/identity/certificate.ts) and its host, and serves as both its server and its client
  * certificate. Public files (the certificates) are readable by everyone, keys by root only.
  * The command prints the cluster file's "tls" section (for every node at once, `{name}`
- * standing for the node that reads it).
+ * standing for the node that reads it). With etcd membership (no `nodes` list) it makes one
+ * certificate at a time, for `--node ID --name NAME --address HOST:PORT`: a node, a login
+ * host (an id no agent registers) or etcd itself.
  */
 import type { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { findNode, splitAddress, tlsFor, type NodeConfig, type TlsConfig } from '../config';
+import {
+  checkNode,
+  findNode,
+  splitAddress,
+  tlsFor,
+  type NodeConfig,
+  type TlsConfig,
+} from '../config';
 import { defaults } from '../defaults';
 import { nodeUri } from '../identity/certificate';
 import { action, CliError, clusterConfig, withConfig } from './common';
@@ -158,6 +167,11 @@ export function register(program: Command): void {
       '--install',
       "make them root's own, as the installed units expect: owner root, the directory 0755, keys 0600, certificates 0644 (run as root)",
     )
+    .option(
+      '--name <name>',
+      'with "membership" (etcd), where nodes are not listed: the name of node --node (or of a login host, or of etcd)',
+    )
+    .option('--address <host:port>', 'with "membership": the address the certificate names')
     .action(
       action(
         (opts: {
@@ -166,10 +180,16 @@ export function register(program: Command): void {
           node?: string;
           days: string;
           install?: boolean;
+          name?: string;
+          address?: string;
         }) => {
           const config = clusterConfig(opts);
           const dir = resolve(opts.out);
-          const nodes = opts.node ? [findNode(config, opts.node)] : config.nodes;
+          const nodes = config.membership
+            ? [unlistedNode(opts)]
+            : opts.node
+              ? [findNode(config, opts.node)]
+              : config.nodes;
           if (opts.install && process.geteuid?.() !== 0)
             throw new CliError(
               '--install writes root-only keys: run it as root (sudo gproc certs ...)',
@@ -181,4 +201,24 @@ export function register(program: Command): void {
         },
       ),
     );
+}
+
+/**
+ * The node a certificate is made for when the cluster file lists none (its nodes register
+ * through etcd): --node ID, --name and --address, all required.
+ * @throws CliError naming what is missing or wrong.
+ */
+function unlistedNode(opts: { node?: string; name?: string; address?: string }): NodeConfig {
+  if (!opts.node || !opts.name || !opts.address)
+    throw new CliError(
+      'the cluster file has "membership": give --node ID, --name and --address of the certificate to make',
+    );
+  return checkNode(
+    { id: Number(opts.node), name: opts.name, address: opts.address },
+    'certificate',
+    (key, why) => {
+      const field = key.split('.')[1] ?? 'id';
+      throw new CliError(`--${field === 'id' ? 'node' : field}: ${why}`);
+    },
+  );
 }

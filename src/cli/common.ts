@@ -19,6 +19,20 @@ export function clusterConfig(opts: { config?: string }): ClusterConfig {
   return loadConfig(configPath(opts.config));
 }
 
+/**
+ * The cluster file with its nodes: the fixed list, or (with `membership`) the nodes
+ * registered in etcd now (one read, within `defaults.etcdCallDeadlineMs`).
+ * @throws ConfigError for a bad file, or when etcd does not answer.
+ */
+export async function clusterWithNodes(opts: { config?: string }): Promise<ClusterConfig> {
+  const config = clusterConfig(opts);
+  if (config.membership) {
+    const { readMembers } = await import('../cluster/etcd-membership');
+    config.nodes = await readMembers(config);
+  }
+  return config;
+}
+
 /** A failure to report as `gproc: <message>` with this exit status. */
 export class CliError extends Error {
   override name = 'CliError';

@@ -5,7 +5,7 @@
  * stderr; exit 0 only if every signal was delivered.
  */
 import type { Command } from 'commander';
-import { action, CliError, clusterConfig, localNode } from './common';
+import { action, CliError, clusterWithNodes, localNode } from './common';
 
 /** Parses kill's own argument syntax (`-TERM`, `-9`, `-s TERM`, `-g`, `--config FILE`). */
 export function parseKillArgs(args: string[]): {
@@ -71,7 +71,7 @@ export function register(program: Command): void {
         ]);
         const signal = parseSignal(opts.signal);
         const gpids = opts.targets.map(parseGpid);
-        const config = clusterConfig(opts);
+        const config = await clusterWithNodes(opts);
         const cluster = new Cluster(
           userAccess(config, localNode(config)),
           createLogger('kill', {}, 'silent'),

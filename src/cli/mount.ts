@@ -2,7 +2,9 @@
 import type { Command } from 'commander';
 import { defaults } from '../defaults';
 import { TERMINATING_SIGNALS } from '../signals';
-import { action, clusterConfig, localNode, surviveUncaught, withConfig } from './common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isNodeId } from '../gpid';
+import { action, CliError, clusterConfig, localNode, surviveUncaught, withConfig } from './common';
 
 export function register(program: Command): void {
   withConfig(program.command('mount'))
@@ -22,12 +24,35 @@ export function register(program: Command): void {
     .action(
       action(async (mountPoint: string, opts: { config?: string; node?: string }) => {
         const config = clusterConfig(opts);
-        const node = localNode(config, opts.node);
         const { createLogger } = await import('../log');
         const { mountClusterView } = await import('../fs/mount');
+        let membership: import('../cluster/membership').Membership | undefined;
+        let node: number;
+        if (config.membership) {
+          // Nodes come and go by their registrations: watch them (cluster/membership.ts).
+          const { EtcdMembership } = await import('../cluster/etcd-membership');
+          const named = opts.node ?? process.env.GPROC_NODE;
+          const id = named === undefined ? 0 : Number(named);
+          if (!isNodeId(id) && named !== undefined)
+            throw new CliError(`--node: with "membership", give this node's id (1..511)`);
+          const { ownTls } = await import('../cluster/transport');
+          const own = config.tls && ownTls({ config, self: id, role: 'daemon' });
+          const etcd = new EtcdMembership(config, createLogger('membership'), own);
+          // Bounded: a mount started while etcd is away mounts an empty view and fills it later.
+          await Promise.race([etcd.loaded, sleep(defaults.etcdCallDeadlineMs)]);
+          config.nodes = etcd.nodes();
+          node = named === undefined ? localNode(config) : id;
+          membership = etcd;
+        } else node = localNode(config, opts.node);
         const log = createLogger('mount', { node });
         surviveUncaught(log);
-        const mounted = await mountClusterView({ config, mountPoint, localNode: node, log });
+        const mounted = await mountClusterView({
+          config,
+          mountPoint,
+          localNode: node,
+          log,
+          membership,
+        });
         // SIGUSR2 logs the FUSE requests served so far, by operation (`make bench` reads them).
         process.on('SIGUSR2', () => log.info({ requests: mounted.view.counts }, 'FUSE requests'));
         await untilSignalled();

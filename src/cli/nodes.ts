@@ -6,7 +6,7 @@
  * each node that answered for its version.
  */
 import type { Command } from 'commander';
-import { action, clusterConfig, localNode, withConfig } from './common';
+import { action, clusterWithNodes, localNode, withConfig } from './common';
 
 export function register(program: Command): void {
   withConfig(program.command('nodes'))
@@ -20,7 +20,7 @@ export function register(program: Command): void {
           import('../cluster/client'),
           import('../defaults'),
         ]);
-        const config = clusterConfig(opts);
+        const config = await clusterWithNodes(opts);
         const monitor = new LivenessMonitor(config.nodes);
         await monitor.settle(defaults.downAfterMs);
         const access = userAccess(config, localNode(config));
@@ -31,12 +31,16 @@ export function register(program: Command): void {
             const state = h.lastAnswerMs !== undefined && h.state === 'up' ? 'up' : 'down';
             let version = '-';
             if (state === 'up') {
-              const client = new NodeClient(n, access);
-              version = await client.nodeInfo().then(
-                (info) => info.version,
-                () => '?',
-              );
-              client.close();
+              try {
+                const client = new NodeClient(n, access);
+                version = await client.nodeInfo().then(
+                  (info) => info.version,
+                  () => '?',
+                );
+                client.close();
+              } catch {
+                version = '?'; // no way to ask it from here (a user on a login host)
+              }
             }
             const ms = (v: number | undefined, digits = 1) =>
               v === undefined ? '-' : `${v.toFixed(digits)}ms`;

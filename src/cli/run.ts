@@ -15,7 +15,7 @@
  */
 import type { Command } from 'commander';
 import { findNode, type ClusterConfig, type NodeConfig } from '../config';
-import { action, CliError, clusterConfig, localNode, withConfig } from './common';
+import { action, CliError, clusterWithNodes, localNode, withConfig } from './common';
 
 export function register(program: Command): void {
   withConfig(program.command('run'))
@@ -40,7 +40,7 @@ export function register(program: Command): void {
           cmd: string[],
           opts: { config?: string; node?: string; nodes?: string; label?: boolean; from?: string },
         ) => {
-          const config = clusterConfig(opts);
+          const config = await clusterWithNodes(opts);
           if ((opts.node === undefined) === (opts.nodes === undefined))
             throw new CliError('give one of --node N or --nodes LIST');
           const nodes =

@@ -4,7 +4,7 @@
  * 127 for gone). Interruptible, unlike a read of `<gpid>/wait` that FUSE cannot cancel.
  */
 import type { Command } from 'commander';
-import { action, CliError, clusterConfig, localNode, REFUSED_EXIT, withConfig } from './common';
+import { action, CliError, clusterWithNodes, localNode, REFUSED_EXIT, withConfig } from './common';
 
 export function register(program: Command): void {
   withConfig(program.command('wait'))
@@ -23,7 +23,7 @@ export function register(program: Command): void {
           import('../exit-status'),
           import('@grpc/grpc-js'),
         ]);
-        const config = clusterConfig(opts);
+        const config = await clusterWithNodes(opts);
         const { node, pid } = decodeGpid(parseGpid(gpidText));
         const nodeConfig = config.nodes.find((n) => n.id === node);
         if (!nodeConfig) throw new CliError(`${gpidText}: node ${node} is not in ${config.source}`);

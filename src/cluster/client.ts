@@ -30,7 +30,15 @@ import type { SpawnRequest } from '../proto/gen/gproc/v1/SpawnRequest';
 import type { TableUpdate__Output } from '../proto/gen/gproc/v1/TableUpdate';
 import type { Usage__Output } from '../proto/gen/gproc/v1/Usage';
 import type { WatchRequest } from '../proto/gen/gproc/v1/WatchRequest';
-import { actAsMetadata, channelFor, CHANNEL_OPTIONS, type Access, type ActAs } from './transport';
+import { existsSync } from 'node:fs';
+import {
+  actAsMetadata,
+  channelFor,
+  CHANNEL_OPTIONS,
+  ownTls,
+  type Access,
+  type ActAs,
+} from './transport';
 
 type Callback<T> = (err: ServiceError | null, value?: T) => void;
 
@@ -194,6 +202,17 @@ const ROOT: ActAs = { uid: 0, gid: 0 };
  */
 export function userAccess(config: ClusterConfig, self: number): Access {
   const access: Access = { config, self, role: 'user' };
+  if (config.tls && self === 0 && process.getuid?.() === 0 && config.membership) {
+    // A login host (no node, no agent to seal a credential): root speaks for itself with
+    // the login host's own certificate, as the mount there does, where it can read it.
+    const daemon: Access = { config, self, role: 'daemon' };
+    try {
+      const own = ownTls(daemon);
+      if (existsSync(own.key) && existsSync(own.cert)) return daemon;
+    } catch {
+      // no certificate of its own: as a user
+    }
+  }
   if (!config.tls || self === 0) return access; // every agent on its socket (transport.ts)
   let sealed: { token: Promise<string>; renewAtMs: number } | undefined;
   access.credentials = {

@@ -15,7 +15,7 @@
  * node whose snapshot fails otherwise (refused, unreachable) is marked down and probed in
  * the background (every `defaults.reprobeIntervalMs`) until it answers.
  */
-import type { ClusterConfig } from '../config';
+import type { ClusterConfig, NodeConfig } from '../config';
 import type { Access } from './transport';
 import { decodeGpid } from '../gpid';
 import { defaults } from '../defaults';
@@ -25,6 +25,8 @@ import { performance } from 'node:perf_hooks';
 import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
 import type { Snapshot__Output } from '../proto/gen/gproc/v1/Snapshot';
 import { LivenessMonitor } from '../liveness/monitor';
+import { isIdentityMismatch } from './transport';
+import { StaticMembership, type Membership } from './membership';
 import { NodeClient } from './client';
 import { ReplicaFeed } from './replica';
 import { buildTable, type ClusterTable, type NodeResult } from './table';
@@ -54,10 +56,14 @@ export class Cluster {
   /** The next refresh first asks every replica for an update (after a start, or a miss). */
   private syncNext = false;
 
+  /** The cluster file, with `nodes` the membership's nodes now. */
   readonly config: ClusterConfig;
+  private readonly membership: Membership;
+  /** Nodes dropped because their agent's certificate names another node: id -> address. */
+  private readonly impostors = new Map<number, string>();
 
   constructor(
-    access: Access,
+    private readonly access: Access,
     private readonly log: Logger,
     opts: {
       /** How long one table serves readers, ms. */
@@ -69,14 +75,20 @@ export class Cluster {
        * brought a snapshot (metrics).
        */
       onSnapshot?: (node: number, seconds: number, ok: boolean) => void;
+      /** Where the nodes come from (default: the cluster file's `nodes`, fixed). */
+      membership?: Membership;
     } = {},
   ) {
     this.config = access.config;
     this.onSnapshot = opts.onSnapshot;
+    this.membership = opts.membership ?? new StaticMembership(access.config.nodes);
     this.lifetimeMs = opts.lifetimeMs ?? defaults.snapshotLifetimeMs;
-    for (const node of access.config.nodes) this.clients.set(node.id, new NodeClient(node, access));
+    const nodes = this.membership.nodes();
+    this.config.nodes = nodes;
+    for (const node of nodes) this.clients.set(node.id, new NodeClient(node, access));
+    this.membership.on('change', (next) => this.setNodes(next));
     if (opts.watch) {
-      this.monitor = new LivenessMonitor(access.config.nodes);
+      this.monitor = new LivenessMonitor(nodes);
       this.monitor.on('change', (node, state) => {
         if (state === 'down' && !this.monitor?.isDown(node)) return; // never answered: judged by its calls
         if (state === 'down') this.log.warn({ node }, 'node down: its heartbeat is silent');
@@ -84,8 +96,7 @@ export class Cluster {
         if (state === 'up') this.down.delete(node); // ask it at the next refresh
         this.table = undefined;
       });
-      for (const [id, client] of this.clients)
-        this.feeds.set(id, new ReplicaFeed(client, log, () => this.replicaUpdated(id)));
+      for (const [id, client] of this.clients) this.feed(id, client);
     }
   }
 
@@ -140,6 +151,7 @@ export class Cluster {
   }
 
   close(): void {
+    this.membership.close();
     this.monitor?.close();
     for (const f of this.feeds.values()) f.close();
     for (const c of this.clients.values()) c.close();
@@ -161,6 +173,74 @@ export class Cluster {
     this.down.delete(node); // it answers
   }
 
+  /** A replica of `node` over `client`'s Watch stream (daemons only). */
+  private feed(id: number, client: NodeClient): void {
+    if (this.monitor)
+      this.feeds.set(id, new ReplicaFeed(client, this.log, () => this.replicaUpdated(id)));
+  }
+
+  /** Stops watching node `id`: its feed, client and heartbeat go. */
+  private forget(id: number): void {
+    this.feeds.get(id)?.close();
+    this.feeds.delete(id);
+    this.clients.get(id)?.close();
+    this.clients.delete(id);
+    this.monitor?.untrack(id);
+    this.down.delete(id);
+  }
+
+  /**
+   * Takes a new node set from the membership: clients and heartbeats for the nodes that
+   * joined (or moved), none for those that left; the next reader builds a table of these.
+   */
+  private setNodes(next: NodeConfig[]): void {
+    const ids = new Set(next.map((n) => n.id));
+    for (const [id, client] of this.clients) {
+      const now = next.find((n) => n.id === id);
+      if (now && now.address === client.node.address && now.socket === client.node.socket) continue;
+      this.forget(id);
+      this.lastInfo.delete(id);
+      this.lastSnapshot.delete(id);
+      if (!ids.has(id)) this.log.info({ node: id }, 'node left the cluster');
+    }
+    for (const node of next) {
+      if (this.clients.has(node.id)) continue;
+      if (this.impostors.get(node.id) === node.address) continue; // still the same claim
+      this.impostors.delete(node.id);
+      const client = new NodeClient(node, this.access);
+      this.clients.set(node.id, client);
+      this.monitor?.track(node);
+      this.feed(node.id, client);
+      this.log.info({ node: node.id, address: node.address }, 'node joined the cluster');
+      // Asked at once, whether or not anyone reads the view: its connection is ready for
+      // the first reader, and a registration its certificate contradicts is dropped now.
+      client.nodeInfo().then(
+        (info) => this.lastInfo.set(node.id, info),
+        (err: unknown) => {
+          if (isIdentityMismatch(err) && this.clients.get(node.id) === client)
+            this.dropImpostor(node, (err as Error).message);
+        },
+      );
+    }
+    this.config.nodes = next.filter((n) => this.clients.has(n.id));
+    this.invalidate();
+  }
+
+  /**
+   * Leaves out a registered node whose agent's certificate names another node (spec 7: the
+   * certificate wins over the registration), until it registers at another address.
+   */
+  private dropImpostor(node: NodeConfig, error: string): void {
+    this.log.warn(
+      { node: node.id, address: node.address, error },
+      "registration dropped: the agent's certificate names another node",
+    );
+    this.impostors.set(node.id, node.address);
+    this.forget(node.id);
+    this.config.nodes = this.config.nodes.filter((n) => n.id !== node.id);
+    this.invalidate();
+  }
+
   private async build(): Promise<ClusterTable> {
     if (this.syncNext) {
       this.syncNext = false;
@@ -168,8 +248,10 @@ export class Cluster {
         [...this.feeds].filter(([id]) => !this.monitor?.isDown(id)).map(([, f]) => f.sync()),
       );
     }
+    const nodes = this.config.nodes;
+    const dropped: { node: NodeConfig; error: string }[] = [];
     const results = await Promise.all(
-      this.config.nodes.map(async (config): Promise<NodeResult> => {
+      nodes.map(async (config): Promise<NodeResult> => {
         const info = this.lastInfo.get(config.id);
         if (this.monitor?.isDown(config.id))
           return { config, error: 'its heartbeat is silent', info };
@@ -188,7 +270,9 @@ export class Cluster {
         const took = (ok: boolean) =>
           this.onSnapshot?.(config.id, (performance.now() - start) / 1000, ok);
         try {
-          const snapshot = await this.clients.get(config.id)!.snapshot();
+          const client = this.clients.get(config.id);
+          if (!client) return { config, error: 'it left the cluster', info };
+          const snapshot = await client.snapshot();
           took(true);
           if (snapshot.node) this.lastInfo.set(config.id, snapshot.node);
           if (this.monitor) this.lastSnapshot.set(config.id, snapshot);
@@ -204,11 +288,17 @@ export class Cluster {
             return { config, snapshot: last };
           }
           const error = (err as Error).message;
-          this.markDown(config.id, error);
+          if (isIdentityMismatch(err)) dropped.push({ node: config, error });
+          else this.markDown(config.id, error);
           return { config, error, info };
         }
       }),
     );
+    for (const d of dropped) this.dropImpostor(d.node, d.error);
+    if (dropped.length) {
+      const gone = new Set(dropped.map((d) => d.node.id));
+      results.splice(0, results.length, ...results.filter((r) => !gone.has(r.config.id)));
+    }
     const table = buildTable(results, this.previous, ++this.generation, (node, pid, err) =>
       this.log.warn({ node, pid, err: err.message }, 'process left out of the cluster view'),
     );
@@ -227,17 +317,20 @@ export class Cluster {
     if (state.probing || Date.now() - state.lastProbeMs < defaults.reprobeIntervalMs) return;
     state.probing = true;
     state.lastProbeMs = Date.now();
-    this.clients
-      .get(node)!
-      .nodeInfo()
-      .then(
-        (info) => {
-          this.lastInfo.set(node, info);
-          this.down.delete(node);
-          this.log.info({ node }, 'node up again');
-          this.invalidate(); // the next reader builds a table with it
-        },
-        () => (state.probing = false),
-      );
+    const client = this.clients.get(node);
+    if (!client) return;
+    client.nodeInfo().then(
+      (info) => {
+        this.lastInfo.set(node, info);
+        this.down.delete(node);
+        this.log.info({ node }, 'node up again');
+        this.invalidate(); // the next reader builds a table with it
+      },
+      (err: unknown) => {
+        state.probing = false;
+        if (isIdentityMismatch(err) && this.clients.get(node) === client)
+          this.dropImpostor(client.node, (err as Error).message);
+      },
+    );
   }
 }

@@ -18,7 +18,15 @@
 import { CallCredentials, ChannelCredentials, Metadata, type ChannelOptions } from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { ConfigError, readPem, tlsFor, type ClusterConfig, type NodeConfig } from '../config';
+import { hostname } from 'node:os';
+import {
+  ConfigError,
+  readPem,
+  tlsFor,
+  type ClusterConfig,
+  type NodeConfig,
+  type TlsConfig,
+} from '../config';
 import { defaults } from '../defaults';
 import { nodeIdOf } from '../identity/certificate';
 
@@ -63,7 +71,10 @@ export function channelFor(
 ): { target: string; credentials: ChannelCredentials } {
   const { config } = access;
   const { tls } = config;
-  if (!tls || node.id === access.self || (access.self === 0 && existsSync(node.socket)))
+  // A registration read from etcd names its socket too, but only a certificate proves which
+  // node answers: with etcd membership, no socket but our own node's.
+  const sockets = access.self === 0 && !config.membership && existsSync(node.socket);
+  if (!tls || node.id === access.self || sockets)
     return { target: `unix:${node.socket}`, credentials: ChannelCredentials.createInsecure() };
   const ca = readPem(tls.ca, 'CA');
   const verify = {
@@ -79,12 +90,7 @@ export function channelFor(
     },
   };
   if (access.role === 'daemon') {
-    const self = config.nodes.find((n) => n.id === access.self);
-    if (!self)
-      throw new ConfigError(
-        `this machine is no node of ${config.source} (give --node): a daemon speaks to other nodes with its node's certificate`,
-      );
-    const mine = tlsFor(tls, self);
+    const mine = ownTls(access);
     return {
       target: node.address,
       credentials: ChannelCredentials.createSsl(
@@ -98,7 +104,9 @@ export function channelFor(
   const source = access.credentials;
   if (!source)
     throw new ConfigError(
-      `node ${node.id} is another node: reaching it needs a credential from this node's agent`,
+      access.self === 0
+        ? `this machine is no node: reaching node ${node.id} as a user needs a credential from your own node's agent (run it on a node, or as root with this login host's certificate)`
+        : `node ${node.id} is another node: reaching it needs a credential from this node's agent`,
     );
   const call = CallCredentials.createFromMetadataGenerator((_opts, cb) => {
     source.token().then(
@@ -116,6 +124,26 @@ export function channelFor(
   };
 }
 
+/**
+ * The key and certificate a daemon (a mount, or root's CLI on a login host) presents to
+ * agents: its node's, or, with `membership` (etcd), also before its node registered
+ * (`{id}` in the paths; `{name}` stands for the node id then) and on a login host, which is
+ * no node: `{id}` stands for 0 and `{name}` for the host name, naming the login host's own
+ * certificate from the cluster CA (README, "Membership through etcd").
+ * @throws ConfigError when a static cluster's daemon is no node of it.
+ */
+export function ownTls(access: Access): TlsConfig {
+  const { config } = access;
+  const self = config.nodes.find((n) => n.id === access.self);
+  if (self) return tlsFor(config.tls!, self);
+  if (!config.membership)
+    throw new ConfigError(
+      `this machine is no node of ${config.source} (give --node): a daemon speaks to other nodes with its node's certificate`,
+    );
+  const name = access.self === 0 ? hostname() : String(access.self);
+  return tlsFor(config.tls!, { id: access.self, name, address: '', socket: '' });
+}
+
 /** Channel options every client uses. */
 export const CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.max_receive_message_length': defaults.maxMessageBytes,
@@ -127,3 +155,15 @@ export const CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.max_reconnect_backoff_ms': defaults.reprobeIntervalMs,
   'grpc-node.flow_control_window': defaults.flowControlWindowBytes,
 };
+
+/**
+ * Whether a failed call was refused because the agent's certificate names another node than
+ * the one dialled (checkServerIdentity above): the registration lied, or the address is
+ * someone else's.
+ */
+export function isIdentityMismatch(err: unknown): boolean {
+  const e = err as { details?: string; message?: string };
+  return /has a certificate for (?:node \d+|no node), not node \d+/.test(
+    `${e.details ?? ''} ${e.message ?? ''}`,
+  );
+}

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Cluster } from '../cluster/cluster';
+import type { Membership } from '../cluster/membership';
 import type { ClusterConfig } from '../config';
 import { defaults } from '../defaults';
 import type { Logger } from '../log';
@@ -65,6 +66,8 @@ export async function mountClusterView(opts: {
   mountPoint: string;
   localNode: number;
   log: Logger;
+  /** Where the nodes come from (default: the cluster file's fixed list). */
+  membership?: Membership;
 }): Promise<MountedView> {
   const mountPoint = resolve(opts.mountPoint);
   const run = runtimeDir(mountPoint);
@@ -92,7 +95,7 @@ export async function mountClusterView(opts: {
   const cluster = new Cluster(
     { config: opts.config, self: opts.localNode, role: 'daemon' },
     opts.log,
-    { watch: true, onSnapshot: metrics?.snapshot },
+    { watch: true, onSnapshot: metrics?.snapshot, membership: opts.membership },
   );
   metrics?.watch(cluster);
   const control = new ControlView(cluster, opts.log);

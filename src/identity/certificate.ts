@@ -8,6 +8,18 @@ import { isNodeId } from '../gpid';
 
 const NODE_URI = /(?:^|, )URI:urn:gproc:node:(\d+)(?=,|$)/;
 
+/**
+ * The node ids an agent accepts in peer certificates and credentials: the cluster file's
+ * nodes, or, when the nodes register through etcd (and are not known in advance), every id
+ * the cluster CA put in a certificate (`anyNode`).
+ */
+export interface KnownNodes {
+  has(id: number): boolean;
+}
+
+/** Every node id the cluster CA certifies (membership through etcd: the CA decides who is a node). */
+export const anyNode: KnownNodes = { has: (id) => isNodeId(id) };
+
 /** The subject alternative name URI naming node `id`. */
 export function nodeUri(id: number): string {
   return `urn:gproc:node:${id}`;

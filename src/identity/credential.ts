@@ -16,7 +16,7 @@ import {
   X509Certificate,
   type KeyObject,
 } from 'node:crypto';
-import { certificateProblem, nodeIdOf } from './certificate';
+import { certificateProblem, nodeIdOf, type KnownNodes } from './certificate';
 import { defaults } from '../defaults';
 
 /** What a credential says: who (uid, gid, groups), vouched for by which node, for whom. */
@@ -71,7 +71,7 @@ export interface OpenOptions {
   /** This node's id: it must be in the audience. */
   self: number;
   /** Node ids of the cluster file. */
-  knownNodes: Set<number>;
+  knownNodes: KnownNodes;
   /** Allowed clock difference between nodes, ms. */
   skewMs: number;
   nowMs?: number;

@@ -92,7 +92,14 @@ export class LivenessMonitor extends EventEmitter<MonitorEvents> {
     this.tracked.clear();
   }
 
-  private track(node: NodeConfig): void {
+  /**
+   * Starts watching `node` (a node that joined), or watches it anew at a changed address.
+   * Its state starts as for a node the monitor started with.
+   */
+  track(node: NodeConfig): void {
+    const known = this.tracked.get(node.id);
+    if (known && known.node.address === node.address) return;
+    if (known) this.untrack(node.id);
     const { host, port } = splitAddress(node.address);
     const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
     socket.unref();
@@ -114,6 +121,14 @@ export class LivenessMonitor extends EventEmitter<MonitorEvents> {
       this.ping(t);
     });
     this.tracked.set(node.id, t);
+  }
+
+  /** Stops watching node `id` (a node that left the cluster); it emits nothing more. */
+  untrack(id: number): void {
+    const t = this.tracked.get(id);
+    if (!t) return;
+    this.tracked.delete(id);
+    t.socket.close();
   }
 
   private tick(): void {

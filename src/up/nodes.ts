@@ -55,6 +55,8 @@ export interface LaunchOptions {
    * `nsenter --net=/run/netns/H --`, which puts the node on a test host of its own.
    */
   prefix?: string[];
+  /** More arguments for the agent (a cluster with etcd membership: --name, --address...). */
+  agentArgs?: string[];
 }
 
 function shellQuote(s: string): string {
@@ -63,13 +65,16 @@ function shellQuote(s: string): string {
 
 /** The shell command that runs node `id`'s agent (also usable through nsenter). */
 export function agentCommand(
-  opts: Pick<LaunchOptions, 'id' | 'configPath' | 'logFile' | 'auditLog' | 'stateDir' | 'gproc'>,
+  opts: Pick<
+    LaunchOptions,
+    'id' | 'configPath' | 'logFile' | 'auditLog' | 'stateDir' | 'gproc' | 'agentArgs'
+  >,
 ): string {
   return `${agentArgv(opts).map(shellQuote).join(' ')} 2>>${shellQuote(opts.logFile)}`;
 }
 
 function agentArgv(
-  opts: Pick<LaunchOptions, 'id' | 'configPath' | 'auditLog' | 'stateDir' | 'gproc'>,
+  opts: Pick<LaunchOptions, 'id' | 'configPath' | 'auditLog' | 'stateDir' | 'gproc' | 'agentArgs'>,
 ): string[] {
   const audit = opts.auditLog ? ['--audit-log', opts.auditLog] : [];
   const state = opts.stateDir ? ['--state-dir', opts.stateDir] : [];
@@ -82,6 +87,7 @@ function agentArgv(
     String(opts.id),
     ...audit,
     ...state,
+    ...(opts.agentArgs ?? []),
     '--insecure',
   ];
 }
