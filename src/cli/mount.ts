@@ -15,24 +15,37 @@ export function register(program: Command): void {
       'the node this machine is (default: $GPROC_NODE, else the node whose agent socket is here)',
     )
     .option(
+      '--hidepid',
+      "as procfs's hidepid=1: each process directory is mode 0500, so users see only their own processes' files",
+      false,
+    )
+    .option(
       '--insecure',
       'accepted for symmetry with agent: plaintext gRPC on loopback when the cluster has no TLS',
       false,
     )
     .action(
-      action(async (mountPoint: string, opts: { config?: string; node?: string }) => {
-        const config = clusterConfig(opts);
-        const node = localNode(config, opts.node);
-        const { createLogger } = await import('../log');
-        const { mountClusterView } = await import('../fs/mount');
-        const log = createLogger('mount', { node });
-        surviveUncaught(log);
-        const mounted = await mountClusterView({ config, mountPoint, localNode: node, log });
-        // SIGUSR2 logs the FUSE requests served so far, by operation (`make bench` reads them).
-        process.on('SIGUSR2', () => log.info({ requests: mounted.view.counts }, 'FUSE requests'));
-        await untilSignalled();
-        await mounted.close();
-      }),
+      action(
+        async (mountPoint: string, opts: { config?: string; node?: string; hidepid: boolean }) => {
+          const config = clusterConfig(opts);
+          const node = localNode(config, opts.node);
+          const { createLogger } = await import('../log');
+          const { mountClusterView } = await import('../fs/mount');
+          const log = createLogger('mount', { node });
+          surviveUncaught(log);
+          const mounted = await mountClusterView({
+            config,
+            mountPoint,
+            localNode: node,
+            log,
+            hidePid: opts.hidepid,
+          });
+          // SIGUSR2 logs the FUSE requests served so far, by operation (`make bench` reads them).
+          process.on('SIGUSR2', () => log.info({ requests: mounted.view.counts }, 'FUSE requests'));
+          await untilSignalled();
+          await mounted.close();
+        },
+      ),
     );
 }
 

@@ -60,6 +60,8 @@ export async function mountClusterView(opts: {
   mountPoint: string;
   localNode: number;
   log: Logger;
+  /** procfs's hidepid=1: other users' process directories are mode 0500 (tree.ts). */
+  hidePid?: boolean;
 }): Promise<MountedView> {
   const mountPoint = resolve(opts.mountPoint);
   const run = runtimeDir(mountPoint);
@@ -89,6 +91,7 @@ export async function mountClusterView(opts: {
     controlMount,
     localNode: opts.localNode,
     log: opts.log,
+    hidePid: opts.hidePid ?? false,
   });
   const cache = { cacheSeconds: defaults.kernelCacheSeconds };
   const mounts: FuseMount[] = [];

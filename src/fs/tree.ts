@@ -111,6 +111,11 @@ export interface TreeContext {
    * "<gpid>/<set>"), so that fd/ listed then looked up and read costs one call.
    */
   memo: Map<string, Promise<unknown>>;
+  /**
+   * procfs's hidepid=1: every process directory is mode 0500, so only its owner (and root)
+   * may list it or read its files; the directories stay listed.
+   */
+  hidePid?: boolean;
 }
 
 /** What every level of the tree knows. */
@@ -143,7 +148,7 @@ type Spec<S> = DirSpec<S> | FileSpec<S> | LinkSpec<S>;
 interface DirSpec<S> {
   kind: 'dir';
   /** Permission bits (0o555 when not given). */
-  perm?: number;
+  perm?: number | ((scope: S) => number);
   children: Record<string, Spec<S>>;
   /** A numeric child (gpid, thread id, node id): how to match it and how to list them. */
   param?: {
@@ -346,44 +351,54 @@ const THREAD_DIR = dir<ThreadScope>(
   ),
 );
 
+/** A process directory's mode: 0555, or 0500 under hidepid (TreeContext.hidePid). */
+const processDirPerm = (s: RootScope) => (s.ctx.hidePid ? 0o500 : 0o555);
+
 /** Files of one process: <gpid>/. */
-const PROCESS_DIR = dir<ProcessScope>({
-  ...processFiles(FILE_NAMES, () => undefined),
-  task: dir(
-    {},
-    {
-      param: {
-        match: (seg, s) => {
-          const p = s.proc;
-          const tid = Number(seg) - p.node * PID_LIMIT;
-          return isNumber(seg) && hasThread(p, tid) ? place(THREAD_DIR, { ...s, tid }) : undefined;
+const PROCESS_DIR = dir<ProcessScope>(
+  {
+    ...processFiles(FILE_NAMES, () => undefined),
+    task: dir(
+      {},
+      {
+        param: {
+          match: (seg, s) => {
+            const p = s.proc;
+            const tid = Number(seg) - p.node * PID_LIMIT;
+            return isNumber(seg) && hasThread(p, tid)
+              ? place(THREAD_DIR, { ...s, tid })
+              : undefined;
+          },
+          list: ({ proc: p }) => threadIds(p).map((tid) => String(translatePid(p.node, tid))),
         },
-        list: ({ proc: p }) => threadIds(p).map((tid) => String(translatePid(p.node, tid))),
       },
-    },
-  ),
-  ...PROCESS_LINK_SPECS,
-  fd: linkDir('FD', { size: 64, checked: true }, isFd),
-  fdinfo: dir(
-    {},
-    {
-      perm: 0o500,
-      param: {
-        match: (seg, s) => (isFd(seg) ? place(FDINFO_FILE, { ...s, fd: Number(seg) }) : undefined),
-        list: (s) => linksOf(s, 'FD').then((m) => [...m.keys()]),
+    ),
+    ...PROCESS_LINK_SPECS,
+    fd: linkDir('FD', { size: 64, checked: true }, isFd),
+    fdinfo: dir(
+      {},
+      {
+        perm: 0o500,
+        param: {
+          match: (seg, s) =>
+            isFd(seg) ? place(FDINFO_FILE, { ...s, fd: Number(seg) }) : undefined,
+          list: (s) => linksOf(s, 'FD').then((m) => [...m.keys()]),
+        },
       },
-    },
-  ),
-  ns: linkDir('NS', { size: 0, checked: true }, (seg) => /^[a-z_]{1,32}$/.test(seg)),
-  ctl: controlLink(({ proc: p }) => CONTROL_PATHS.process(p.gpid, p.proc.starttime, 'ctl')),
-  wait: controlLink(({ proc: p }) => CONTROL_PATHS.process(p.gpid, p.proc.starttime, 'wait')),
-  node: readOnly((s) => render.renderNodeOf(s.proc, table(s))),
-  usage: readOnly(usage),
-});
+    ),
+    ns: linkDir('NS', { size: 0, checked: true }, (seg) => /^[a-z_]{1,32}$/.test(seg)),
+    ctl: controlLink(({ proc: p }) => CONTROL_PATHS.process(p.gpid, p.proc.starttime, 'ctl')),
+    wait: controlLink(({ proc: p }) => CONTROL_PATHS.process(p.gpid, p.proc.starttime, 'wait')),
+    node: readOnly((s) => render.renderNodeOf(s.proc, table(s))),
+    usage: readOnly(usage),
+  },
+  { perm: processDirPerm },
+);
 
 /**
  * The cluster's root, gpid 1 (root.ts): the files tools read for a process, io all zeros;
  * its ctl refuses every signal (process-handle.ts). No node holds it: no wait, node, usage.
+ * It stays 0555 under hidepid: it is no process of anyone's, and pstree needs it.
  */
 const ROOT_FILES = 'stat status statm cmdline comm environ cgroup task ctl'.split(' ');
 const CLUSTER_ROOT_DIR = dir<ProcessScope>({
@@ -485,7 +500,11 @@ function toResolved<S extends RootScope>(spec: Spec<S>, scope: S): Resolved {
     case 'dir':
       return {
         type: 'dir',
-        attr: { mode: S_IFDIR | (spec.perm ?? 0o555), ...owner },
+        attr: {
+          mode:
+            S_IFDIR | (typeof spec.perm === 'function' ? spec.perm(scope) : (spec.perm ?? 0o555)),
+          ...owner,
+        },
         entries: () => {
           const fixed = Object.keys(spec.children);
           const more = spec.param?.list(scope) ?? [];
