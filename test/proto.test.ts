@@ -26,6 +26,7 @@ t.test(
       'GetSnapshot',
       'GetUsage',
       'ReadProcessFile',
+      'ReadProcessLinks',
       'Run',
       'Seal',
       'Signal',

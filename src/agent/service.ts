@@ -16,6 +16,7 @@ import { ReaderPool } from './reader-pool';
 import { unary } from './rpc/call';
 import type { AgentContext } from './rpc/context';
 import { events } from './rpc/events';
+import { readProcessLinks } from './rpc/links';
 import { getUsage, readProcessFile } from './rpc/read';
 import { run } from './rpc/run';
 import { seal } from './rpc/seal';
@@ -88,6 +89,9 @@ export function createAgentService(opts: AgentServiceOptions): {
     GetNodeInfo: unary(log, 'GetNodeInfo', (req, call) => getNodeInfo(ctx, req, call)),
     GetSnapshot: unary(log, 'GetSnapshot', (req, call) => getSnapshot(ctx, req, call)),
     ReadProcessFile: unary(log, 'ReadProcessFile', (req, call) => readProcessFile(ctx, req, call)),
+    ReadProcessLinks: unary(log, 'ReadProcessLinks', (req, call) =>
+      readProcessLinks(ctx, req, call),
+    ),
     GetUsage: unary(log, 'GetUsage', (req, call) => getUsage(ctx, req, call)),
     Signal: unary(log, 'Signal', (req, call) => signal(ctx, req, call)),
     Spawn: unary(log, 'Spawn', (req, call) => spawn(ctx, req, call)),

@@ -253,6 +253,24 @@ const PROSE: Record<string, string> = {
   cgroup: "As proc(5), the owning node's bytes.",
   io: "As proc(5), mode 0400, read from the owning node when read (the cluster's root: all zeros).",
   limits: 'As proc(5), read from the owning node when read.',
+  smaps:
+    "As proc(5), read from the owning node when read; mode 0400 (Linux shows 0444 but refuses other users by its ptrace check: the mode makes the kernel refuse the same readers). ENOENT when the node's kernel has none.",
+  smaps_rollup: 'As smaps, summed (proc(5)); mode 0400, read when read.',
+  schedstat:
+    'As proc(5): time on the CPU (ns), time waiting to run (ns), timeslices; read when read.',
+  oom_score: 'As proc(5), read when read.',
+  oom_score_adj: 'As proc(5), read when read; mode 0444 (the view does not write it).',
+  wchan:
+    "As proc(5), mode 0400: the kernel function the process sleeps in, read when read (another user's is EACCES, where Linux prints 0).",
+  loginuid: 'As proc(5), read when read; mode 0444 (the view does not write it).',
+  autogroup: 'As proc(5), read when read; mode 0444 (the view does not write it).',
+  exe: "Link: readlink(2) of the process's exe on the owning node (ENOENT for a kernel thread). FUSE does not say who reads a link, so it is served to every reader (Linux checks ptrace access): it reveals the path of the executable, not its contents.",
+  cwd: 'Link: the working directory on the owning node, served to every reader (see exe).',
+  root: 'Link: the root directory on the owning node, served to every reader (see exe).',
+  fd: 'Directory, mode 0500 owned by the process\'s uid: one link <n> per open descriptor, whose target is readlink(2) of it on the owning node ("/path", "socket:[inode]", "pipe:[inode]", "anon_inode:[pidfd]"). Read when listed, kept for one refresh (about 1 s).',
+  fdinfo:
+    "Directory, mode 0500 owned by the process's uid: one file <n> per descriptor, as proc(5), with a pidfd's Pid: and NSpid: as gpids.",
+  ns: 'Directory, mode 0500: one link per namespace type, "type:[inode]" as on the owning node.',
   task: 'One directory <gtid> per thread, whose files are those marked "thread" above.',
   ctl: 'Write-only control file, mode 0200, owner the process\'s: write "signal SIG" or "SIG" (TERM, SIGTERM or a number), "kill", "stop", "cont", or "signal-group SIG" (every process of its global process group, on every node). The write returns once the owning node delivered or refused the signal. Errors: ESRCH when the process ended (or its PID was reused: an open handle names the process it was opened on), EINVAL for a malformed command or an unknown signal, EPERM when the node refuses, EHOSTDOWN when the node does not answer. The cluster\'s root (gpid 1) refuses every signal.',
   wait: 'Mode 0400, owner the process\'s: a read blocks until the process ends and returns "exited N\\n" or "killed SIGNAME\\n", or "gone\\n" when nobody holds its status. Only the owner or root consumes the status. The read cannot be interrupted (fuse-native passes no FUSE_INTERRUPT).',

@@ -17,47 +17,55 @@ export function register(program: Command): void {
       'the node this machine is (default: $GPROC_NODE, else the node whose agent socket is here)',
     )
     .option(
+      '--hidepid',
+      "as procfs's hidepid=1: each process directory is mode 0500, so users see only their own processes' files",
+      false,
+    )
+    .option(
       '--insecure',
       'accepted for symmetry with agent: plaintext gRPC on loopback when the cluster has no TLS',
       false,
     )
     .action(
-      action(async (mountPoint: string, opts: { config?: string; node?: string }) => {
-        const config = clusterConfig(opts);
-        const { createLogger } = await import('../log');
-        const { mountClusterView } = await import('../fs/mount');
-        let membership: import('../cluster/membership').Membership | undefined;
-        let node: number;
-        if (config.membership) {
-          // Nodes come and go by their registrations: watch them (cluster/membership.ts).
-          const { EtcdMembership } = await import('../cluster/etcd-membership');
-          const named = opts.node ?? process.env.GPROC_NODE;
-          const id = named === undefined ? 0 : Number(named);
-          if (!isNodeId(id) && named !== undefined)
-            throw new CliError(`--node: with "membership", give this node's id (1..511)`);
-          const { ownTls } = await import('../cluster/transport');
-          const own = config.tls && ownTls({ config, self: id, role: 'daemon' });
-          const etcd = new EtcdMembership(config, createLogger('membership'), own);
-          // Bounded: a mount started while etcd is away mounts an empty view and fills it later.
-          await Promise.race([etcd.loaded, sleep(defaults.etcdCallDeadlineMs)]);
-          config.nodes = etcd.nodes();
-          node = named === undefined ? localNode(config) : id;
-          membership = etcd;
-        } else node = localNode(config, opts.node);
-        const log = createLogger('mount', { node });
-        surviveUncaught(log);
-        const mounted = await mountClusterView({
-          config,
-          mountPoint,
-          localNode: node,
-          log,
-          membership,
-        });
-        // SIGUSR2 logs the FUSE requests served so far, by operation (`make bench` reads them).
-        process.on('SIGUSR2', () => log.info({ requests: mounted.view.counts }, 'FUSE requests'));
-        await untilSignalled();
-        await mounted.close();
-      }),
+      action(
+        async (mountPoint: string, opts: { config?: string; node?: string; hidepid: boolean }) => {
+          const config = clusterConfig(opts);
+          const { createLogger } = await import('../log');
+          const { mountClusterView } = await import('../fs/mount');
+          let membership: import('../cluster/membership').Membership | undefined;
+          let node: number;
+          if (config.membership) {
+            // Nodes come and go by their registrations: watch them (cluster/membership.ts).
+            const { EtcdMembership } = await import('../cluster/etcd-membership');
+            const named = opts.node ?? process.env.GPROC_NODE;
+            const id = named === undefined ? 0 : Number(named);
+            if (!isNodeId(id) && named !== undefined)
+              throw new CliError(`--node: with "membership", give this node's id (1..511)`);
+            const { ownTls } = await import('../cluster/transport');
+            const own = config.tls && ownTls({ config, self: id, role: 'daemon' });
+            const etcd = new EtcdMembership(config, createLogger('membership'), own);
+            // Bounded: a mount started while etcd is away mounts an empty view and fills it later.
+            await Promise.race([etcd.loaded, sleep(defaults.etcdCallDeadlineMs)]);
+            config.nodes = etcd.nodes();
+            node = named === undefined ? localNode(config) : id;
+            membership = etcd;
+          } else node = localNode(config, opts.node);
+          const log = createLogger('mount', { node });
+          surviveUncaught(log);
+          const mounted = await mountClusterView({
+            config,
+            mountPoint,
+            localNode: node,
+            log,
+            membership,
+            hidePid: opts.hidepid,
+          });
+          // SIGUSR2 logs the FUSE requests served so far, by operation (`make bench` reads them).
+          process.on('SIGUSR2', () => log.info({ requests: mounted.view.counts }, 'FUSE requests'));
+          await untilSignalled();
+          await mounted.close();
+        },
+      ),
     );
 }
 

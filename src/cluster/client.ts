@@ -19,6 +19,8 @@ import type { ExitStatus__Output } from '../proto/gen/gproc/v1/ExitStatus';
 import type { NodeInfo__Output } from '../proto/gen/gproc/v1/NodeInfo';
 import type { ProcessEvent__Output } from '../proto/gen/gproc/v1/ProcessEvent';
 import type { ProcessFileName } from '../proto/gen/gproc/v1/ProcessFileName';
+import type { ProcessLink__Output } from '../proto/gen/gproc/v1/ProcessLink';
+import type { ProcessLinks__Output } from '../proto/gen/gproc/v1/ProcessLinks';
 import type { ProcessRef, ProcessRef__Output } from '../proto/gen/gproc/v1/ProcessRef';
 import type { RunInput } from '../proto/gen/gproc/v1/RunInput';
 import type { RunOutput__Output } from '../proto/gen/gproc/v1/RunOutput';
@@ -107,6 +109,25 @@ export class NodeClient {
       this.client.ReadProcessFile({ process: ref, file, tid }, m, o, cb),
     );
     return reply.content;
+  }
+
+  /** fdinfo/<fd> of a process, as its node's /proc gives it (PIDs untranslated). */
+  async readFdinfo(ref: ProcessRef, fd: number): Promise<Buffer> {
+    const reply = await this.unary<{ content: Buffer }>((m, o, cb) =>
+      this.client.ReadProcessFile({ process: ref, file: 'FDINFO', fd }, m, o, cb),
+    );
+    return reply.content;
+  }
+
+  /**
+   * The links of a process (exe cwd root, fd/ or ns/) and readlink(2) of each on its node.
+   * @throws the agent's error: NOT_FOUND (gone), PERMISSION_DENIED (not the caller's).
+   */
+  async readLinks(ref: ProcessRef, set: 'LINKS' | 'FD' | 'NS'): Promise<ProcessLink__Output[]> {
+    const reply = await this.unary<ProcessLinks__Output>((m, o, cb) =>
+      this.client.ReadProcessLinks({ process: ref, set }, m, o, cb),
+    );
+    return reply.links;
   }
 
   /** pidusage of one process: cpu percent, memory bytes, elapsed ms. */

@@ -24,7 +24,7 @@ import { gpidOfPath, resolvePath, type Attr, type Resolved, type TreeContext } f
 type Cb = (...args: unknown[]) => void;
 
 /** What the view needs: a path's context without the table, which it takes per request. */
-export type ViewDeps = Omit<TreeContext, 'table'>;
+export type ViewDeps = Omit<TreeContext, 'table' | 'memo'>;
 
 /** FUSE requests served, by operation (reported by `make bench`). */
 export type RequestCounts = Record<string, number>;
@@ -63,7 +63,7 @@ export class CachedView {
           'readlink',
           path,
           cb,
-          (ctx) => this.resolve(path, ctx, 'link').target,
+          (ctx) => this.resolve(path, ctx, 'link').target(),
           (target) => cb(0, target),
         ),
       open: (_path: string, _flags: number, cb: Cb) => {
@@ -168,7 +168,7 @@ export class CachedView {
   /** The context of paths under `table`: made once per refresh, when stale pins go too. */
   private context(table: ClusterTable): TreeContext {
     if (this.ctx?.table !== table) {
-      this.ctx = { ...this.deps, table };
+      this.ctx = { ...this.deps, table, memo: new Map() };
       this.pins.prune((path) => keepPin(path, table));
     }
     return this.ctx;
@@ -190,7 +190,14 @@ export class CachedView {
   private getattr(path: string, ctx: TreeContext): StatLike | Promise<StatLike> {
     const r = this.resolve(path, ctx);
     if (r.type === 'dir') return stat(r.attr, 0, 2);
-    if (r.type === 'link') return stat(r.attr, Buffer.byteLength(r.target), 1);
+    if (r.type === 'link') {
+      // A link the owning agent reads (exe, fd/<n>): Linux's size, and no call unless its
+      // existence must be checked (fd/<n>), so that `ls -l <gpid>/` costs none for exe.
+      const { remote } = r;
+      if (!remote) return stat(r.attr, Buffer.byteLength(r.target() as string), 1);
+      if (!remote.checked) return stat(r.attr, remote.size, 1);
+      return Promise.resolve(r.target()).then(() => stat(r.attr, remote.size, 1));
+    }
     const { read, blocking } = r.file;
     // A write-only file (ctl) reports a size, so that a read reaches the daemon and fails
     // with EINVAL as on Linux; with size 0 the kernel would answer end-of-file itself.

@@ -68,6 +68,8 @@ export async function mountClusterView(opts: {
   log: Logger;
   /** Where the nodes come from (default: the cluster file's fixed list). */
   membership?: Membership;
+  /** procfs's hidepid=1: other users' process directories are mode 0500 (tree.ts). */
+  hidePid?: boolean;
 }): Promise<MountedView> {
   const mountPoint = resolve(opts.mountPoint);
   const run = runtimeDir(mountPoint);
@@ -105,6 +107,7 @@ export async function mountClusterView(opts: {
     controlMount,
     localNode: opts.localNode,
     log: opts.log,
+    hidePid: opts.hidePid ?? false,
   });
   const cache = { cacheSeconds: defaults.kernelCacheSeconds };
   const mounts: FuseMount[] = [];

@@ -113,6 +113,21 @@ export const RENDERERS: Readonly<Record<RenderedFile, FileRenderer>> = {
   comm: (p, _table, tid) => renderComm(p, tid),
 };
 
+/**
+ * fdinfo/<fd> of a process of `node`, from its node's bytes: the PIDs a pidfd's lines hold
+ * (`Pid:`, and the first value of `NSpid:`, the PID in the node's namespace; deeper ones
+ * are kept, as in status) as gpids; 0 and -1 (the process ended, or is in no namespace the
+ * node sees) stay. Every other line is as the node gives it.
+ */
+export function renderFdinfo(node: number, raw: Buffer): Buffer {
+  const text = raw.toString('latin1');
+  const out = text.replace(
+    /^(Pid|NSpid):(\t)(-?\d+)/gm,
+    (_m, key: string, tab: string, v: string) => `${key}:${tab}${translatePid(node, Number(v))}`,
+  );
+  return latin1(out);
+}
+
 /** `<gpid>/node`: "<id> <name>\n". */
 export function renderNodeOf(p: ProcessEntry, table: ClusterTable): Buffer {
   return Buffer.from(`${p.node} ${table.nodes.get(p.node)!.config.name}\n`);

@@ -39,9 +39,11 @@ import {
   FILE_NAMES,
   isSnapshotFile,
   isThreadFile,
+  PROCESS_LINKS,
   wireName,
   type ProcessFile,
 } from '../procfs/files';
+import type { ProcessLink__Output as ProcessLinkEntry } from '../proto/gen/gproc/v1/ProcessLink';
 import type { ProcessFileName } from '../proto/gen/gproc/v1/ProcessFileName';
 import { E, FsError } from './errno';
 import { bindEnded, bindLive, type BoundProcess } from './process-handle';
@@ -59,9 +61,20 @@ export interface Attr {
 
 /** What a path resolves to. */
 export type Resolved =
-  | { type: 'dir'; attr: Attr; entries: () => string[] }
-  | { type: 'link'; attr: Attr; target: string }
+  | { type: 'dir'; attr: Attr; entries: () => string[] | Promise<string[]> }
+  | { type: 'link'; attr: Attr; target: () => string | Promise<string>; remote?: RemoteLink }
   | { type: 'file'; attr: Attr; file: FileOps };
+
+/**
+ * A link whose target the owning agent reads (exe, fd/<n>, ns/<type>): its size is what
+ * Linux reports (0, or 64 for fd/<n>) and `checked` when a lookup must ask the agent
+ * whether it exists (fd/<n>: the descriptor may be closed); exe, cwd and root always
+ * exist, as in /proc (readlink fails for a kernel thread's exe).
+ */
+export interface RemoteLink {
+  size: number;
+  checked: boolean;
+}
 
 /** What a file does. */
 export interface FileOps {
@@ -93,6 +106,16 @@ export interface TreeContext {
   /** This machine's node id, 0 if it is none. */
   localNode: number;
   log: Logger;
+  /**
+   * Answers of the owning agents kept for the life of `table` (its links, by
+   * "<gpid>/<set>"), so that fd/ listed then looked up and read costs one call.
+   */
+  memo: Map<string, Promise<unknown>>;
+  /**
+   * procfs's hidepid=1: every process directory is mode 0500, so only its owner (and root)
+   * may list it or read its files; the directories stay listed.
+   */
+  hidePid?: boolean;
 }
 
 /** What every level of the tree knows. */
@@ -111,6 +134,10 @@ interface ThreadScope extends ProcessScope {
 interface EndedScope extends RootScope {
   ended: EndedEntry;
 }
+/** Under <gpid>/fd/<n> and fdinfo/<n>. */
+interface FdScope extends ProcessScope {
+  fd: number;
+}
 /** Under nodes/<id>/. */
 interface NodeScope extends RootScope {
   node: NodeEntry;
@@ -120,11 +147,13 @@ type Spec<S> = DirSpec<S> | FileSpec<S> | LinkSpec<S>;
 
 interface DirSpec<S> {
   kind: 'dir';
+  /** Permission bits (0o555 when not given). */
+  perm?: number | ((scope: S) => number);
   children: Record<string, Spec<S>>;
   /** A numeric child (gpid, thread id, node id): how to match it and how to list them. */
   param?: {
     match(seg: string, scope: S): Place | undefined;
-    list(scope: S): string[];
+    list(scope: S): string[] | Promise<string[]>;
   };
   /** Names not listed but resolvable (local PIDs, the rest of the real /proc). */
   hidden?: (seg: string, scope: S) => Spec<S> | undefined;
@@ -139,7 +168,9 @@ interface FileSpec<S> {
 
 interface LinkSpec<S> {
   kind: 'link';
-  target: (scope: S) => string;
+  target: (scope: S) => string | Promise<string>;
+  /** Read from the owning agent (RemoteLink). */
+  remote?: RemoteLink;
 }
 
 /** A place in the tree: a spec with the scope of its level, bound together. */
@@ -237,6 +268,81 @@ function processFiles<S extends ProcessScope>(
   );
 }
 
+/** A descriptor number as fd/ names it: decimal, 0 included. */
+const isFd = (seg: string) => /^(0|[1-9]\d{0,9})$/.test(seg);
+
+type LinkSet = 'LINKS' | 'FD' | 'NS';
+
+/**
+ * The links of set `set` of a process, as its owning agent read them: once per table
+ * (TreeContext.memo), shared by the listing, the lookups and the readlinks of one refresh.
+ */
+function linksOf(s: ProcessScope, set: LinkSet): Promise<Map<string, ProcessLinkEntry>> {
+  const key = `${s.proc.gpid}/${set}`;
+  let got = s.ctx.memo.get(key) as Promise<Map<string, ProcessLinkEntry>> | undefined;
+  if (!got) {
+    const { client, ref } = owningAgent(s);
+    got = client.readLinks(ref, set).then((links) => new Map(links.map((l) => [l.name, l])));
+    s.ctx.memo.set(key, got);
+  }
+  return got;
+}
+
+/**
+ * The target of link `name` of set `set`, as readlink(2) gave it on the owning node.
+ * @throws FsError ENOENT when there is no such link (a closed descriptor) or readlink
+ *   failed with ENOENT there (exe of a kernel thread); the node's errno for other failures.
+ */
+async function linkTarget(s: ProcessScope, set: LinkSet, name: string): Promise<string> {
+  const link = (await linksOf(s, set)).get(name);
+  if (!link) throw new FsError(E.ENOENT, `${s.proc.gpid}: no link ${name}`);
+  if (link.error) {
+    const errno = (E as Record<string, number>)[link.error] ?? E.EIO;
+    throw new FsError(errno, `${s.proc.gpid}/${name}: ${link.error} on its node`);
+  }
+  // fuse-native passes a link's target as a UTF-8 string (native-notes/security.md).
+  return link.target.toString('utf8');
+}
+
+/** A directory of links of a process (fd/, ns/): mode 0500, owned by the process's uid. */
+function linkDir(set: LinkSet, remote: RemoteLink, match: (seg: string) => boolean) {
+  const link = (name: string): LinkSpec<ProcessScope> => ({
+    kind: 'link',
+    target: (s) => linkTarget(s, set, name),
+    remote,
+  });
+  return dir<ProcessScope>(
+    {},
+    {
+      perm: 0o500,
+      param: {
+        match: (seg, s) => (match(seg) ? place(link(seg), s) : undefined),
+        list: (s) => linksOf(s, set).then((m) => [...m.keys()]),
+      },
+    },
+  );
+}
+
+/** fdinfo/<fd>: as the owning node gives it, the PIDs of a pidfd translated. */
+const FDINFO_FILE = file<FdScope>(0o444, (s) => ({
+  read: async () => {
+    const { client, ref } = owningAgent(s);
+    return render.renderFdinfo(s.proc.node, await client.readFdinfo(ref, s.fd));
+  },
+}));
+
+/** exe, cwd, root: links whose targets the owning agent reads (one call for the three). */
+const PROCESS_LINK_SPECS = Object.fromEntries(
+  PROCESS_LINKS.map((name): [string, LinkSpec<ProcessScope>] => [
+    name,
+    {
+      kind: 'link',
+      target: (s) => linkTarget(s, 'LINKS', name),
+      remote: { size: 0, checked: false },
+    },
+  ]),
+);
+
 /** Files of one thread: task/<gtid>/. */
 const THREAD_DIR = dir<ThreadScope>(
   processFiles(
@@ -245,31 +351,54 @@ const THREAD_DIR = dir<ThreadScope>(
   ),
 );
 
+/** A process directory's mode: 0555, or 0500 under hidepid (TreeContext.hidePid). */
+const processDirPerm = (s: RootScope) => (s.ctx.hidePid ? 0o500 : 0o555);
+
 /** Files of one process: <gpid>/. */
-const PROCESS_DIR = dir<ProcessScope>({
-  ...processFiles(FILE_NAMES, () => undefined),
-  task: dir(
-    {},
-    {
-      param: {
-        match: (seg, s) => {
-          const p = s.proc;
-          const tid = Number(seg) - p.node * PID_LIMIT;
-          return isNumber(seg) && hasThread(p, tid) ? place(THREAD_DIR, { ...s, tid }) : undefined;
+const PROCESS_DIR = dir<ProcessScope>(
+  {
+    ...processFiles(FILE_NAMES, () => undefined),
+    task: dir(
+      {},
+      {
+        param: {
+          match: (seg, s) => {
+            const p = s.proc;
+            const tid = Number(seg) - p.node * PID_LIMIT;
+            return isNumber(seg) && hasThread(p, tid)
+              ? place(THREAD_DIR, { ...s, tid })
+              : undefined;
+          },
+          list: ({ proc: p }) => threadIds(p).map((tid) => String(translatePid(p.node, tid))),
         },
-        list: ({ proc: p }) => threadIds(p).map((tid) => String(translatePid(p.node, tid))),
       },
-    },
-  ),
-  ctl: controlLink(({ proc: p }) => CONTROL_PATHS.process(p.gpid, p.proc.starttime, 'ctl')),
-  wait: controlLink(({ proc: p }) => CONTROL_PATHS.process(p.gpid, p.proc.starttime, 'wait')),
-  node: readOnly((s) => render.renderNodeOf(s.proc, table(s))),
-  usage: readOnly(usage),
-});
+    ),
+    ...PROCESS_LINK_SPECS,
+    fd: linkDir('FD', { size: 64, checked: true }, isFd),
+    fdinfo: dir(
+      {},
+      {
+        perm: 0o500,
+        param: {
+          match: (seg, s) =>
+            isFd(seg) ? place(FDINFO_FILE, { ...s, fd: Number(seg) }) : undefined,
+          list: (s) => linksOf(s, 'FD').then((m) => [...m.keys()]),
+        },
+      },
+    ),
+    ns: linkDir('NS', { size: 0, checked: true }, (seg) => /^[a-z_]{1,32}$/.test(seg)),
+    ctl: controlLink(({ proc: p }) => CONTROL_PATHS.process(p.gpid, p.proc.starttime, 'ctl')),
+    wait: controlLink(({ proc: p }) => CONTROL_PATHS.process(p.gpid, p.proc.starttime, 'wait')),
+    node: readOnly((s) => render.renderNodeOf(s.proc, table(s))),
+    usage: readOnly(usage),
+  },
+  { perm: processDirPerm },
+);
 
 /**
  * The cluster's root, gpid 1 (root.ts): the files tools read for a process, io all zeros;
  * its ctl refuses every signal (process-handle.ts). No node holds it: no wait, node, usage.
+ * It stays 0555 under hidepid: it is no process of anyone's, and pstree needs it.
  */
 const ROOT_FILES = 'stat status statm cmdline comm environ cgroup task ctl'.split(' ');
 const CLUSTER_ROOT_DIR = dir<ProcessScope>({
@@ -371,14 +500,23 @@ function toResolved<S extends RootScope>(spec: Spec<S>, scope: S): Resolved {
     case 'dir':
       return {
         type: 'dir',
-        attr: { mode: S_IFDIR | 0o555, ...owner },
-        entries: () => [...Object.keys(spec.children), ...(spec.param?.list(scope) ?? [])],
+        attr: {
+          mode:
+            S_IFDIR | (typeof spec.perm === 'function' ? spec.perm(scope) : (spec.perm ?? 0o555)),
+          ...owner,
+        },
+        entries: () => {
+          const fixed = Object.keys(spec.children);
+          const more = spec.param?.list(scope) ?? [];
+          return more instanceof Promise ? more.then((m) => [...fixed, ...m]) : [...fixed, ...more];
+        },
       };
     case 'link':
       return {
         type: 'link',
         attr: { mode: S_IFLNK | 0o777, ...owner },
-        target: spec.target(scope),
+        target: () => spec.target(scope),
+        remote: spec.remote,
       };
     case 'file':
       return { type: 'file', attr: { mode: S_IFREG | spec.perm, ...owner }, file: spec.ops(scope) };

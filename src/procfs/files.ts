@@ -59,6 +59,19 @@ export const PROCESS_FILES = {
   io: { mode: 0o400, read: 'on-demand', view: 'verbatim' },
   // Read when asked (as io): 1.3 KB per process that `ps` never reads.
   limits: { mode: 0o444, read: 'on-demand', view: 'verbatim' },
+  // Read when asked, as Linux gives them (native-notes/security.md, "Per-process files").
+  // smaps and smaps_rollup are 0444 on Linux but ptrace-checked (EACCES for another user):
+  // 0400 here makes the kernel refuse the same readers. wchan is ptrace-checked too (Linux
+  // prints "0" to others): 0400. The writable ones (oom_score_adj, loginuid, autogroup,
+  // 0644 on Linux) are 0444: the view has no way to write them.
+  smaps_rollup: { mode: 0o400, read: 'on-demand', view: 'verbatim' },
+  smaps: { mode: 0o400, read: 'on-demand', view: 'verbatim' },
+  schedstat: { mode: 0o444, read: 'on-demand', thread: 'own', view: 'verbatim' },
+  oom_score: { mode: 0o444, read: 'on-demand', view: 'verbatim' },
+  oom_score_adj: { mode: 0o444, read: 'on-demand', view: 'verbatim' },
+  wchan: { mode: 0o400, read: 'on-demand', thread: 'own', view: 'verbatim' },
+  loginuid: { mode: 0o444, read: 'on-demand', view: 'verbatim' },
+  autogroup: { mode: 0o444, read: 'on-demand', view: 'verbatim' },
 } as const satisfies Record<string, FileDecl>;
 
 type Files = typeof PROCESS_FILES;
@@ -113,3 +126,10 @@ export const SNAPSHOT_FILES: readonly SnapshotFile[] = FILE_NAMES.filter(isSnaps
 
 /** The files each thread carries its own of, in declaration order. */
 export const THREAD_FILES: readonly ThreadFile[] = FILE_NAMES.filter(isThreadFile);
+
+/**
+ * The symbolic links of /proc/<pid>/ the view serves, targets read by the owning agent
+ * (ReadProcessLinks LINKS). fd/<n> (FD) and ns/<type> (NS) are links too, named by the
+ * node's kernel.
+ */
+export const PROCESS_LINKS = ['exe', 'cwd', 'root'] as const;

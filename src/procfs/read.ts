@@ -28,10 +28,12 @@ const DENIED = new Set(['EACCES', 'EPERM']);
  * Reads a whole file. A read that returns less than it asked for ends the file: procfs
  * hands out a seq_file or a cmdline/environ in full when the buffer is large enough, so
  * the extra read(2) that would return 0 is saved (a third of the system calls here).
+ * With `toEof`, reads until read(2) returns 0 instead (smaps: a seq_file of many records,
+ * read on demand, where one short read must not cut it).
  * @returns the bytes, or null when the file (or its process) does not exist.
  * @throws the fs error for anything else (EACCES included: callers decide).
  */
-export function readWhole(path: string): Buffer | null {
+export function readWhole(path: string, toEof = false): Buffer | null {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -50,7 +52,7 @@ export function readWhole(path: string): Buffer | null {
       const want = scratch.length - length;
       const n = readSync(fd, scratch, length, want, null);
       length += n;
-      if (n < want) break;
+      if (toEof ? n === 0 : n < want) break;
     }
     return Buffer.from(scratch.subarray(0, length));
   } catch (err) {

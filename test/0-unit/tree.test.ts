@@ -5,6 +5,7 @@ import t from 'tap';
 import { constants, readFileSync } from 'node:fs';
 import type { Cluster } from '../../src/cluster/cluster';
 import { E, FsError } from '../../src/fs/errno';
+import { CachedView } from '../../src/fs/cached-view';
 import { resolvePath, type Resolved, type TreeContext } from '../../src/fs/tree';
 import { encodeGpid as g } from '../../src/gpid';
 import { createLogger } from '../../src/log';
@@ -29,6 +30,29 @@ const client = {
     calls.push(args),
     Promise.resolve(args[1] === 'LIMITS' ? fixture('6551/limits') : Buffer.from('rchar: 1\n'))
   ),
+  // ReadProcessLinks: one answer per set; a kernel thread's exe fails with ENOENT there.
+  readLinks: (...args: unknown[]) => (
+    calls.push(args),
+    Promise.resolve(
+      {
+        LINKS: [
+          { name: 'exe', target: Buffer.alloc(0), error: 'ENOENT' },
+          { name: 'cwd', target: Buffer.from('/srv/n1'), error: '' },
+          { name: 'root', target: Buffer.from('/'), error: '' },
+        ],
+        FD: [
+          { name: '0', target: Buffer.from('/dev/null'), error: '' },
+          { name: '3', target: Buffer.from('anon_inode:[pidfd]'), error: '' },
+        ],
+        NS: [{ name: 'pid', target: Buffer.from('pid:[4026531836]'), error: '' }],
+      }[args[1] as string],
+    )
+  ),
+  // fdinfo of a pidfd: Pid and the first NSpid are the node's PIDs.
+  readFdinfo: (...args: unknown[]) => (
+    calls.push(args),
+    Promise.resolve(Buffer.from('pos:\t0\nflags:\t02000002\nPid:\t700\nNSpid:\t700\t1\n'))
+  ),
 };
 const ctx: TreeContext = {
   cluster: { clients: new Map([[1, client]]) } as unknown as Cluster,
@@ -37,6 +61,7 @@ const ctx: TreeContext = {
   controlMount: CONTROL,
   localNode: 1,
   log: createLogger('test', {}, 'silent'),
+  memo: new Map(),
 };
 
 const hostile = g(1, 6551);
@@ -51,8 +76,14 @@ async function have(path: string): Promise<unknown[]> {
     return [err instanceof FsError ? `errno ${err.errno}` : String(err)];
   }
   const head = [r.type, r.attr.mode, r.attr.uid];
-  if (r.type === 'dir') return [...head, r.entries()];
-  if (r.type === 'link') return [...head, r.target];
+  if (r.type === 'dir') return [...head, await r.entries()];
+  if (r.type === 'link') {
+    try {
+      return [...head, await r.target()];
+    } catch (err) {
+      return [err instanceof FsError ? `link-errno ${err.errno}` : String(err)];
+    }
+  }
   try {
     return [...head, r.file.read ? (await r.file.read()).toString('latin1') : 'unreadable'];
   } catch (err) {
@@ -75,6 +106,14 @@ const PER_PROCESS = [
   'cgroup',
   'io',
   'limits',
+  'smaps_rollup',
+  'smaps',
+  'schedstat',
+  'oom_score',
+  'oom_score_adj',
+  'wchan',
+  'loginuid',
+  'autogroup',
 ];
 
 const cases: { path: string; want: unknown[] }[] = [
@@ -111,9 +150,39 @@ const cases: { path: string; want: unknown[] }[] = [
   },
   {
     path: `/${hostile}`,
-    want: ['dir', DIR, 1000, [...PER_PROCESS, 'task', 'ctl', 'wait', 'node', 'usage']],
+    want: [
+      'dir',
+      DIR,
+      1000,
+      [
+        ...PER_PROCESS,
+        'task',
+        ...['exe', 'cwd', 'root', 'fd', 'fdinfo', 'ns'],
+        'ctl',
+        'wait',
+        'node',
+        'usage',
+      ],
+    ],
   },
   { path: `/${hostile}/environ`, want: ['file', OWNER, 1000, fixture('6551/environ')] },
+  { path: `/${hostile}/exe`, want: [`link-errno ${E.ENOENT}`] },
+  { path: `/${hostile}/cwd`, want: ['link', LINK, 1000, '/srv/n1'] },
+  { path: `/${hostile}/fd`, want: ['dir', S_IFDIR | 0o500, 1000, ['0', '3']] },
+  { path: `/${hostile}/fd/3`, want: ['link', LINK, 1000, 'anon_inode:[pidfd]'] },
+  { path: `/${hostile}/fd/4`, want: [`link-errno ${E.ENOENT}`] },
+  { path: `/${hostile}/fd/03`, want: [`errno ${E.ENOENT}`] },
+  { path: `/${hostile}/fdinfo`, want: ['dir', S_IFDIR | 0o500, 1000, ['0', '3']] },
+  {
+    path: `/${hostile}/fdinfo/3`,
+    want: [
+      'file',
+      R,
+      1000,
+      `pos:\t0\nflags:\t02000002\nPid:\t${g(1, 700)}\nNSpid:\t${g(1, 700)}\t1\n`,
+    ],
+  },
+  { path: `/${hostile}/ns/pid`, want: ['link', LINK, 1000, 'pid:[4026531836]'] },
   { path: `/${hostile}/limits`, want: ['file', R, 1000, fixture('6551/limits')] },
   { path: `/${hostile}/statm`, want: ['file', R, 1000, fixture('6551/statm')] },
   { path: `/${hostile}/comm`, want: ['file', R, 1000, 'x) (y\nz w\n'] },
@@ -131,7 +200,7 @@ const cases: { path: string; want: unknown[] }[] = [
   { path: `/${worker}/task`, want: ['dir', DIR, 0, [800, 801, 802].map((p) => String(g(1, p)))] },
   {
     path: `/${worker}/task/${g(1, 801)}`,
-    want: ['dir', DIR, 0, ['stat', 'status', 'statm', 'cmdline', 'comm']],
+    want: ['dir', DIR, 0, ['stat', 'status', 'statm', 'cmdline', 'comm', 'schedstat', 'wchan']],
   },
   { path: `/${worker}/task/${g(1, 801)}/statm`, want: ['file', R, 0, fixture('800/statm')] },
   { path: `/${worker}/task/${g(1, 801)}/environ`, want: [`errno ${E.ENOENT}`] },
@@ -175,9 +244,43 @@ t.test('resolvePath: want/have per path', async (t) => {
   t.same(
     calls,
     [
+      [{ pid: 6551, starttime: 131026 }, 'LINKS'],
+      [{ pid: 6551, starttime: 131026 }, 'FD'],
+      [{ pid: 6551, starttime: 131026 }, 3],
+      [{ pid: 6551, starttime: 131026 }, 'NS'],
       [{ pid: 6551, starttime: 131026 }, 'LIMITS', undefined],
       [{ pid: 6551, starttime: 131026 }, 'IO', undefined],
     ],
-    'limits and io asked of the owning agent',
+    'asked of the owning agent: each link set once (exe, cwd; fd/ listed, looked up; fdinfo/ listed), fdinfo/3, limits, io',
   );
+});
+
+t.test('what ps -ef and ls -l <gpid>/ touch asks no agent', async (t) => {
+  calls.length = 0;
+  const view = new CachedView({
+    cluster: {
+      clients: new Map([[1, client]]),
+      fresh: () => tab,
+      refresh: () => Promise.resolve(tab),
+    } as unknown as Cluster,
+    hostProc: FIXTURE,
+    controlMount: CONTROL,
+    localNode: 1,
+    log: createLogger('test', {}, 'silent'),
+  }).ops();
+  const op = (name: 'getattr' | 'readdir', path: string) =>
+    new Promise<number>((done) => view[name](path, (err: number) => done(err)));
+  // ps -ef: the root listing, then each process's directory, stat, status and cmdline;
+  // `ls -l <gpid>/`: its listing and an lstat of every entry but the on-demand files.
+  const paths = [
+    '/',
+    `/${hostile}`,
+    ...['stat', 'status', 'cmdline'].map((f) => `/${hostile}/${f}`),
+  ];
+  for (const p of paths) t.equal(await op('getattr', p), 0, `getattr ${p}`);
+  t.equal(await op('readdir', '/'), 0);
+  t.equal(await op('readdir', `/${hostile}`), 0);
+  for (const name of ['exe', 'cwd', 'root', 'fd', 'fdinfo', 'ns', 'task'])
+    t.equal(await op('getattr', `/${hostile}/${name}`), 0, `lstat ${name}`);
+  t.same(calls, [], 'no agent call');
 });

@@ -343,7 +343,11 @@ interface Rpc {
   req: string;
   valid(): Buffer | Buffer[];
 }
-const FILES = ['STAT', 'STATUS', 'STATM', 'CMDLINE', 'COMM', 'ENVIRON', 'CGROUP', 'IO'];
+const FILES = [
+  ...['STAT', 'STATUS', 'STATM', 'CMDLINE', 'COMM', 'ENVIRON', 'CGROUP', 'IO', 'LIMITS'],
+  ...['SMAPS_ROLLUP', 'SMAPS', 'SCHEDSTAT', 'OOM_SCORE', 'OOM_SCORE_ADJ', 'WCHAN'],
+  ...['LOGINUID', 'AUTOGROUP', 'FDINFO'],
+];
 const RPCS: Rpc[] = [
   {
     name: 'GetNodeInfo',
@@ -366,7 +370,14 @@ const RPCS: Rpc[] = [
         process: ref(),
         file: pick(FILES),
         tid: int(3) ? 0 : pick(targetPids()),
+        fd: pick([0, 1, 2, 3, 99, 0xffffffff]),
       }),
+  },
+  {
+    name: 'ReadProcessLinks',
+    kind: 'unary',
+    req: 'ProcessLinksRequest',
+    valid: () => enc('ProcessLinksRequest', { process: ref(), set: pick(['LINKS', 'FD', 'NS']) }),
   },
   { name: 'GetUsage', kind: 'unary', req: 'ProcessRef', valid: () => enc('ProcessRef', ref()) },
   {

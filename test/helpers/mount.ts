@@ -31,7 +31,11 @@ export interface TestMount {
 export async function startMount(
   t: Test,
   cluster: TestCluster,
-  opts: { node?: number; mountPoint?: string } = {},
+  opts: {
+    node?: number;
+    mountPoint?: string;
+    /** more options of gproc mount */ args?: string[];
+  } = {},
 ): Promise<TestMount> {
   const mountPoint = opts.mountPoint ?? mkdtempSync(join(tmpdir(), 'gproc-mnt-'));
   const logFile = join(cluster.dir, `mount-${opts.node ?? 1}-${Date.now()}.log`);
@@ -45,6 +49,7 @@ export async function startMount(
     cluster.configPath,
     '--node',
     String(node),
+    ...(opts.args ?? []),
     mountPoint,
   ];
   const child = spawn(args[0], args.slice(1), { stdio: ['ignore', log, log] });

@@ -1,13 +1,14 @@
 /**
  * ReadProcessFile and GetUsage: one process's file, or its cpu and memory use. A request
  * names a file by its enum, never by a path: the files procfs/files.ts declares, those of
- * mode 0400 (environ, io) their owner's (and root's) to read, as in /proc.
+ * mode 0400 (environ, io, smaps...) their owner's (and root's) to read, as in /proc, and
+ * fdinfo/<fd> (FDINFO with its descriptor number), which is its owner's too.
  */
 import { status, type ServerUnaryCall } from '@grpc/grpc-js';
 import pidusage from 'pidusage';
 import { statSync } from 'node:fs';
 import { PID_LIMIT } from '../../gpid';
-import { FILE_BY_WIRE, isPrivateFile } from '../../procfs/files';
+import { declOf, FILE_BY_WIRE, isPrivateFile } from '../../procfs/files';
 import { readWhole } from '../../procfs/read';
 import type { ProcessFile } from '../../proto/gen/gproc/v1/ProcessFile';
 import type { ProcessFileRequest__Output } from '../../proto/gen/gproc/v1/ProcessFileRequest';
@@ -31,7 +32,9 @@ export function readProcessFile(
   const { policy, procRoot } = ctx;
   const viewer = policy.viewer(call, 'ReadProcessFile');
   const ref = checkRef(req.process);
-  const name = FILE_BY_WIRE.get(req.file);
+  // fdinfo/<fd>: the descriptor's file, ptrace-checked on Linux (the owner's and root's).
+  const declared = FILE_BY_WIRE.get(req.file);
+  const name = req.file === 'FDINFO' ? `fdinfo/${req.fd}` : declared;
   if (!name)
     throw new RpcError(status.INVALID_ARGUMENT, `unknown process file ${JSON.stringify(req.file)}`);
   if (req.tid !== 0 && (req.tid < 1 || req.tid >= PID_LIMIT))
@@ -40,20 +43,25 @@ export function readProcessFile(
   const owner = ownerOf(`${procRoot}/${ref.pid}`);
   const unreadable = () =>
     new RpcError(status.PERMISSION_DENIED, `${name} of ${ref.pid} is not readable`);
-  if (isPrivateFile(name) && !policy.maySeePrivate(viewer, owner)) throw unreadable();
+  const isPrivate = declared ? isPrivateFile(declared) : true;
+  if (isPrivate && !policy.maySeePrivate(viewer, owner)) throw unreadable();
   const dir = req.tid ? `${procRoot}/${ref.pid}/task/${req.tid}` : `${procRoot}/${ref.pid}`;
   let content: Buffer | null;
   try {
-    content = readWhole(`${dir}/${name}`);
+    content = readWhole(`${dir}/${name}`, !declared || declOf(declared).read === 'on-demand');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') throw unreadable();
     throw err;
   }
   if (!content) {
-    // task/<tid> of a live process is missing: that thread is not (or no longer) one of it.
-    if (req.tid && readIdentity(procRoot, ref.pid)?.starttime === seen.starttime)
-      throw new RpcError(status.NOT_FOUND, `process ${ref.pid} has no thread ${req.tid}`);
+    // Missing in a live process: task/<tid> of a thread that is not (or no longer) one of
+    // it, or a file this kernel does not have (smaps_rollup before Linux 4.14): ENOENT.
+    if (readIdentity(procRoot, ref.pid)?.starttime === seen.starttime)
+      throw new RpcError(
+        status.NOT_FOUND,
+        req.tid ? `process ${ref.pid} has no thread ${req.tid}` : `no ${name} in /proc/${ref.pid}`,
+      );
     throw goneError(ref.pid);
   }
   // What was read belongs to the process checked only if it is still the one there (its

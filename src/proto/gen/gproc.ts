@@ -14,6 +14,9 @@ import type { Process as _gproc_v1_Process, Process__Output as _gproc_v1_Process
 import type { ProcessEvent as _gproc_v1_ProcessEvent, ProcessEvent__Output as _gproc_v1_ProcessEvent__Output } from './gproc/v1/ProcessEvent';
 import type { ProcessFile as _gproc_v1_ProcessFile, ProcessFile__Output as _gproc_v1_ProcessFile__Output } from './gproc/v1/ProcessFile';
 import type { ProcessFileRequest as _gproc_v1_ProcessFileRequest, ProcessFileRequest__Output as _gproc_v1_ProcessFileRequest__Output } from './gproc/v1/ProcessFileRequest';
+import type { ProcessLink as _gproc_v1_ProcessLink, ProcessLink__Output as _gproc_v1_ProcessLink__Output } from './gproc/v1/ProcessLink';
+import type { ProcessLinks as _gproc_v1_ProcessLinks, ProcessLinks__Output as _gproc_v1_ProcessLinks__Output } from './gproc/v1/ProcessLinks';
+import type { ProcessLinksRequest as _gproc_v1_ProcessLinksRequest, ProcessLinksRequest__Output as _gproc_v1_ProcessLinksRequest__Output } from './gproc/v1/ProcessLinksRequest';
 import type { ProcessRef as _gproc_v1_ProcessRef, ProcessRef__Output as _gproc_v1_ProcessRef__Output } from './gproc/v1/ProcessRef';
 import type { RunInput as _gproc_v1_RunInput, RunInput__Output as _gproc_v1_RunInput__Output } from './gproc/v1/RunInput';
 import type { RunOutput as _gproc_v1_RunOutput, RunOutput__Output as _gproc_v1_RunOutput__Output } from './gproc/v1/RunOutput';
@@ -52,6 +55,10 @@ export interface ProtoGrpcType {
       ProcessFile: MessageTypeDefinition<_gproc_v1_ProcessFile, _gproc_v1_ProcessFile__Output>
       ProcessFileName: EnumTypeDefinition
       ProcessFileRequest: MessageTypeDefinition<_gproc_v1_ProcessFileRequest, _gproc_v1_ProcessFileRequest__Output>
+      ProcessLink: MessageTypeDefinition<_gproc_v1_ProcessLink, _gproc_v1_ProcessLink__Output>
+      ProcessLinkSet: EnumTypeDefinition
+      ProcessLinks: MessageTypeDefinition<_gproc_v1_ProcessLinks, _gproc_v1_ProcessLinks__Output>
+      ProcessLinksRequest: MessageTypeDefinition<_gproc_v1_ProcessLinksRequest, _gproc_v1_ProcessLinksRequest__Output>
       ProcessRef: MessageTypeDefinition<_gproc_v1_ProcessRef, _gproc_v1_ProcessRef__Output>
       RunInput: MessageTypeDefinition<_gproc_v1_RunInput, _gproc_v1_RunInput__Output>
       RunOutput: MessageTypeDefinition<_gproc_v1_RunOutput, _gproc_v1_RunOutput__Output>

@@ -10,6 +10,8 @@ import type { NodeInfoRequest as _gproc_v1_NodeInfoRequest, NodeInfoRequest__Out
 import type { ProcessEvent as _gproc_v1_ProcessEvent, ProcessEvent__Output as _gproc_v1_ProcessEvent__Output } from '../../gproc/v1/ProcessEvent';
 import type { ProcessFile as _gproc_v1_ProcessFile, ProcessFile__Output as _gproc_v1_ProcessFile__Output } from '../../gproc/v1/ProcessFile';
 import type { ProcessFileRequest as _gproc_v1_ProcessFileRequest, ProcessFileRequest__Output as _gproc_v1_ProcessFileRequest__Output } from '../../gproc/v1/ProcessFileRequest';
+import type { ProcessLinks as _gproc_v1_ProcessLinks, ProcessLinks__Output as _gproc_v1_ProcessLinks__Output } from '../../gproc/v1/ProcessLinks';
+import type { ProcessLinksRequest as _gproc_v1_ProcessLinksRequest, ProcessLinksRequest__Output as _gproc_v1_ProcessLinksRequest__Output } from '../../gproc/v1/ProcessLinksRequest';
 import type { ProcessRef as _gproc_v1_ProcessRef, ProcessRef__Output as _gproc_v1_ProcessRef__Output } from '../../gproc/v1/ProcessRef';
 import type { RunInput as _gproc_v1_RunInput, RunInput__Output as _gproc_v1_RunInput__Output } from '../../gproc/v1/RunInput';
 import type { RunOutput as _gproc_v1_RunOutput, RunOutput__Output as _gproc_v1_RunOutput__Output } from '../../gproc/v1/RunOutput';
@@ -95,6 +97,21 @@ export interface AgentClient extends grpc.Client {
   readProcessFile(argument: _gproc_v1_ProcessFileRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gproc_v1_ProcessFile__Output>): grpc.ClientUnaryCall;
   readProcessFile(argument: _gproc_v1_ProcessFileRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gproc_v1_ProcessFile__Output>): grpc.ClientUnaryCall;
   readProcessFile(argument: _gproc_v1_ProcessFileRequest, callback: grpc.requestCallback<_gproc_v1_ProcessFile__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * The symbolic links of one process (exe cwd root, fd/, or ns/) and their targets, read now.
+   */
+  ReadProcessLinks(argument: _gproc_v1_ProcessLinksRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gproc_v1_ProcessLinks__Output>): grpc.ClientUnaryCall;
+  ReadProcessLinks(argument: _gproc_v1_ProcessLinksRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gproc_v1_ProcessLinks__Output>): grpc.ClientUnaryCall;
+  ReadProcessLinks(argument: _gproc_v1_ProcessLinksRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gproc_v1_ProcessLinks__Output>): grpc.ClientUnaryCall;
+  ReadProcessLinks(argument: _gproc_v1_ProcessLinksRequest, callback: grpc.requestCallback<_gproc_v1_ProcessLinks__Output>): grpc.ClientUnaryCall;
+  /**
+   * The symbolic links of one process (exe cwd root, fd/, or ns/) and their targets, read now.
+   */
+  readProcessLinks(argument: _gproc_v1_ProcessLinksRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gproc_v1_ProcessLinks__Output>): grpc.ClientUnaryCall;
+  readProcessLinks(argument: _gproc_v1_ProcessLinksRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gproc_v1_ProcessLinks__Output>): grpc.ClientUnaryCall;
+  readProcessLinks(argument: _gproc_v1_ProcessLinksRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gproc_v1_ProcessLinks__Output>): grpc.ClientUnaryCall;
+  readProcessLinks(argument: _gproc_v1_ProcessLinksRequest, callback: grpc.requestCallback<_gproc_v1_ProcessLinks__Output>): grpc.ClientUnaryCall;
   
   /**
    * Starts a process and streams its stdin, stdout and stderr (gproc run).
@@ -213,6 +230,11 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   ReadProcessFile: grpc.handleUnaryCall<_gproc_v1_ProcessFileRequest__Output, _gproc_v1_ProcessFile>;
   
   /**
+   * The symbolic links of one process (exe cwd root, fd/, or ns/) and their targets, read now.
+   */
+  ReadProcessLinks: grpc.handleUnaryCall<_gproc_v1_ProcessLinksRequest__Output, _gproc_v1_ProcessLinks>;
+  
+  /**
    * Starts a process and streams its stdin, stdout and stderr (gproc run).
    */
   Run: grpc.handleBidiStreamingCall<_gproc_v1_RunInput__Output, _gproc_v1_RunOutput>;
@@ -253,6 +275,7 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   GetSnapshot: MethodDefinition<_gproc_v1_SnapshotRequest, _gproc_v1_Snapshot, _gproc_v1_SnapshotRequest__Output, _gproc_v1_Snapshot__Output>
   GetUsage: MethodDefinition<_gproc_v1_ProcessRef, _gproc_v1_Usage, _gproc_v1_ProcessRef__Output, _gproc_v1_Usage__Output>
   ReadProcessFile: MethodDefinition<_gproc_v1_ProcessFileRequest, _gproc_v1_ProcessFile, _gproc_v1_ProcessFileRequest__Output, _gproc_v1_ProcessFile__Output>
+  ReadProcessLinks: MethodDefinition<_gproc_v1_ProcessLinksRequest, _gproc_v1_ProcessLinks, _gproc_v1_ProcessLinksRequest__Output, _gproc_v1_ProcessLinks__Output>
   Run: MethodDefinition<_gproc_v1_RunInput, _gproc_v1_RunOutput, _gproc_v1_RunInput__Output, _gproc_v1_RunOutput__Output>
   Seal: MethodDefinition<_gproc_v1_SealRequest, _gproc_v1_Credential, _gproc_v1_SealRequest__Output, _gproc_v1_Credential__Output>
   Signal: MethodDefinition<_gproc_v1_SignalRequest, _gproc_v1_SignalReply, _gproc_v1_SignalRequest__Output, _gproc_v1_SignalReply__Output>

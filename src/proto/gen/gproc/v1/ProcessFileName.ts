@@ -11,6 +11,18 @@ export const ProcessFileName = {
   CGROUP: 'CGROUP',
   IO: 'IO',
   LIMITS: 'LIMITS',
+  SMAPS_ROLLUP: 'SMAPS_ROLLUP',
+  SMAPS: 'SMAPS',
+  SCHEDSTAT: 'SCHEDSTAT',
+  OOM_SCORE: 'OOM_SCORE',
+  OOM_SCORE_ADJ: 'OOM_SCORE_ADJ',
+  WCHAN: 'WCHAN',
+  LOGINUID: 'LOGINUID',
+  AUTOGROUP: 'AUTOGROUP',
+  /**
+   * fdinfo/<fd>
+   */
+  FDINFO: 'FDINFO',
 } as const;
 
 export type ProcessFileName =
@@ -34,5 +46,26 @@ export type ProcessFileName =
   | 8
   | 'LIMITS'
   | 9
+  | 'SMAPS_ROLLUP'
+  | 10
+  | 'SMAPS'
+  | 11
+  | 'SCHEDSTAT'
+  | 12
+  | 'OOM_SCORE'
+  | 13
+  | 'OOM_SCORE_ADJ'
+  | 14
+  | 'WCHAN'
+  | 15
+  | 'LOGINUID'
+  | 16
+  | 'AUTOGROUP'
+  | 17
+  /**
+   * fdinfo/<fd>
+   */
+  | 'FDINFO'
+  | 18
 
 export type ProcessFileName__Output = typeof ProcessFileName[keyof typeof ProcessFileName]

@@ -10,6 +10,10 @@ export interface ProcessFileRequest {
    * 0 = the process itself, else task/<tid>
    */
   'tid'?: (number);
+  /**
+   * FDINFO: the descriptor (fdinfo/<fd>)
+   */
+  'fd'?: (number);
 }
 
 export interface ProcessFileRequest__Output {
@@ -19,4 +23,8 @@ export interface ProcessFileRequest__Output {
    * 0 = the process itself, else task/<tid>
    */
   'tid': (number);
+  /**
+   * FDINFO: the descriptor (fdinfo/<fd>)
+   */
+  'fd': (number);
 }
