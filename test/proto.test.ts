@@ -32,6 +32,7 @@ t.test(
       'Signal',
       'Spawn',
       'Wait',
+      'Watch',
     ]);
     t.ok(service.Run.requestStream && service.Run.responseStream, 'Run streams both ways');
     t.ok(service.Events.responseStream && !service.Events.requestStream);
