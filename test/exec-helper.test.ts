@@ -125,7 +125,9 @@ t.test('gproc-exec over a real view', async (t) => {
     () => {
       if (up.exitCode !== null) throw new Error(`gproc up exited ${up.exitCode}: ${upErr}`);
       try {
-        return readdirSync(view).includes('nodes') || undefined;
+        // Its node's processes listed: the agent's first reading of a busy machine can outlast
+        // the first refresh, which then shows the node down for a second.
+        return readdirSync(view).some((n) => Number(n) >= 2 ** 22) || undefined;
       } catch {
         return undefined;
       }
