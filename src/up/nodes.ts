@@ -196,7 +196,15 @@ export async function launchNode(opts: LaunchOptions): Promise<LaunchedNode> {
     },
     defaults.namespaceStartMs,
     20,
-  );
+  ).catch((err: unknown) => {
+    // Not started in time: a namespace that starts later must not be left running.
+    try {
+      process.kill(-launcher.pid!, 'SIGKILL'); // its process group (detached: its own)
+    } catch {
+      // already gone
+    }
+    throw err;
+  });
   return {
     id: opts.id,
     pid: launcher.pid!,
