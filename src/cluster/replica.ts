@@ -63,6 +63,8 @@ export class ReplicaFeed {
   readonly replica = new Replica();
   /** Wall clock ms of the last update (0: none yet). */
   lastUpdateMs = 0;
+  /** Updates applied so far (metrics). */
+  updates = 0;
   private call: ClientDuplexStream<WatchRequest, TableUpdate__Output> | undefined;
   /** Whether the stream is open and its first update arrived. */
   private live = false;
@@ -117,6 +119,7 @@ export class ReplicaFeed {
     this.call = call;
     call.on('data', (u: TableUpdate__Output) => {
       this.replica.apply(u);
+      this.updates++;
       this.live = true;
       this.lastUpdateMs = Date.now();
       this.onUpdate();

@@ -8,6 +8,10 @@
  *   gproc_mount_refresh_seconds{node}           histogram, one node's snapshot call in a
  *                                               refresh of the view (answered calls only)
  *   gproc_mount_refresh_failures_total{node}    counter, snapshot calls that brought none
+ *   gproc_mount_replica_updates_total{node}     counter, updates of node <id>'s replica
+ *                                               applied from its Watch stream
+ *   gproc_mount_replica_age_seconds{node}       gauge, time since that replica's last
+ *                                               update (its freshness; -1: none yet)
  *   gproc_mount_fuse_seconds{mount,op}          histogram, FUSE requests by operation
  *                                               (getattr, read...) from the kernel's
  *                                               hand-over to the answer; mount is "view"
@@ -62,6 +66,29 @@ export class MountMetrics {
       collect() {
         const c = self.cluster;
         for (const id of ids) this.set({ node: String(id) }, c && c.isDown(id) ? 0 : 1);
+      },
+    });
+    new Counter({
+      name: 'gproc_mount_replica_updates_total',
+      help: "Updates of node <id>'s replica applied from its Watch stream.",
+      labelNames: ['node'],
+      registers,
+      collect() {
+        this.reset();
+        for (const id of ids)
+          this.inc({ node: String(id) }, self.cluster?.feeds.get(id)?.updates ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'gproc_mount_replica_age_seconds',
+      help: "Seconds since node <id>'s replica was last updated (-1: not yet).",
+      labelNames: ['node'],
+      registers,
+      collect() {
+        for (const id of ids) {
+          const at = self.cluster?.feeds.get(id)?.lastUpdateMs ?? 0;
+          this.set({ node: String(id) }, at ? (Date.now() - at) / 1000 : -1);
+        }
       },
     });
     this.refresh = new Histogram({
