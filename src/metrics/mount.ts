@@ -44,8 +44,9 @@ export class MountMetrics {
 
   constructor(config: ClusterConfig) {
     const registers = [this.registry];
-    const ids = config.nodes.map((n) => n.id);
     const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    /** The nodes now: the cluster's (its membership may change: etcd), else the file's. */
+    const nodeIds = () => (self.cluster?.config ?? config).nodes.map((n) => n.id);
     new Gauge({
       name: 'gproc_mount_nodes',
       help: 'Nodes of the cluster file by state (up, down) as this mount sees them.',
@@ -53,6 +54,7 @@ export class MountMetrics {
       registers,
       collect() {
         const c = self.cluster;
+        const ids = nodeIds();
         const down = c ? ids.filter((id) => c.isDown(id)).length : 0;
         this.set({ state: 'up' }, ids.length - down);
         this.set({ state: 'down' }, down);
@@ -65,7 +67,8 @@ export class MountMetrics {
       registers,
       collect() {
         const c = self.cluster;
-        for (const id of ids) this.set({ node: String(id) }, c && c.isDown(id) ? 0 : 1);
+        this.reset();
+        for (const id of nodeIds()) this.set({ node: String(id) }, c && c.isDown(id) ? 0 : 1);
       },
     });
     new Counter({
@@ -75,7 +78,7 @@ export class MountMetrics {
       registers,
       collect() {
         this.reset();
-        for (const id of ids)
+        for (const id of nodeIds())
           this.inc({ node: String(id) }, self.cluster?.feeds.get(id)?.updates ?? 0);
       },
     });
@@ -85,7 +88,8 @@ export class MountMetrics {
       labelNames: ['node'],
       registers,
       collect() {
-        for (const id of ids) {
+        this.reset();
+        for (const id of nodeIds()) {
           const at = self.cluster?.feeds.get(id)?.lastUpdateMs ?? 0;
           this.set({ node: String(id) }, at ? (Date.now() - at) / 1000 : -1);
         }
@@ -121,7 +125,7 @@ export class MountMetrics {
         for (const e of self.errors) this.inc({ mount: e.mount, op: e.op }, e.n);
       },
     });
-    for (const id of ids) this.refreshFailures.labels(String(id)).inc(0);
+    for (const id of nodeIds()) this.refreshFailures.labels(String(id)).inc(0);
   }
 
   /** Reports `cluster`'s node states from now on. */
