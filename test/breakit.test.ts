@@ -17,10 +17,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeGpid } from '../src/gpid';
-import { REPO, startCluster, waitFor } from './helpers/cluster';
+import { REPO, startCluster, waitFor, NOBODY } from './helpers/cluster';
 import { inNode, startMount } from './helpers/mount';
 
-const NOBODY = 65534;
 const OTHER = 4242;
 const asUser = (uid: number, argv: string[]) => [
   'setpriv',

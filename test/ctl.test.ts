@@ -17,10 +17,8 @@ import {
   writeSync,
 } from 'node:fs';
 import { encodeGpid } from '../src/gpid';
-import { GPROC, GPROC_SH, startCluster, waitFor, type TestNode } from './helpers/cluster';
+import { GPROC, GPROC_SH, startCluster, waitFor, type TestNode, NOBODY } from './helpers/cluster';
 import { hex, inNode, inView, startMount, writeCases } from './helpers/mount';
-
-const NOBODY = 65534;
 
 /** Starts `sh -c CMD` in a node, detached from the test's pipes; its pid in the node. */
 function startIn(node: TestNode, cmd: string, asUid?: number): number {

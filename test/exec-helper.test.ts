@@ -20,7 +20,7 @@ import {
 import { join } from 'node:path';
 import { runtimeDir } from '../src/fs/mount';
 import { upFiles } from '../src/up/files';
-import { freePorts, GPROC, REPO, requireRealParts, waitFor } from './helpers/cluster';
+import { freePorts, GPROC, REPO, requireRealParts, waitFor, NOBODY } from './helpers/cluster';
 
 requireRealParts();
 const HELPER = join(REPO, 'dist', 'gproc-exec');
@@ -31,7 +31,6 @@ const KILL_LIBRARY = join(REPO, 'dist', 'gproc-kill.so');
     throw new Error(`${HELPER} is missing or not set-user-ID root: run "make build" as root`);
 }
 
-const NOBODY = 65534;
 const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 /** A plain environment every user can use (root's PATH names directories nobody cannot search). */
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', LANG: 'C.UTF-8' };

@@ -10,10 +10,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeGpid } from '../src/gpid';
-import { GPROC, startCluster, waitFor, type TestNode } from './helpers/cluster';
+import { GPROC, startCluster, waitFor, type TestNode, NOBODY } from './helpers/cluster';
 import { alive, inNode, inView, startMount } from './helpers/mount';
 
-const NOBODY = 65534;
 const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 const PY = '/usr/bin/python3'; // Debian's, which has python3-psutil
 

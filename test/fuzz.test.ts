@@ -16,11 +16,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeGpid } from '../src/gpid';
-import { REPO, startCluster, type TestCluster, type TestNode } from './helpers/cluster';
+import { REPO, startCluster, type TestCluster, type TestNode, NOBODY } from './helpers/cluster';
 import type { FuzzResult, FuzzSpec } from './helpers/fuzz-rpc';
 import { alive, inNode, sleeper, startMount } from './helpers/mount';
 
-const NOBODY = 65534;
 const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 const NODE = ['env', '-u', 'NODE_OPTIONS', 'node'];
 

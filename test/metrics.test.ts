@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GPROC, freePorts, startCluster, waitFor } from './helpers/cluster';
+import { GPROC, asUser, freePorts, startCluster, waitFor } from './helpers/cluster';
 import { inView, startMount } from './helpers/mount';
 
 /** One sample of a scrape: metric name, labels, value. */
@@ -58,8 +58,6 @@ function promtool(text: string): { status: number | null; out: string } {
   });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
-
-const NOBODY = 65534;
 
 /** Label names gproc's own metrics may carry: none names a process, a user or a command. */
 const ALLOWED_LABELS = new Set([
@@ -214,17 +212,7 @@ t.test('metrics of agents and a mount', async (t) => {
       const asNobody = (node: number) =>
         spawnSync(
           'setpriv',
-          [
-            `--reuid=${NOBODY}`,
-            `--regid=${NOBODY}`,
-            '--clear-groups',
-            ...GPROC,
-            'run',
-            '--node',
-            String(node),
-            '--',
-            'true',
-          ],
+          [...asUser().slice(1), ...GPROC, 'run', '--node', String(node), '--', 'true'],
           { env, encoding: 'utf8', cwd: '/tmp', timeout: 15000 },
         );
       const before = [2, 3].map(async (id) => parse(await scrape(agentAt(id))));

@@ -6,10 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { encodeGpid, PID_LIMIT } from '../src/gpid';
 import { hostPidOf } from '../src/up/nodes';
-import { startCluster, waitFor } from './helpers/cluster';
+import { startCluster, waitFor, NOBODY } from './helpers/cluster';
 import { inNode, startMount } from './helpers/mount';
-
-const NOBODY = 65534;
 
 /** Reads a file with dd at the given block size (bytes, exactly as a reader gets them). */
 function dd(path: string, bs: number, skip = 0): Buffer {

@@ -8,14 +8,12 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { peerCredentials, type PeerCredentials } from '../src/agent/peercred';
-import { REPO } from './helpers/cluster';
+import { REPO, NOBODY } from './helpers/cluster';
 
 const ADDON = join(REPO, 'dist', 'peercred.node');
 if (!existsSync(ADDON)) throw new Error(`${ADDON} is missing: run "make build" before the tests`);
 if (process.getuid?.() !== 0)
   throw new Error('this test needs root (it connects as another user with setpriv)');
-
-const NOBODY = 65534;
 
 /** A Unix-socket server in a fresh directory every user may reach; each accepted socket's credentials. */
 async function unixServer(

@@ -5,10 +5,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeGpid } from '../src/gpid';
-import { GPROC, GPROC_SH, REPO, startCluster, waitFor } from './helpers/cluster';
+import { GPROC, GPROC_SH, REPO, startCluster, waitFor, NOBODY, asUser } from './helpers/cluster';
 import { hex, inNode, startMount, writeCases } from './helpers/mount';
-
-const NOBODY = 65534;
 
 t.test('robustness', async (t) => {
   const cluster = await startCluster(t, { nodes: 2 });
@@ -81,16 +79,7 @@ c.Signal({ targets: [{ pid: ${victim}, starttime: 0 }], signal: 9 }, md, (e1) =>
     );
     const r = spawnSync(
       'setpriv',
-      [
-        `--reuid=${NOBODY}`,
-        `--regid=${NOBODY}`,
-        '--clear-groups',
-        'env',
-        '-u',
-        'NODE_OPTIONS',
-        'node',
-        liar,
-      ],
+      [...asUser().slice(1), 'env', '-u', 'NODE_OPTIONS', 'node', liar],
       { encoding: 'utf8' },
     );
     t.equal(r.stderr, '');
@@ -111,18 +100,7 @@ c.Signal({ targets: [{ pid: ${victim}, starttime: 0 }], signal: 9 }, md, (e1) =>
     );
     const honest = spawnSync(
       'setpriv',
-      [
-        `--reuid=${NOBODY}`,
-        `--regid=${NOBODY}`,
-        '--clear-groups',
-        ...GPROC,
-        'run',
-        '--node',
-        '1',
-        '--',
-        'id',
-        '-u',
-      ],
+      [...asUser().slice(1), ...GPROC, 'run', '--node', '1', '--', 'id', '-u'],
       { env, encoding: 'utf8' },
     );
     t.equal(honest.stdout, `${NOBODY}\n`, 'acting for itself is fine');
@@ -168,16 +146,7 @@ c.GetSnapshot({}, (err, snap) => {
     );
     const r = spawnSync(
       'setpriv',
-      [
-        `--reuid=${NOBODY}`,
-        `--regid=${NOBODY}`,
-        '--clear-groups',
-        'env',
-        '-u',
-        'NODE_OPTIONS',
-        'node',
-        client,
-      ],
+      [...asUser().slice(1), 'env', '-u', 'NODE_OPTIONS', 'node', client],
       { encoding: 'utf8' },
     );
     t.equal(r.stderr, '');

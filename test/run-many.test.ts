@@ -4,9 +4,7 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { GPROC, startCluster, waitFor } from './helpers/cluster';
-
-const NOBODY = 65534;
+import { GPROC, startCluster, waitFor, NOBODY } from './helpers/cluster';
 
 t.test('gproc run on several nodes', async (t) => {
   const cluster = await startCluster(t, { nodes: 3 });

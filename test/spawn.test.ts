@@ -5,10 +5,8 @@ import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { encodeGpid, PID_LIMIT } from '../src/gpid';
-import { GPROC, GPROC_SH, startCluster, waitFor } from './helpers/cluster';
+import { GPROC, GPROC_SH, startCluster, waitFor, NOBODY } from './helpers/cluster';
 import { hex, inNode, inView, startMount, writeCases } from './helpers/mount';
-
-const NOBODY = 65534;
 
 t.test('process operations across nodes', async (t) => {
   const cluster = await startCluster(t, { nodes: 3 });

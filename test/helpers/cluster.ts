@@ -28,6 +28,17 @@ export const CLI = join(REPO, 'dist', 'gproc.js');
 export const GPROC = ['env', '-u', 'NODE_OPTIONS', 'node', CLI];
 /** The same, for shell command lines. */
 export const GPROC_SH = GPROC.join(' ');
+
+/** The ordinary user tests run tools as (nobody). */
+export const NOBODY = 65534;
+
+/** The argv prefix that runs a command as `uid` (its own group, no supplementary groups). */
+export const asUser = (uid: number = NOBODY): string[] => [
+  'setpriv',
+  `--reuid=${uid}`,
+  `--regid=${uid}`,
+  '--clear-groups',
+];
 const FIXTURES_PY = join(__dirname, 'fixtures.py');
 
 /** PIDs (in the node's namespace) of the hostile processes fixtures.py starts. */
