@@ -117,7 +117,9 @@ function translateFdinfo(node: number, b64: string): string {
  */
 function maskSharing(b64: string): string {
   const text = Buffer.from(b64, 'base64').toString('latin1');
-  return text.replace(/^((?:Pss|Shared_|Private_)\w*:\s+)\d+( kB)$/gm, '$1N$2');
+  // The figure and its padding: the column is right-aligned, so a figure of another width
+  // moves the spaces before it.
+  return text.replace(/^((?:Pss|Shared_|Private_)\w*:)\s+\d+( kB)$/gm, '$1 N$2');
 }
 
 /**
