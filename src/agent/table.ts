@@ -141,12 +141,14 @@ export class ProcessTable extends EventEmitter<TableEvents> {
         rereadAtMs: now + defaults.fullReadMaxAgeMs * (0.5 + Math.random() / 2),
       });
     }
-    this.kept = new Map([...kept].sort((a, b) => a[0] - b[0]));
+    // By pid: the processes read again were added after the ones kept.
+    const byPid = [...kept].sort((a, b) => a[0] - b[0]);
+    this.kept = new Map(byPid);
     const state: TableState = {
       takenAtMs,
       begunAt: now,
       node: readNodeInfo(this.procRoot, this.node),
-      processes: new Map([...this.kept].map(([pid, k]) => [pid, k.proc])),
+      processes: new Map(byPid.map(([pid, k]) => [pid, k.proc])),
     };
     this.last = state;
     this.emit('update', state);
