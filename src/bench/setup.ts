@@ -289,10 +289,17 @@ export async function startSshd(): Promise<{ options: string; stop(): void }> {
   const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', `${dir}/sshd_config`], {
     stdio: 'ignore',
   });
+  let failed: Error | undefined;
+  // No sshd (make bench installs openssh-server; dist/bench.js run alone may not have it):
+  // this measure fails with the reason, the others go on.
+  sshd.once('error', (err) => (failed = err));
   const options = `-i ${dir}/client_key -p ${port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes`;
   await pollUntil(
     'sshd',
-    () => run('ssh', [...options.split(' '), 'root@127.0.0.1', 'true']),
+    () => {
+      if (failed) throw new Error(`sshd did not start: ${failed.message}`);
+      return run('ssh', [...options.split(' '), 'root@127.0.0.1', 'true']);
+    },
     10000,
   );
   return {
