@@ -107,11 +107,13 @@ export const defaults = {
   /** How often a mount (or `gproc run`) pings each node's heartbeat, ms (native-notes/liveness.md). */
   heartbeatIntervalMs: 200,
   /**
-   * A node whose heartbeat is silent this long is down, ms. With the interval above a silent
-   * node is down 1.0-1.2 s after its last answer; `nodes/<id>/state` may show it up to the
-   * kernel's cache lifetime (1 s) later: within spec 6's 2 s, as a rule.
+   * A node whose heartbeat is silent this long is down, ms: four missed pings at the interval
+   * above. A node that froze is down 0.6-1.0 s after it froze (its last answer came up to one
+   * interval before); `nodes/<id>/state` may show it up to the kernel's cache lifetime (1 s)
+   * later: within spec 6's 2 s. (At 1000 ms a frozen node read 2052 ms.) An agent that exited
+   * is down sooner, at its ICMP refusal (liveness/monitor.ts).
    */
-  downAfterMs: 1000,
+  downAfterMs: 800,
   /** How often an agent's heartbeat thread counts the node's processes, ms. */
   heartbeatCountMs: 1000,
   /**

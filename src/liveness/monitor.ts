@@ -2,9 +2,10 @@
  * Which nodes answer, by heartbeat (packet.ts), on a timer of its own: whether or not
  * anyone reads the view, a node that goes silent is `down` within `defaults.downAfterMs`
  * (plus one interval), and `up` again at its first answer. One connected UDP socket per
- * node, so an agent that is gone (nothing listens on its port) is known at once from the
- * ICMP error. Each node's last answer gives its round-trip time, its clock offset from
- * ours, its process count and its boot id.
+ * node, so an agent that is gone while its host is up (nothing listens on its port) is
+ * known at the next ping from the ICMP port-unreachable error (ECONNREFUSED): `down`
+ * within one interval instead of `downAfterMs`. Each node's last answer gives its
+ * round-trip time, its clock offset from ours, its process count and its boot id.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -113,9 +114,7 @@ export class LivenessMonitor extends EventEmitter<MonitorEvents> {
       connected: false,
     };
     socket.on('message', (msg) => this.answer(t, msg));
-    // ECONNREFUSED: nobody listens (the agent is gone); other errors: no route. Either way,
-    // silence: the node goes down when its time is up, not at one lost datagram.
-    socket.on('error', () => {});
+    socket.on('error', (err) => this.failed(t, err));
     socket.connect(port, host, () => {
       t.connected = true;
       this.ping(t);
@@ -161,7 +160,20 @@ export class LivenessMonitor extends EventEmitter<MonitorEvents> {
     if (!t.connected) return; // its address is still being resolved
     const nonce = randomBytes(16);
     t.sent.set(nonce.toString('hex'), performance.now());
-    t.socket.send(encodePing(nonce), () => {}); // refused or unroutable: silence
+    t.socket.send(encodePing(nonce), (err) => err && this.failed(t, err));
+  }
+
+  /**
+   * A send or receive error on `t`'s socket. ECONNREFUSED is the host's own answer that
+   * nothing listens on the port (the agent is gone, or restarting): `down` now, and `up` again
+   * at its next answer. A node that never answered is left to its calls, as in `isDown`. Any
+   * other error (no route, a full buffer) is silence: the node goes
+   * down when its time is up, not at one lost datagram.
+   */
+  private failed(t: Tracked, err: NodeJS.ErrnoException): void {
+    if (err.code !== 'ECONNREFUSED' || t.health.state === 'down') return;
+    if (t.health.lastAnswerMs === undefined) return; // starting: judged by its calls (isDown)
+    this.set(t, 'down');
   }
 
   private answer(t: Tracked, msg: Buffer): void {
