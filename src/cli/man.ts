@@ -297,6 +297,7 @@ const PROSE: Record<string, string> = {
   address: "Its agent's host:port and a newline.",
   state:
     '"up" or "down" and a newline: down within 2 s of its agent going silent, up again within 2 s of its answering.',
+  age: 'Seconds since the node read what the view lists of it (on this machine\'s clock), and a newline; "-" while it is down. About a second or less on a node that keeps up; more on a busy node, which stays listed from its last reading instead of leaving the view.',
   spawn:
     "Open read-write, write a command line (run by /bin/sh -c on that node as the writer's uid), read back the new gpid and a newline. Errors: EINVAL for an empty or malformed line, EACCES when admission refuses the writer, EHOSTDOWN when the node does not answer.",
 };

@@ -250,6 +250,7 @@ export class Cluster {
     }
     const nodes = this.config.nodes;
     const dropped: { node: NodeConfig; error: string }[] = [];
+    const offset = (id: number) => this.monitor?.health(id).clockOffsetMs;
     const results = await Promise.all(
       nodes.map(async (config): Promise<NodeResult> => {
         const info = this.lastInfo.get(config.id);
@@ -259,7 +260,7 @@ export class Cluster {
         if (feed) {
           const snapshot = feed.replica.snapshot();
           if (snapshot.node) this.lastInfo.set(config.id, snapshot.node);
-          return { config, snapshot };
+          return { config, snapshot, clockOffsetMs: offset(config.id) };
         }
         const down = this.down.get(config.id);
         if (down) {
@@ -276,7 +277,7 @@ export class Cluster {
           took(true);
           if (snapshot.node) this.lastInfo.set(config.id, snapshot.node);
           if (this.monitor) this.lastSnapshot.set(config.id, snapshot);
-          return { config, snapshot };
+          return { config, snapshot, clockOffsetMs: offset(config.id) };
         } catch (err) {
           took(false);
           const busy =
@@ -285,7 +286,7 @@ export class Cluster {
           const last = this.lastSnapshot.get(config.id);
           if (busy && last) {
             this.log.info({ node: config.id }, 'node busy: listed from its last snapshot');
-            return { config, snapshot: last };
+            return { config, snapshot: last, clockOffsetMs: offset(config.id) };
           }
           const error = (err as Error).message;
           if (isIdentityMismatch(err)) dropped.push({ node: config, error });

@@ -31,8 +31,14 @@ export interface NodeEntry {
   info?: NodeInfo__Output;
   /** Clock ticks added to the starttime of this node's processes. */
   startShift: number;
-  /** Wall-clock ms of the last good snapshot. */
+  /** Wall-clock ms of the last good snapshot, on the node's clock. */
   takenAtMs: number;
+  /**
+   * When the node read what the view lists of it, on this machine's wall clock (ms): its
+   * `takenAtMs` less its clock offset from the heartbeat. Now minus this is the listing's age
+   * (`nodes/<id>/age`); 0 while down.
+   */
+  takenAtLocalMs: number;
   /** Why the node is down (gRPC message), for logs. */
   error?: string;
 }
@@ -180,7 +186,12 @@ export class ClusterTable {
 
 /** The snapshot of one node, or why there is none. */
 export type NodeResult =
-  | { config: NodeConfig; snapshot: Snapshot__Output }
+  | {
+      config: NodeConfig;
+      snapshot: Snapshot__Output;
+      /** The node's clock minus ours, ms (heartbeat), to date its snapshot here; 0 if unknown. */
+      clockOffsetMs?: number;
+    }
   | { config: NodeConfig; error: string; info?: NodeInfo__Output };
 
 /**
@@ -213,6 +224,7 @@ export function buildTable(
         info: r.info,
         startShift: 0,
         takenAtMs: 0,
+        takenAtLocalMs: 0,
         error: r.error,
       });
       continue;
@@ -225,6 +237,7 @@ export function buildTable(
       info,
       startShift,
       takenAtMs: r.snapshot.takenAtMs,
+      takenAtLocalMs: r.snapshot.takenAtMs - (r.clockOffsetMs ?? 0),
     });
     table.addOrigins(id, r.snapshot);
   }

@@ -248,6 +248,17 @@ export function renderUptime(table: ClusterTable): Buffer {
   );
 }
 
+/**
+ * `nodes/<id>/age`: seconds (two decimals) since the node read what the view lists of it,
+ * on this machine's clock, and a newline; "-" for a node that is down (nothing listed).
+ * Up to about a second on a node that keeps up (one reading a second); more on a busy node
+ * listed from its replica or its last snapshot.
+ */
+export function renderNodeAge(node: NodeEntry, nowMs: number = Date.now()): Buffer {
+  if (node.state === 'down' || !node.takenAtLocalMs) return Buffer.from('-\n');
+  return Buffer.from(`${(Math.max(0, nowMs - node.takenAtLocalMs) / 1000).toFixed(2)}\n`);
+}
+
 /** Sums meminfo files line by line, keys in first-seen order (Hugepagesize is a size: the first node's). */
 function mergeMeminfo(files: MeminfoLine[][]): MeminfoLine[] {
   const merged: MeminfoLine[] = [];

@@ -416,6 +416,7 @@ const NODE_DIR = dir<NodeScope>({
   name: readOnly(({ node }) => Buffer.from(`${node.config.name}\n`)),
   address: readOnly(({ node }) => Buffer.from(`${node.config.address}\n`)),
   state: readOnly(({ node }) => Buffer.from(`${node.state}\n`)),
+  age: readOnly(({ node }) => render.renderNodeAge(node)),
   uptime: readOnly((s) => nodeFiles(s).uptime),
   meminfo: readOnly((s) => nodeFiles(s).meminfo),
   loadavg: readOnly((s) => nodeFiles(s).loadavg),
