@@ -5,6 +5,7 @@
 import { status } from '@grpc/grpc-js';
 import { defaults } from '../defaults';
 import type { SpawnRequest__Output } from '../proto/gen/gproc/v1/SpawnRequest';
+import type { TerminalSize } from './processes';
 import { RpcError } from './rpc-error';
 
 const L = defaults.limits;
@@ -23,6 +24,18 @@ export function checkSpawnBounds(req: SpawnRequest__Output): void {
   if (req.env.length > L.envCount) over('environment count', L.envCount);
   if (bytes(req.env) > L.envBytes) over('environment', L.envBytes, ' bytes');
   if (Buffer.byteLength(req.cwd) > L.cwdBytes) over('working directory', L.cwdBytes, ' bytes');
+  if (req.terminal) checkTerminalSize(req.terminal);
+}
+
+/** @throws RpcError INVALID_ARGUMENT unless both sides of a terminal size are 1..65535. */
+export function checkTerminalSize(size: { rows: number; cols: number }): TerminalSize {
+  const ok = (n: number) => Number.isInteger(n) && n >= 1 && n <= 0xffff;
+  if (!ok(size.rows) || !ok(size.cols))
+    throw new RpcError(
+      status.INVALID_ARGUMENT,
+      `terminal size ${size.rows}x${size.cols}: rows and columns are 1..65535`,
+    );
+  return { rows: size.rows, cols: size.cols };
 }
 
 /** @throws RpcError INVALID_ARGUMENT when a request names too many signal targets or nodes. */

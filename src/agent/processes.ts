@@ -56,6 +56,14 @@ export interface SpawnSpec {
   /** Supplementary groups. */
   groups: number[];
   origin?: Origin;
+  /** A run with a terminal (ssh -t): its size; the process's stdio is the terminal. */
+  terminal?: TerminalSize;
+}
+
+/** A terminal's size in characters, each 1..65535. */
+export interface TerminalSize {
+  rows: number;
+  cols: number;
 }
 
 /** A live process the agent started (in this life of the agent or an earlier one). */
@@ -77,6 +85,8 @@ export interface StartedProcess extends LiveProcess {
    * its status is on disk.
    */
   child: ChildProcess;
+  /** A run with a terminal: sets the terminal's size (the process gets SIGWINCH). */
+  resize?(size: TerminalSize): void;
 }
 
 /** An ended process whose status is held. */
@@ -208,7 +218,8 @@ export class ProcessRegistry {
       );
     }
     child.on('error', (err) => this.log.warn({ err, shim: child.pid }, 'process supervisor error'));
-    const answer = await talk(child.stdio[3] as Duplex, request);
+    const control = child.stdio[3] as Duplex;
+    const answer = await talk(control, request, spec.terminal !== undefined);
     const ok = /^ok (\d+) (\d+)\n$/.exec(answer);
     if (!ok) {
       for (const s of [child.stdin, child.stdout, child.stderr]) s?.destroy();
@@ -231,7 +242,11 @@ export class ProcessRegistry {
       { pid, starttime, argv, uid: spec.uid, origin: spec.origin, shim: child.pid },
       'started process',
     );
-    return Object.assign(entry, { child });
+    if (!spec.terminal) return Object.assign(entry, { child });
+    // The supervisor's relay keeps its end of the socket for sizes; closed with the run.
+    child.once('close', () => control.destroy());
+    const resize = ({ rows, cols }: TerminalSize) => control.write(`winsize ${rows} ${cols}\n`);
+    return Object.assign(entry, { child, resize });
   }
 
   /** Live started processes (for the snapshot's global parents and groups). */
@@ -501,17 +516,22 @@ function shimRequest(
     ...argv,
     envList.length,
     ...envList,
+    spec.terminal ? `${spec.terminal.rows} ${spec.terminal.cols}` : '',
   ];
   const body = Buffer.concat(fields.map((f) => Buffer.from(`${f}\0`)));
-  return Buffer.concat([Buffer.from(`gproc-shim 1 ${body.length}\n`), body]);
+  return Buffer.concat([Buffer.from(`gproc-shim 2 ${body.length}\n`), body]);
 }
 
-/** Sends the request and reads the supervisor's one-line answer ("" if it ended without one). */
-function talk(socket: Duplex, request: Buffer): Promise<string> {
+/**
+ * Sends the request and reads the supervisor's one-line answer ("" if it ended without one).
+ * @param keep leave the socket open after the answer (a run with a terminal: sizes go on it).
+ */
+function talk(socket: Duplex, request: Buffer, keep = false): Promise<string> {
   return new Promise((resolve) => {
     let text = '';
     const done = () => {
-      socket.destroy();
+      socket.removeAllListeners('data');
+      if (!keep || !text.startsWith('ok ')) socket.destroy();
       resolve(text);
     };
     socket.on('data', (chunk: Buffer) => {

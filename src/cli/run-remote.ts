@@ -19,6 +19,23 @@ import type { RunOutput__Output } from '../proto/gen/gproc/v1/RunOutput';
 export interface RunOptions {
   /** Prefix every output line with `NAME: ` (also cuts output into whole lines). */
   label?: boolean;
+  /**
+   * Give the remote command a terminal (one node only), as `ssh -t`: our terminal's size
+   * (else $LINES x $COLUMNS, else 24 x 80), kept in step on SIGWINCH; our own terminal, if
+   * stdin is one, is in raw mode meanwhile, so keys (^C, ^Z, arrows) reach the remote side.
+   */
+  terminal?: boolean;
+}
+
+/** Our terminal's size, or $LINES x $COLUMNS, or 24 x 80 (what a terminal starts with). */
+function terminalSize(): { rows: number; cols: number } {
+  const out = process.stdout;
+  if (out.isTTY && out.rows > 0 && out.columns > 0) return { rows: out.rows, cols: out.columns };
+  const env = (name: string, fallback: number) => {
+    const n = Number(process.env[name]);
+    return Number.isInteger(n) && n >= 1 && n <= 0xffff ? n : fallback;
+  };
+  return { rows: env('LINES', 24), cols: env('COLUMNS', 80) };
 }
 
 const noop = (): void => undefined;
@@ -90,20 +107,36 @@ export async function runRemote(
   opts: RunOptions = {},
 ): Promise<number> {
   const many = clients.length > 1 || opts.label === true;
+  if (opts.terminal && many) throw new CliError('a terminal (-t) is for one node, unlabelled');
   const runs = clients.map((client) => {
     const prefix = opts.label ? `${client.node.name}: ` : '';
-    return startRun(client, argv, {
-      stdout: many ? lineSink(process.stdout, prefix) : rawSink(process.stdout),
-      stderr: many ? lineSink(process.stderr, prefix) : rawSink(process.stderr),
-    });
+    return startRun(
+      client,
+      argv,
+      {
+        stdout: many ? lineSink(process.stdout, prefix) : rawSink(process.stdout),
+        stderr: many ? lineSink(process.stderr, prefix) : rawSink(process.stderr),
+      },
+      opts.terminal ? terminalSize() : undefined,
+    );
   });
+  const stdin = process.stdin;
+  if (opts.terminal) {
+    const resize = () => runs[0].call.write({ resize: terminalSize() });
+    process.on('SIGWINCH', resize);
+    if (stdin.isTTY) {
+      stdin.setRawMode(true);
+      const restore = () => stdin.isTTY && stdin.setRawMode(false);
+      process.once('exit', restore);
+      void runs[0].status.then(restore, restore);
+    }
+  }
 
   // Our stdin to theirs, pausing while any stream is full. A run that ended takes no more
   // (its call never drains again), so it is left out rather than waited for.
   const live = new Set(runs);
   const over = new Map(runs.map((r) => [r, r.status.then(noop, noop)]));
   runs.forEach((r) => void over.get(r)!.then(() => live.delete(r)));
-  const stdin = process.stdin;
   stdin.on('data', (chunk: Buffer) => {
     let full = 0;
     for (const r of live) {
@@ -162,11 +195,12 @@ function startRun(
   client: NodeClient,
   argv: string[],
   out: { stdout: Sink; stderr: Sink },
+  terminal?: { rows: number; cols: number },
 ): { call: ReturnType<NodeClient['run']>; status: Promise<number> } {
   const call = client.run();
   const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
   // Who we are, and which process asked, the agent learns from the connection, not from us.
-  call.write({ start: { argv, env, cwd: workingDirectory() } });
+  call.write({ start: { argv, env, cwd: workingDirectory(), terminal } });
   const node = `node ${client.node.id} (${client.node.address})`;
 
   const status = new Promise<number>((resolve, reject) => {

@@ -10,6 +10,9 @@
  * every node, output comes back in whole lines (`-l` labels each with its node's name),
  * and the exit status is the worst (highest) of the nodes'.
  *
+ * `-t` gives the command a terminal (one node): its stdin, stdout and stderr are a
+ * pseudo-terminal on the node, of our terminal's size, and our terminal is in raw mode.
+ *
  * Exit statuses of its own: 127 command not found, 126 not executable, 255 node not
  * answering (as ssh), 77 refused by the node (who we are, or admission), 1 other errors.
  */
@@ -29,6 +32,10 @@ export function register(program: Command): void {
     )
     .option('-l, --label', "prefix each output line with its node's name")
     .option(
+      '-t, --tty',
+      'give the command a terminal of our size (as ssh -t, srun --pty): for interactive tools',
+    )
+    .option(
       '--from <id|name>',
       'the node this machine is (default: $GPROC_NODE, else the node whose agent socket is here)',
     )
@@ -38,7 +45,14 @@ export function register(program: Command): void {
       action(
         async (
           cmd: string[],
-          opts: { config?: string; node?: string; nodes?: string; label?: boolean; from?: string },
+          opts: {
+            config?: string;
+            node?: string;
+            nodes?: string;
+            label?: boolean;
+            tty?: boolean;
+            from?: string;
+          },
         ) => {
           const config = await clusterWithNodes(opts);
           if ((opts.node === undefined) === (opts.nodes === undefined))
@@ -54,7 +68,7 @@ export function register(program: Command): void {
           ]);
           const access = userAccess(config, localNode(config, opts.from));
           const clients = nodes.map((n) => new NodeClient(n, access));
-          const status = await runRemote(clients, cmd, { label: opts.label });
+          const status = await runRemote(clients, cmd, { label: opts.label, terminal: opts.tty });
           clients.forEach((c) => c.close());
           process.exit(status);
         },

@@ -9,23 +9,31 @@
  *
  * The agent starts it in a session of its own (setsid), with the command's stdin, stdout
  * and stderr as fds 0-2 (/dev/null for spawn, pipes for run) and a socket as fd 3. On fd 3
- * the agent writes one request: a line "gproc-shim 1 LEN\n" and LEN bytes of NUL-ended
+ * the agent writes one request: a line "gproc-shim 2 LEN\n" and LEN bytes of NUL-ended
  * fields:
- *   DIR UID GID NGROUPS GROUP... CWD NOTE ARGC ARG... ENVC ENV...
+ *   DIR UID GID NGROUPS GROUP... CWD NOTE ARGC ARG... ENVC ENV... TERMINAL
  * DIR is the directory of process records, NOTE lines the agent wants in the record (its
- * origin), copied verbatim. The shim then:
+ * origin), copied verbatim. TERMINAL is empty, or "ROWS COLS" for a run with a terminal
+ * (ssh -t): the shim opens a pseudo-terminal of that size first (/dev/ptmx). The shim then:
  *  1. forks; the child blocks on a pipe until step 2 is done;
  *  2. reads the child's start time (stat field 22) and writes the process's record
  *     "state running" to DIR/BOOTID.PID.STARTTIME, atomically (a temporary file renamed
  *     over it; see write_record): a process runs only once its record exists;
  *  3. lets the child go: it makes a session and group of its own (its pid is their id,
- *     the shim is in neither), takes the uid, gid and groups (unless UID is 0: root keeps
- *     the agent's), changes to CWD and execs ARG... with ENV... (PATH of ENV searched), so
+ *     the shim is in neither); with a terminal, opens its slave side as the session's
+ *     controlling terminal, gives it to UID and makes it fds 0-2; it takes the uid, gid and
+ *     groups (unless UID is 0: root keeps the agent's), changes to CWD and execs ARG... with
+ *     ENV... (PATH of ENV searched), so
  *     the started pid, its comm and its cmdline are the command's own. A failure is sent
  *     back on a close-on-exec pipe;
  *  4. answers on fd 3 "ok PID STARTTIME\n", or "error STAGE ERRNO\n" (then removes the
  *     record and exits 1), and closes fd 3. Its own fds 0-2 are /dev/null from the fork on:
- *     only the command holds the run's pipes, so the agent sees their end when it ends;
+ *     only the command holds the run's pipes, so the agent sees their end when it ends.
+ *     With a terminal, a relay process (forked before the answer) holds the pipes and the
+ *     terminal's master side instead: fd 0 to the terminal, the terminal to fd 1, and fd 3
+ *     stays open for lines "winsize ROWS COLS\n" (TIOCSWINSZ: the command gets SIGWINCH).
+ *     It ends when nothing holds the terminal any more (EIO) or the agent stops reading
+ *     (EPIPE): closing the master then hangs the command's session up, as sshd's does;
  *  5. waits for the child and replaces its record, atomically, with "state exited N" or
  *     "state killed SIGNUM" and the wall-clock time it ended, then reaps it (it stays a
  *     zombie until its status is on disk: once its pid is gone, its record says how it
@@ -42,6 +50,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -60,8 +70,8 @@ struct failure {
   int err;
 };
 
-static const char *const STAGES[] = {"setsid", "setgroups", "setgid", "setuid", "chdir", "exec", "request", "state", "fork"};
-enum { S_SETSID, S_SETGROUPS, S_SETGID, S_SETUID, S_CHDIR, S_EXEC, S_REQUEST, S_STATE, S_FORK };
+static const char *const STAGES[] = {"setsid", "setgroups", "setgid", "setuid", "chdir", "exec", "request", "state", "fork", "terminal"};
+enum { S_SETSID, S_SETGROUPS, S_SETGID, S_SETUID, S_CHDIR, S_EXEC, S_REQUEST, S_STATE, S_FORK, S_TERMINAL };
 
 static char boot_id[64];
 static char key[160];
@@ -179,8 +189,76 @@ static int number(char **p, char *end, unsigned long max, unsigned long *out) {
   return errno || *rest || *out > max ? -1 : 0;
 }
 
+/* Makes the terminal `pts` the controlling terminal of this new session, owned by `uid`,
+ * and fds 0-2; 0 or an errno. */
+static int take_terminal(const char *pts, uid_t uid) {
+  int fd = open(pts, O_RDWR);
+  if (fd < 0) return errno;
+  int err = 0;
+  if (ioctl(fd, TIOCSCTTY, 0) < 0 || (uid != 0 && fchown(fd, uid, (gid_t)-1) < 0)) err = errno;
+  for (int i = 0; i < 3 && !err; i++)
+    if (dup2(fd, i) < 0) err = errno;
+  if (fd > 2) close(fd);
+  return err;
+}
+
+/* A run's terminal: see step 4 of the header. Returns when it is over. */
+static void relay(int master, int in, int out) {
+  static char buf[65536], ctl[64];
+  size_t pending = 0, sent = 0, used = 0; /* input read from `in` not yet written to master */
+  struct pollfd fds[3] = {{master, POLLIN, 0}, {in, POLLIN, 0}, {AGENT_FD, POLLIN, 0}};
+  fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+  for (;;) {
+    fds[0].events = POLLIN | (pending ? POLLOUT : 0);
+    fds[1].fd = pending || in < 0 ? -1 : in; /* no more input until the last is written */
+    if (poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      static char outbuf[65536];
+      ssize_t n = read(master, outbuf, sizeof outbuf);
+      if (n > 0 && write_all(out, outbuf, (size_t)n)) return; /* the agent stopped reading */
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return; /* EIO: nobody holds it */
+    }
+    if (pending && (fds[0].revents & POLLOUT)) {
+      ssize_t n = write(master, buf + sent, pending - sent);
+      if (n < 0 && errno != EAGAIN && errno != EINTR) return;
+      if (n > 0 && (sent += (size_t)n) == pending) pending = sent = 0;
+    }
+    if (fds[1].fd >= 0 && fds[1].revents) {
+      ssize_t n = read(in, buf, sizeof buf);
+      if (n > 0) pending = (size_t)n;
+      else if (n == 0 || errno != EINTR) in = -1; /* end of input: the terminal stays */
+    }
+    if (fds[2].revents) {
+      ssize_t n = read(AGENT_FD, ctl + used, sizeof ctl - 1 - used);
+      if (n <= 0) {
+        fds[2].fd = -1; /* the agent will send no sizes */
+        continue;
+      }
+      used += (size_t)n;
+      char *nl;
+      while ((nl = memchr(ctl, '\n', used))) {
+        unsigned rows, cols;
+        *nl = '\0';
+        struct winsize ws;
+        memset(&ws, 0, sizeof ws);
+        if (sscanf(ctl, "winsize %u %u", &rows, &cols) == 2 && rows <= 0xffff && cols <= 0xffff) {
+          ws.ws_row = (unsigned short)rows;
+          ws.ws_col = (unsigned short)cols;
+          ioctl(master, TIOCSWINSZ, &ws);
+        }
+        used -= (size_t)(nl + 1 - ctl);
+        memmove(ctl, nl + 1, used);
+      }
+      if (used == sizeof ctl - 1) used = 0; /* a line this long is not ours: dropped */
+    }
+  }
+}
+
 /* The child, up to its exec: waits for the record, then becomes the command. */
-static void child(int go, int report, uid_t uid, gid_t gid, size_t ngroups, gid_t *groups, const char *cwd, char **argv, char **envp) {
+static void child(int go, int report, uid_t uid, gid_t gid, size_t ngroups, gid_t *groups, const char *cwd, char **argv, char **envp, const char *pts) {
   struct failure f = {0, 0};
   char c;
   /* Until its exec, the command's name (what exec will set), not the shim's: whoever
@@ -197,6 +275,7 @@ static void child(int go, int report, uid_t uid, gid_t gid, size_t ngroups, gid_
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(127); /* the shim gave up: no record, nothing runs */
   if (setsid() < 0) f.stage = S_SETSID;
+  else if (pts && (errno = take_terminal(pts, uid))) f.stage = S_TERMINAL;
   else if (uid != 0 && setgroups(ngroups, groups) < 0) f.stage = S_SETGROUPS;
   else if (uid != 0 && setresgid(gid, gid, gid) < 0) f.stage = S_SETGID;
   else if (uid != 0 && setresuid(uid, uid, uid) < 0) f.stage = S_SETUID;
@@ -228,7 +307,7 @@ int main(void) {
   line[used] = '\0';
   unsigned long len;
   char tail;
-  if (sscanf(line, "gproc-shim 1 %lu%c", &len, &tail) != 2 || tail != '\n' || len == 0 || len > MAX_REQUEST) fail(S_REQUEST, EPROTO);
+  if (sscanf(line, "gproc-shim 2 %lu%c", &len, &tail) != 2 || tail != '\n' || len == 0 || len > MAX_REQUEST) fail(S_REQUEST, EPROTO);
   /* Room for the fields, then for the pointer arrays (at most one pointer per field). */
   size_t size = len + (len + 4) * sizeof(char *);
   char *buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -259,7 +338,24 @@ int main(void) {
   for (unsigned long i = 0; i < envc; i++)
     if (!(envp[i] = field(&p, end))) fail(S_REQUEST, EPROTO);
   envp[envc] = NULL;
-  if (p != end) fail(S_REQUEST, EPROTO);
+  const char *terminal = field(&p, end);
+  if (!terminal || p != end) fail(S_REQUEST, EPROTO);
+
+  /* A run with a terminal: its master side here, its slave side for the child. */
+  int master = -1;
+  static char pts[64];
+  if (*terminal) {
+    unsigned rows, cols;
+    char extra;
+    if (sscanf(terminal, "%u %u%c", &rows, &cols, &extra) != 2 || rows > 0xffff || cols > 0xffff) fail(S_REQUEST, EPROTO);
+    struct winsize ws;
+    memset(&ws, 0, sizeof ws);
+    ws.ws_row = (unsigned short)rows;
+    ws.ws_col = (unsigned short)cols;
+    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, pts, sizeof pts) != 0 || ioctl(master, TIOCSWINSZ, &ws) < 0)
+      fail(S_TERMINAL, errno);
+  }
 
   dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) fail(S_STATE, errno);
@@ -272,11 +368,14 @@ int main(void) {
   if (pid == 0) {
     close(go[1]);
     close(report[0]);
-    child(go[0], report[1], (uid_t)uid, (gid_t)gid, ngroups, groups, cwd, argv, envp);
+    child(go[0], report[1], (uid_t)uid, (gid_t)gid, ngroups, groups, cwd, argv, envp, master >= 0 ? pts : NULL);
   }
   close(go[0]);
   close(report[1]);
-  /* From here on only the command holds the run's pipes. */
+  /* The relay's ends of the run's pipes (a run with a terminal). */
+  int in = master >= 0 ? fcntl(0, F_DUPFD_CLOEXEC, 3) : -1;
+  int out = master >= 0 ? fcntl(1, F_DUPFD_CLOEXEC, 3) : -1;
+  /* From here on only the command (or the relay) holds the run's pipes. */
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   for (int fd = 0; fd < 3 && null >= 0; fd++) dup2(null, fd);
   if (null > 2) close(null);
@@ -310,7 +409,22 @@ int main(void) {
     fail(f.stage, f.err);
   }
   snprintf(line, sizeof line, "ok %d %llu\n", (int)pid, started);
-  answer(line);
+  if (master >= 0) {
+    /* The relay keeps fd 3 for sizes; the answer goes first, so it reaches the agent before
+     * any output. */
+    write_all(AGENT_FD, line, strlen(line));
+    pid_t r = fork();
+    if (r == 0) {
+      relay(master, in, out);
+      _exit(0);
+    }
+    close(master);
+    close(in);
+    close(out);
+    close(AGENT_FD);
+  } else {
+    answer(line);
+  }
   munmap(buf, size);
 
   /* Its status, leaving it a zombie (WNOWAIT): its pid stays taken, and in /proc, until

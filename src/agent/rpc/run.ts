@@ -14,6 +14,7 @@ import type { RunInput__Output } from '../../proto/gen/gproc/v1/RunInput';
 import type { RunOutput } from '../../proto/gen/gproc/v1/RunOutput';
 import type { SpawnRequest__Output } from '../../proto/gen/gproc/v1/SpawnRequest';
 import { deliverSignal } from '../deliver';
+import { checkTerminalSize } from '../limits';
 import type { Principal } from '../policy';
 import type { StartedProcess } from '../processes';
 import { RpcError, toServiceError } from '../rpc-error';
@@ -86,6 +87,12 @@ export function run(ctx: AgentContext, call: RunCall): void {
       }
     } else if (msg.kind === 'stdinEof') {
       stdin.end();
+    } else if (msg.kind === 'resize') {
+      try {
+        proc.resize?.(checkTerminalSize(msg.resize!));
+      } catch (err) {
+        fail(err);
+      }
     } else if (msg.kind === 'signal') {
       try {
         signalGroup(checkSignal(msg.signal ?? -1));

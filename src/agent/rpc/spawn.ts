@@ -3,7 +3,7 @@
  * nowhere); its pid and start time are the answer. Also what Run shares with it: the
  * checks a start request passes and its audit line.
  */
-import type { ServerUnaryCall } from '@grpc/grpc-js';
+import { status, type ServerUnaryCall } from '@grpc/grpc-js';
 import { defaults } from '../../defaults';
 import type { SpawnReply } from '../../proto/gen/gproc/v1/SpawnReply';
 import type { SpawnRequest__Output } from '../../proto/gen/gproc/v1/SpawnRequest';
@@ -26,6 +26,11 @@ export function spawnSpec(
   method: string,
 ): SpawnSpec {
   checkSpawnBounds(req);
+  if (req.terminal && method !== 'Run')
+    throw new RpcError(
+      status.INVALID_ARGUMENT,
+      'a terminal is for a run (its output goes nowhere)',
+    );
   policy.admit(who, method);
   return {
     argv: req.argv,
@@ -36,6 +41,7 @@ export function spawnSpec(
     gid: who.gid,
     groups: who.groups,
     origin: who.origin,
+    terminal: req.terminal ?? undefined,
   };
 }
 

@@ -30,6 +30,7 @@ import type { SpawnReply as _gproc_v1_SpawnReply, SpawnReply__Output as _gproc_v
 import type { SpawnRequest as _gproc_v1_SpawnRequest, SpawnRequest__Output as _gproc_v1_SpawnRequest__Output } from './gproc/v1/SpawnRequest';
 import type { Started as _gproc_v1_Started, Started__Output as _gproc_v1_Started__Output } from './gproc/v1/Started';
 import type { TableUpdate as _gproc_v1_TableUpdate, TableUpdate__Output as _gproc_v1_TableUpdate__Output } from './gproc/v1/TableUpdate';
+import type { Terminal as _gproc_v1_Terminal, Terminal__Output as _gproc_v1_Terminal__Output } from './gproc/v1/Terminal';
 import type { Thread as _gproc_v1_Thread, Thread__Output as _gproc_v1_Thread__Output } from './gproc/v1/Thread';
 import type { Usage as _gproc_v1_Usage, Usage__Output as _gproc_v1_Usage__Output } from './gproc/v1/Usage';
 import type { WatchRequest as _gproc_v1_WatchRequest, WatchRequest__Output as _gproc_v1_WatchRequest__Output } from './gproc/v1/WatchRequest';
@@ -72,6 +73,7 @@ export interface ProtoGrpcType {
       SpawnRequest: MessageTypeDefinition<_gproc_v1_SpawnRequest, _gproc_v1_SpawnRequest__Output>
       Started: MessageTypeDefinition<_gproc_v1_Started, _gproc_v1_Started__Output>
       TableUpdate: MessageTypeDefinition<_gproc_v1_TableUpdate, _gproc_v1_TableUpdate__Output>
+      Terminal: MessageTypeDefinition<_gproc_v1_Terminal, _gproc_v1_Terminal__Output>
       Thread: MessageTypeDefinition<_gproc_v1_Thread, _gproc_v1_Thread__Output>
       Usage: MessageTypeDefinition<_gproc_v1_Usage, _gproc_v1_Usage__Output>
       WatchRequest: MessageTypeDefinition<_gproc_v1_WatchRequest, _gproc_v1_WatchRequest__Output>

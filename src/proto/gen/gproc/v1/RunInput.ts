@@ -1,6 +1,7 @@
 // Original file: src/proto/gproc.proto
 
 import type { SpawnRequest as _gproc_v1_SpawnRequest, SpawnRequest__Output as _gproc_v1_SpawnRequest__Output } from '../../gproc/v1/SpawnRequest';
+import type { Terminal as _gproc_v1_Terminal, Terminal__Output as _gproc_v1_Terminal__Output } from '../../gproc/v1/Terminal';
 
 export interface RunInput {
   /**
@@ -13,7 +14,11 @@ export interface RunInput {
    * forward to the process group
    */
   'signal'?: (number);
-  'kind'?: "start"|"stdin"|"stdinEof"|"signal";
+  /**
+   * the caller's terminal changed size (a run with a terminal)
+   */
+  'resize'?: (_gproc_v1_Terminal | null);
+  'kind'?: "start"|"stdin"|"stdinEof"|"signal"|"resize";
 }
 
 export interface RunInput__Output {
@@ -27,5 +32,9 @@ export interface RunInput__Output {
    * forward to the process group
    */
   'signal'?: (number);
-  'kind'?: "start"|"stdin"|"stdinEof"|"signal";
+  /**
+   * the caller's terminal changed size (a run with a terminal)
+   */
+  'resize'?: (_gproc_v1_Terminal__Output | null);
+  'kind'?: "start"|"stdin"|"stdinEof"|"signal"|"resize";
 }

@@ -1,5 +1,6 @@
 // Original file: src/proto/gproc.proto
 
+import type { Terminal as _gproc_v1_Terminal, Terminal__Output as _gproc_v1_Terminal__Output } from '../../gproc/v1/Terminal';
 
 export interface SpawnRequest {
   /**
@@ -18,6 +19,11 @@ export interface SpawnRequest {
    * working directory; "" = "/"
    */
   'cwd'?: (string);
+  /**
+   * Run only (ssh -t, srun --pty): the command's stdin, stdout and stderr are a new
+   * pseudo-terminal of this size, its controlling terminal; its output comes as stdout.
+   */
+  'terminal'?: (_gproc_v1_Terminal | null);
 }
 
 export interface SpawnRequest__Output {
@@ -37,4 +43,9 @@ export interface SpawnRequest__Output {
    * working directory; "" = "/"
    */
   'cwd': (string);
+  /**
+   * Run only (ssh -t, srun --pty): the command's stdin, stdout and stderr are a new
+   * pseudo-terminal of this size, its controlling terminal; its output comes as stdout.
+   */
+  'terminal': (_gproc_v1_Terminal__Output | null);
 }
