@@ -12,7 +12,7 @@ DEB_PACKAGES := binutils gzip
 DEB_TEST_PACKAGES := $(DEB_PACKAGES) lintian mandoc man-db systemd-container mmdebstrap
 TSC := node_modules/.bin/tsc
 
-.PHONY: deps debian-deps install-packages build lint format test soak run bench bench-scale proto clean deb
+.PHONY: deps debian-deps install-packages build lint format test soak run bench bench-scale bench-big proto clean deb
 
 deps: debian-deps node_modules/.package-lock.json
 
@@ -97,6 +97,10 @@ bench: build
 # How the costs grow with nodes: 1, 4, 16 and 64 simulated nodes (src/bench/scale.ts).
 bench-scale: build
 	node dist/bench.js scale
+
+# Issue 12's acceptance run: 8 nodes x 2,000 processes started while the view is read (src/bench/big.ts).
+bench-big: build
+	node dist/bench.js big
 
 # Regenerates from the wire contract its protobufjs descriptor and its TypeScript types
 # (never edit src/proto/gproc.json or src/proto/gen by hand).

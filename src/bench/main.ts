@@ -9,14 +9,16 @@
  *   run        `gproc run -- true` vs ssh to a local sshd; 100 MiB through cat, MiB/s
  *   liveness   a node's agent frozen and thawed: how soon nodes/<id>/state says down and up
  *   scale      (only when named: `make bench-scale`) 1, 4, 16 and 64 nodes: see scale.ts
+ *   big        (only when named: `make bench-big`) 8 nodes x 2,000 processes: see big.ts
  *   watch      a quiet node of 1,000 processes feeding a mount's replica: bytes per second
  *              against one full snapshot, and the agent's CPU
  */
+import { big } from './big';
 import { scale } from './scale';
 import { sections } from './sections';
 
-/** Measures run only when named (`make bench-scale`: `bench.js scale`). */
-const onRequest: Record<string, () => Promise<void>> = { scale };
+/** Measures run only when named (`make bench-scale`: `bench.js scale`; `make bench-big`). */
+const onRequest: Record<string, () => Promise<void>> = { scale, big };
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
