@@ -167,3 +167,15 @@ t.test('top-level files summed over up nodes; layouts kept with none up', async 
     'cpuinfo: every CPU',
   );
 });
+
+t.test(
+  "nodes/<id>/age: seconds since the node's reading, on our clock; - while down",
+  async (t) => {
+    const tab = table(up(1, { bootOffset: 0 }), down(2));
+    const n1 = tab.nodes.get(1)!;
+    const now = n1.takenAtLocalMs + 1234;
+    t.equal(text(render.renderNodeAge(n1, now)), '1.23\n', 'up: 1.23 s old');
+    t.equal(text(render.renderNodeAge(n1, n1.takenAtLocalMs - 50)), '0.00\n', 'never negative');
+    t.equal(text(render.renderNodeAge(tab.nodes.get(2)!, now)), '-\n', 'down: nothing listed');
+  },
+);
