@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 # What the tests need; the benchmarks also compare with ssh.
 DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl iproute2 nftables prometheus etcd-server etcd-client
-BENCH_PACKAGES := openssh-server openssh-client
+BENCH_PACKAGES := openssh-server openssh-client pdsh
 # `make deb` strips the native helpers (binutils); the package's test (test/deb.test.ts) also
 # checks it with lintian, its pages with mandoc and man, and boots it in a container:
 # systemd-nspawn (systemd-container, which brings systemd) on a Debian tree from mmdebstrap.

@@ -8,12 +8,14 @@
  *   ctl        stop+cont through <gpid>/ctl on a remote node vs local kill -STOP/-CONT
  *   run        `gproc run -- true` vs ssh to a local sshd; 100 MiB through cat, MiB/s
  *   liveness   a node's agent frozen and thawed: how soon nodes/<id>/state says down and up
+ *   fanout     every process of 4 nodes x 1,000: gproc exec -- ps -ef vs pdsh -R ssh ps -ef
  *   scale      (only when named: `make bench-scale`) 1, 4, 16 and 64 nodes: see scale.ts
  *   big        (only when named: `make bench-big`) 8 nodes x 2,000 processes: see big.ts
  *   watch      a quiet node of 1,000 processes feeding a mount's replica: bytes per second
  *              against one full snapshot, and the agent's CPU
  */
 import { big } from './big';
+import { fanout } from './fanout';
 import { scale } from './scale';
 import { sections } from './sections';
 
@@ -22,7 +24,7 @@ const onRequest: Record<string, () => Promise<void>> = { scale, big };
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
-  for (const [name, run] of Object.entries({ ...sections, ...onRequest })) {
+  for (const [name, run] of Object.entries({ ...sections, fanout, ...onRequest })) {
     if (only.length ? !only.includes(name) : name in onRequest) continue;
     process.stdout.write(`\n== ${name}\n`);
     try {

@@ -258,22 +258,42 @@ export function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
-/**
- * An OpenSSH server on 127.0.0.1 with a key of its own, for comparison with gproc run.
- * @returns the ssh options that reach it, and how to stop it.
- */
-export async function startSshd(): Promise<{ options: string; stop(): void }> {
+/** Where an OpenSSH server of the bench listens, and in which namespaces it runs. */
+export interface SshdPlace {
+  /** Loopback address (any of 127/8 is the loopback here: no address is added). */
+  address?: string;
+  port?: number;
+  /** Enters the namespaces it runs in (a simulated node's: `inNode`); none: this machine's. */
+  prefix?: string[];
+  /** A key directory shared by several servers (sshKeys), so one client key reaches them all. */
+  keys?: string;
+}
+
+/** A directory with a host key, a client key and an authorized_keys for it. */
+export async function sshKeys(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'gproc-bench-ssh-'));
-  mkdirSync('/run/sshd', { recursive: true });
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', `${dir}/host_key`]);
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', `${dir}/client_key`]);
   copyFileSync(`${dir}/client_key.pub`, `${dir}/authorized_keys`);
-  const port = 7699;
+  return dir;
+}
+
+/**
+ * An OpenSSH server (127.0.0.1:7699 unless told), for comparison with gproc run and with
+ * pdsh's fan-out.
+ * @returns the ssh options that reach it (without the host), and how to stop it.
+ */
+export async function startSshd(place: SshdPlace = {}): Promise<{ options: string; stop(): void }> {
+  const { address = '127.0.0.1', port = 7699, prefix = [] } = place;
+  const own = place.keys === undefined;
+  const dir = place.keys ?? (await sshKeys());
+  mkdirSync('/run/sshd', { recursive: true });
+  const config = `${dir}/sshd_config_${address}_${port}`;
   writeFileSync(
-    `${dir}/sshd_config`,
+    config,
     [
       `Port ${port}`,
-      'ListenAddress 127.0.0.1',
+      `ListenAddress ${address}`,
       `HostKey ${dir}/host_key`,
       `AuthorizedKeysFile ${dir}/authorized_keys`,
       'PermitRootLogin prohibit-password',
@@ -281,24 +301,24 @@ export async function startSshd(): Promise<{ options: string; stop(): void }> {
       'KbdInteractiveAuthentication no',
       'UsePAM no',
       'StrictModes no',
-      `PidFile ${dir}/sshd.pid`,
+      `PidFile ${dir}/sshd_${address}_${port}.pid`,
       'LogLevel ERROR',
       '',
     ].join('\n'),
   );
-  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', `${dir}/sshd_config`], {
-    stdio: 'ignore',
-  });
+  const argv = [...prefix, '/usr/sbin/sshd', '-D', '-e', '-f', config];
+  const sshd = spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
   let failed: Error | undefined;
   // No sshd (make bench installs openssh-server; dist/bench.js run alone may not have it):
   // this measure fails with the reason, the others go on.
   sshd.once('error', (err) => (failed = err));
+  sshd.once('exit', (code) => (failed ??= new Error(`sshd exited ${code}`)));
   const options = `-i ${dir}/client_key -p ${port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes`;
   await pollUntil(
-    'sshd',
+    `sshd on ${address}:${port}`,
     () => {
       if (failed) throw new Error(`sshd did not start: ${failed.message}`);
-      return run('ssh', [...options.split(' '), 'root@127.0.0.1', 'true']);
+      return run('ssh', [...options.split(' '), `root@${address}`, 'true']);
     },
     10000,
   );
@@ -306,7 +326,7 @@ export async function startSshd(): Promise<{ options: string; stop(): void }> {
     options,
     stop: () => {
       sshd.kill();
-      rmSync(dir, { recursive: true, force: true });
+      if (own) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
