@@ -244,7 +244,7 @@ export function manCluster(date: string): string {
  */
 const PROSE: Record<string, string> = {
   // Per-process files (procfs/files.ts), same bytes as Linux's except for the translated PIDs.
-  stat: "As proc(5) /proc/PID/stat, with pid, ppid, pgrp, session and tpgid as gpids and starttime shifted to the cluster's boot time (btime), so that ps -o lstart shows the true start on every node.",
+  stat: "As proc(5) /proc/PID/stat, with pid, ppid, pgrp, session and tpgid as gpids and starttime shifted to the cluster's boot time (btime), so that ps -o lstart shows the true start on every node, and the CPU it last ran on (field 39) numbered as the cluster's stat and cpuinfo number that CPU (top's P, pidstat's CPU).",
   status: 'As proc(5), with Pid, PPid, Tgid, TracerPid and NSpid as gpids.',
   statm: "As proc(5), the owning node's bytes (threads show their process's).",
   cmdline: "As proc(5): the NUL-separated arguments, the owning node's bytes.",

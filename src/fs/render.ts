@@ -36,11 +36,13 @@ const latin1 = (s: string) => Buffer.from(s, 'latin1');
 
 /**
  * stat of a process, or of one of its threads (`tid`): pid, ppid, pgrp, session and tpgid
- * as gpids, starttime shifted to the cluster btime.
+ * as gpids, starttime shifted to the cluster btime, the CPU it last ran on (field 39) as
+ * the cluster numbers that CPU in the top-level stat and cpuinfo.
  */
 export function renderStat(p: ProcessEntry, table: ClusterTable, tid?: number): Buffer {
   const stat = tid !== undefined ? threadStat(p, tid) : p.stat;
-  const shift = table.nodes.get(p.node)?.startShift ?? 0; // none for the cluster's root
+  const node = table.nodes.get(p.node); // none for the cluster's root
+  const shift = node?.startShift ?? 0;
   const replace = new Map<number, number>([
     [StatField.pid, translatePid(p.node, stat.pid)],
     [StatField.ppid, p.ppid],
@@ -49,6 +51,9 @@ export function renderStat(p: ProcessEntry, table: ClusterTable, tid?: number): 
     [StatField.tpgid, p.tpgid],
     [StatField.starttime, stat.starttime + shift],
   ]);
+  const cpu = stat.rest[StatField.processor - 3];
+  if (node?.cpuOffset && cpu !== undefined)
+    replace.set(StatField.processor, Number(cpu) + node.cpuOffset);
   return latin1(formatPidStat(stat, replace));
 }
 
