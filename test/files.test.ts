@@ -20,6 +20,7 @@ const PY = '/usr/bin/python3'; // Debian's, which has python3-psutil
 const FILES = [
   'smaps_rollup',
   'smaps',
+  'maps',
   'schedstat',
   'oom_score',
   'oom_score_adj',

@@ -256,6 +256,7 @@ const PROSE: Record<string, string> = {
   smaps:
     "As proc(5), read from the owning node when read; mode 0400 (Linux shows 0444 but refuses other users by its ptrace check: the mode makes the kernel refuse the same readers). ENOENT when the node's kernel has none.",
   smaps_rollup: 'As smaps, summed (proc(5)); mode 0400, read when read.',
+  maps: "As proc(5) (the mapped regions, without smaps's figures); mode 0400 as smaps, read when read.",
   schedstat:
     'As proc(5): time on the CPU (ns), time waiting to run (ns), timeslices; read when read.',
   oom_score: 'As proc(5), read when read.',
@@ -285,9 +286,11 @@ const PROSE: Record<string, string> = {
     "Cluster-wide: the sum of the nodes' figures, in the format of proc(5); with every node down its lines stay, MemTotal 1 kB. Under nodes/<id>/: that node's own.",
   loadavg: "Cluster-wide: the first three figures summed. Under nodes/<id>/: that node's own.",
   cpuinfo: "Every node's processors, renumbered 0..K across the nodes.",
-  sys: 'sys/kernel/pid_max (2^31-1, so that column widths fit gpids) and sys/kernel/osrelease.',
+  sys: 'sys/kernel/pid_max (2^31-1, so that column widths fit gpids), sys/kernel/osrelease and sys/kernel/sched_autogroup_enabled.',
   pid_max: '2147483647: larger than any gpid.',
   osrelease: "The kernel release of the machine the mount runs on (or a node's).",
+  sched_autogroup_enabled:
+    "As the machine's /proc/sys/kernel/sched_autogroup_enabled, from the same node as osrelease (htop reads every process's autogroup only when it holds 1); empty when that kernel has none.",
   nodes: 'One directory <id> per node of the cluster file.',
   events:
     'A read blocks and returns one line per process start or exit anywhere in the cluster, as they happen.',

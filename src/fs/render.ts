@@ -326,11 +326,28 @@ export function renderCpuinfo(table: ClusterTable): Buffer {
   return latin1(blocks.map((b, i) => `${renumberCpuBlock(b, i)}\n\n`).join(''));
 }
 
-/** sys/kernel/osrelease: the given node's, else the first up node's, else the last seen. */
-export function renderOsRelease(table: ClusterTable, preferNode?: number): Buffer {
+/** A node-wide file of one node: the given node's, else the first up node's, else the last seen; empty with none. */
+function oneNodesFile(
+  table: ClusterTable,
+  field: 'osrelease' | 'schedAutogroupEnabled',
+  preferNode?: number,
+): Buffer {
   const nodes = upInfos(table);
   const n = nodes.find((x) => x.config.id === preferNode) ?? nodes[0] ?? seenInfos(table)[0];
-  return n ? Buffer.from(n.info!.files!.osrelease) : Buffer.alloc(0);
+  return n ? Buffer.from(n.info!.files![field]) : Buffer.alloc(0);
+}
+
+/** sys/kernel/osrelease: the given node's, else the first up node's, else the last seen. */
+export function renderOsRelease(table: ClusterTable, preferNode?: number): Buffer {
+  return oneNodesFile(table, 'osrelease', preferNode);
+}
+
+/**
+ * sys/kernel/sched_autogroup_enabled ("1\n" or "0\n"), chosen as osrelease; empty when
+ * that node's kernel has none (htop reads the autogroup files only when it says 1).
+ */
+export function renderAutogroupEnabled(table: ClusterTable, preferNode?: number): Buffer {
+  return oneNodesFile(table, 'schedAutogroupEnabled', preferNode);
 }
 
 function addColumns(a: number[], b: number[]): number[] {

@@ -11,7 +11,7 @@
  *   /<gpid>/{ctl,wait}  links to the control view's files of that process (its identity)
  *   /<gpid>/task/<gtid>/<file>  the per-process files declared for threads too
  *   /1/  the cluster's root: stat status statm cmdline comm environ cgroup io task/ ctl
- *   /{stat,uptime,meminfo,loadavg,cpuinfo}  /sys/kernel/{pid_max,osrelease}
+ *   /{stat,uptime,meminfo,loadavg,cpuinfo}  /sys/kernel/{pid_max,osrelease,sched_autogroup_enabled}
  *   /nodes/<id>/{name,address,state,uptime,meminfo,loadavg,spawn}  /events  /self
  *   /<local pid> and any other top-level name of the real /proc: links into it, unlisted
  * Control view:
@@ -434,6 +434,9 @@ const ROOT = dir<RootScope>(
       kernel: dir({
         pid_max: readOnly(() => Buffer.from(render.PID_MAX)),
         osrelease: readOnly((s) => render.renderOsRelease(table(s), s.ctx.localNode)),
+        sched_autogroup_enabled: readOnly((s) =>
+          render.renderAutogroupEnabled(table(s), s.ctx.localNode),
+        ),
       }),
     }),
     nodes: dir(

@@ -66,6 +66,8 @@ export const PROCESS_FILES = {
   // 0644 on Linux) are 0444: the view has no way to write them.
   smaps_rollup: { mode: 0o400, read: 'on-demand', view: 'verbatim' },
   smaps: { mode: 0o400, read: 'on-demand', view: 'verbatim' },
+  // htop reads maps to mark processes that use deleted libraries; ptrace-checked as smaps.
+  maps: { mode: 0o400, read: 'on-demand', view: 'verbatim' },
   schedstat: { mode: 0o444, read: 'on-demand', thread: 'own', view: 'verbatim' },
   oom_score: { mode: 0o444, read: 'on-demand', view: 'verbatim' },
   oom_score_adj: { mode: 0o444, read: 'on-demand', view: 'verbatim' },

@@ -108,6 +108,7 @@ const PER_PROCESS = [
   'limits',
   'smaps_rollup',
   'smaps',
+  'maps',
   'schedstat',
   'oom_score',
   'oom_score_adj',
@@ -232,6 +233,10 @@ const cases: { path: string; want: unknown[] }[] = [
   { path: '/self', want: ['link', LINK, 0, `${FIXTURE}/self`] },
   { path: '/sys/kernel/pid_max', want: ['file', R, 0, '2147483647\n'] },
   { path: '/sys/kernel/osrelease', want: ['file', R, 0, fixture('sys/kernel/osrelease')] },
+  {
+    path: '/sys/kernel/sched_autogroup_enabled',
+    want: ['file', R, 0, fixture('sys/kernel/sched_autogroup_enabled')],
+  },
   // Local PIDs and other names of the real /proc: links into it, when they exist there.
   { path: '/800', want: ['link', LINK, 0, `${FIXTURE}/800`] },
   { path: '/801', want: [`errno ${E.ENOENT}`] },
