@@ -29,7 +29,7 @@ const FILES = [
   'autogroup',
 ];
 /** Files every thread has its own of (task/<tid>/). */
-const THREAD_FILES = ['schedstat', 'wchan'];
+const THREAD_FILES = ['io', 'schedstat', 'wchan'];
 
 /**
  * Everything a reader gets from the new files of some processes under a /proc root: each

@@ -272,7 +272,7 @@ const PROSE: Record<string, string> = {
   fdinfo:
     "Directory, mode 0500 owned by the process's uid: one file <n> per descriptor, as proc(5), with a pidfd's Pid: and NSpid: as gpids.",
   ns: 'Directory, mode 0500: one link per namespace type, "type:[inode]" as on the owning node.',
-  task: 'One directory <gtid> per thread, whose files are those marked "thread" above.',
+  task: 'One directory <gtid> per thread, whose files are those marked "thread" above, and the exe, cwd and root links of its process.',
   ctl: 'Write-only control file, mode 0200, owner the process\'s: write "signal SIG" or "SIG" (TERM, SIGTERM or a number), "kill", "stop", "cont", or "signal-group SIG" (every process of its global process group, on every node). The write returns once the owning node delivered or refused the signal. Errors: ESRCH when the process ended (or its PID was reused: an open handle names the process it was opened on), EINVAL for a malformed command or an unknown signal, EPERM when the node refuses, EHOSTDOWN when the node does not answer. The cluster\'s root (gpid 1) refuses every signal.',
   wait: 'Mode 0400, owner the process\'s: a read blocks until the process ends and returns "exited N\\n" or "killed SIGNAME\\n", or "gone\\n" when nobody holds its status. Only the owner or root consumes the status. The read cannot be interrupted (fuse-native passes no FUSE_INTERRUPT).',
   node: 'The owning node: "<id> <name>\\n".',

@@ -343,13 +343,18 @@ const PROCESS_LINK_SPECS = Object.fromEntries(
   ]),
 );
 
-/** Files of one thread: task/<gtid>/. */
-const THREAD_DIR = dir<ThreadScope>(
-  processFiles(
+/**
+ * Files of one thread: task/<gtid>/. Its exe, cwd and root are its process's (htop reads a
+ * thread's exe): every thread shares its process's exe; cwd and root are shared unless a
+ * thread left them with unshare(CLONE_FS), which the view does not see.
+ */
+const THREAD_DIR = dir<ThreadScope>({
+  ...processFiles(
     FILE_NAMES.filter((n) => declOf(n).thread),
     (s) => s.tid,
   ),
-);
+  ...PROCESS_LINK_SPECS,
+});
 
 /** A process directory's mode: 0555, or 0500 under hidepid (TreeContext.hidePid). */
 const processDirPerm = (s: RootScope) => (s.ctx.hidePid ? 0o500 : 0o555);
