@@ -2,8 +2,9 @@
 # Works on a fresh Debian machine as root: `make test` installs what it needs first.
 
 SHELL := /bin/bash
-# What the tests need; the benchmarks also compare with ssh.
-DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl iproute2 nftables prometheus etcd-server etcd-client
+# What the tests need (sysstat for pidstat, htop run in tmux: test/tools-diff.test.ts); the
+# benchmarks also compare with ssh.
+DEBIAN_PACKAGES := fuse libfuse2 procps psmisc python3-psutil util-linux openssl iproute2 nftables prometheus etcd-server etcd-client sysstat htop tmux
 BENCH_PACKAGES := openssh-server openssh-client pdsh
 # `make deb` strips the native helpers (binutils); the package's test (test/deb.test.ts) also
 # checks it with lintian, its pages with mandoc and man, and boots it in a container:

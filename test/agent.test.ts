@@ -47,6 +47,7 @@ t.test('three agents in their own PID namespaces', async (t) => {
         'meminfo',
         'cpuinfo',
         'sys/kernel/osrelease',
+        'sys/kernel/sched_autogroup_enabled',
       ];
       const nsFile = nsFiles(node, wanted);
       t.equal(snap.node!.id, node.id);
@@ -119,6 +120,10 @@ t.test('three agents in their own PID namespaces', async (t) => {
       );
       t.ok(files.cpuinfo.equals(nsFile('cpuinfo')), 'cpuinfo byte for byte');
       t.ok(files.osrelease.equals(nsFile('sys/kernel/osrelease')), 'osrelease byte for byte');
+      t.ok(
+        files.schedAutogroupEnabled.equals(nsFile('sys/kernel/sched_autogroup_enabled')),
+        'sched_autogroup_enabled byte for byte',
+      );
       const hostBtime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))![1]);
       t.ok(
         Math.abs(snap.node!.bootTime - (hostBtime - node.bootOffset)) <= 1,

@@ -53,6 +53,7 @@ function info(id: number): NodeInfo__Output {
       loadavg: fixture('loadavg'),
       cpuinfo: fixture('cpuinfo'),
       osrelease: fixture('sys/kernel/osrelease'),
+      schedAutogroupEnabled: fixture('sys/kernel/sched_autogroup_enabled'),
     },
   };
 }

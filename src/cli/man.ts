@@ -244,7 +244,7 @@ export function manCluster(date: string): string {
  */
 const PROSE: Record<string, string> = {
   // Per-process files (procfs/files.ts), same bytes as Linux's except for the translated PIDs.
-  stat: "As proc(5) /proc/PID/stat, with pid, ppid, pgrp, session and tpgid as gpids and starttime shifted to the cluster's boot time (btime), so that ps -o lstart shows the true start on every node.",
+  stat: "As proc(5) /proc/PID/stat, with pid, ppid, pgrp, session and tpgid as gpids and starttime shifted to the cluster's boot time (btime), so that ps -o lstart shows the true start on every node, and the CPU it last ran on (field 39) numbered as the cluster's stat and cpuinfo number that CPU (top's P, pidstat's CPU).",
   status: 'As proc(5), with Pid, PPid, Tgid, TracerPid and NSpid as gpids.',
   statm: "As proc(5), the owning node's bytes (threads show their process's).",
   cmdline: "As proc(5): the NUL-separated arguments, the owning node's bytes.",
@@ -256,6 +256,7 @@ const PROSE: Record<string, string> = {
   smaps:
     "As proc(5), read from the owning node when read; mode 0400 (Linux shows 0444 but refuses other users by its ptrace check: the mode makes the kernel refuse the same readers). ENOENT when the node's kernel has none.",
   smaps_rollup: 'As smaps, summed (proc(5)); mode 0400, read when read.',
+  maps: "As proc(5) (the mapped regions, without smaps's figures); mode 0400 as smaps, read when read.",
   schedstat:
     'As proc(5): time on the CPU (ns), time waiting to run (ns), timeslices; read when read.',
   oom_score: 'As proc(5), read when read.',
@@ -271,7 +272,7 @@ const PROSE: Record<string, string> = {
   fdinfo:
     "Directory, mode 0500 owned by the process's uid: one file <n> per descriptor, as proc(5), with a pidfd's Pid: and NSpid: as gpids.",
   ns: 'Directory, mode 0500: one link per namespace type, "type:[inode]" as on the owning node.',
-  task: 'One directory <gtid> per thread, whose files are those marked "thread" above.',
+  task: 'One directory <gtid> per thread, whose files are those marked "thread" above, and the exe, cwd and root links of its process.',
   ctl: 'Write-only control file, mode 0200, owner the process\'s: write "signal SIG" or "SIG" (TERM, SIGTERM or a number), "kill", "stop", "cont", or "signal-group SIG" (every process of its global process group, on every node). The write returns once the owning node delivered or refused the signal. Errors: ESRCH when the process ended (or its PID was reused: an open handle names the process it was opened on), EINVAL for a malformed command or an unknown signal, EPERM when the node refuses, EHOSTDOWN when the node does not answer. The cluster\'s root (gpid 1) refuses every signal.',
   wait: 'Mode 0400, owner the process\'s: a read blocks until the process ends and returns "exited N\\n" or "killed SIGNAME\\n", or "gone\\n" when nobody holds its status. Only the owner or root consumes the status. The read cannot be interrupted (fuse-native passes no FUSE_INTERRUPT).',
   node: 'The owning node: "<id> <name>\\n".',
@@ -285,9 +286,11 @@ const PROSE: Record<string, string> = {
     "Cluster-wide: the sum of the nodes' figures, in the format of proc(5); with every node down its lines stay, MemTotal 1 kB. Under nodes/<id>/: that node's own.",
   loadavg: "Cluster-wide: the first three figures summed. Under nodes/<id>/: that node's own.",
   cpuinfo: "Every node's processors, renumbered 0..K across the nodes.",
-  sys: 'sys/kernel/pid_max (2^31-1, so that column widths fit gpids) and sys/kernel/osrelease.',
+  sys: 'sys/kernel/pid_max (2^31-1, so that column widths fit gpids), sys/kernel/osrelease and sys/kernel/sched_autogroup_enabled.',
   pid_max: '2147483647: larger than any gpid.',
   osrelease: "The kernel release of the machine the mount runs on (or a node's).",
+  sched_autogroup_enabled:
+    "As the machine's /proc/sys/kernel/sched_autogroup_enabled, from the same node as osrelease (htop reads every process's autogroup only when it holds 1); empty when that kernel has none.",
   nodes: 'One directory <id> per node of the cluster file.',
   events:
     'A read blocks and returns one line per process start or exit anywhere in the cluster, as they happen.',

@@ -31,6 +31,12 @@ export interface NodeEntry {
   info?: NodeInfo__Output;
   /** Clock ticks added to the starttime of this node's processes. */
   startShift: number;
+  /**
+   * The cluster's number of this node's cpu0: the top-level stat and cpuinfo list the
+   * CPUs of the up nodes in node order, so a process's CPU (stat field 39) is this plus
+   * its number on the node.
+   */
+  cpuOffset: number;
   /** Wall-clock ms of the last good snapshot, on the node's clock. */
   takenAtMs: number;
   /**
@@ -215,6 +221,7 @@ export function buildTable(
   if (!Number.isFinite(btime)) btime = Math.floor(Date.now() / 1000);
   const table = new ClusterTable(btime, generation, Date.now());
 
+  let cpus = 0; // CPUs of the up nodes before this one (render.ts numbers them in this order)
   for (const r of results) {
     const id = r.config.id;
     if (!('snapshot' in r)) {
@@ -223,6 +230,7 @@ export function buildTable(
         state: 'down',
         info: r.info,
         startShift: 0,
+        cpuOffset: 0,
         takenAtMs: 0,
         takenAtLocalMs: 0,
         error: r.error,
@@ -231,11 +239,14 @@ export function buildTable(
     }
     const info = r.snapshot.node!;
     const startShift = (info.bootTime - btime) * info.clockTicks;
+    const cpuOffset = cpus;
+    if (info.files) cpus += countCpus(info.files.stat);
     table.nodes.set(id, {
       config: r.config,
       state: 'up',
       info,
       startShift,
+      cpuOffset,
       takenAtMs: r.snapshot.takenAtMs,
       takenAtLocalMs: r.snapshot.takenAtMs - (r.clockOffsetMs ?? 0),
     });
@@ -287,4 +298,9 @@ export function buildTable(
   table.processes.set(ROOT_ENTRY.gpid, ROOT_ENTRY);
   for (const e of entries) table.processes.set(e.gpid, e);
   return table;
+}
+
+/** The number of `cpuN` lines of a /proc/stat file (bytes). */
+function countCpus(stat: Buffer): number {
+  return stat.toString('latin1').match(/^cpu\d+ /gm)?.length ?? 0;
 }

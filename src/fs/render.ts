@@ -36,11 +36,13 @@ const latin1 = (s: string) => Buffer.from(s, 'latin1');
 
 /**
  * stat of a process, or of one of its threads (`tid`): pid, ppid, pgrp, session and tpgid
- * as gpids, starttime shifted to the cluster btime.
+ * as gpids, starttime shifted to the cluster btime, the CPU it last ran on (field 39) as
+ * the cluster numbers that CPU in the top-level stat and cpuinfo.
  */
 export function renderStat(p: ProcessEntry, table: ClusterTable, tid?: number): Buffer {
   const stat = tid !== undefined ? threadStat(p, tid) : p.stat;
-  const shift = table.nodes.get(p.node)?.startShift ?? 0; // none for the cluster's root
+  const node = table.nodes.get(p.node); // none for the cluster's root
+  const shift = node?.startShift ?? 0;
   const replace = new Map<number, number>([
     [StatField.pid, translatePid(p.node, stat.pid)],
     [StatField.ppid, p.ppid],
@@ -49,6 +51,9 @@ export function renderStat(p: ProcessEntry, table: ClusterTable, tid?: number): 
     [StatField.tpgid, p.tpgid],
     [StatField.starttime, stat.starttime + shift],
   ]);
+  const cpu = stat.rest[StatField.processor - 3];
+  if (node?.cpuOffset && cpu !== undefined)
+    replace.set(StatField.processor, Number(cpu) + node.cpuOffset);
   return latin1(formatPidStat(stat, replace));
 }
 
@@ -332,11 +337,28 @@ export function renderCpuinfo(table: ClusterTable): Buffer {
   return latin1(blocks.map((b, i) => `${renumberCpuBlock(b, i)}\n\n`).join(''));
 }
 
-/** sys/kernel/osrelease: the given node's, else the first up node's, else the last seen. */
-export function renderOsRelease(table: ClusterTable, preferNode?: number): Buffer {
+/** A node-wide file of one node: the given node's, else the first up node's, else the last seen; empty with none. */
+function oneNodesFile(
+  table: ClusterTable,
+  field: 'osrelease' | 'schedAutogroupEnabled',
+  preferNode?: number,
+): Buffer {
   const nodes = upInfos(table);
   const n = nodes.find((x) => x.config.id === preferNode) ?? nodes[0] ?? seenInfos(table)[0];
-  return n ? Buffer.from(n.info!.files!.osrelease) : Buffer.alloc(0);
+  return n ? Buffer.from(n.info!.files![field]) : Buffer.alloc(0);
+}
+
+/** sys/kernel/osrelease: the given node's, else the first up node's, else the last seen. */
+export function renderOsRelease(table: ClusterTable, preferNode?: number): Buffer {
+  return oneNodesFile(table, 'osrelease', preferNode);
+}
+
+/**
+ * sys/kernel/sched_autogroup_enabled ("1\n" or "0\n"), chosen as osrelease; empty when
+ * that node's kernel has none (htop reads the autogroup files only when it says 1).
+ */
+export function renderAutogroupEnabled(table: ClusterTable, preferNode?: number): Buffer {
+  return oneNodesFile(table, 'schedAutogroupEnabled', preferNode);
 }
 
 function addColumns(a: number[], b: number[]): number[] {

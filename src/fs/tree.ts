@@ -11,7 +11,7 @@
  *   /<gpid>/{ctl,wait}  links to the control view's files of that process (its identity)
  *   /<gpid>/task/<gtid>/<file>  the per-process files declared for threads too
  *   /1/  the cluster's root: stat status statm cmdline comm environ cgroup io task/ ctl
- *   /{stat,uptime,meminfo,loadavg,cpuinfo}  /sys/kernel/{pid_max,osrelease}
+ *   /{stat,uptime,meminfo,loadavg,cpuinfo}  /sys/kernel/{pid_max,osrelease,sched_autogroup_enabled}
  *   /nodes/<id>/{name,address,state,uptime,meminfo,loadavg,spawn}  /events  /self
  *   /<local pid> and any other top-level name of the real /proc: links into it, unlisted
  * Control view:
@@ -343,13 +343,18 @@ const PROCESS_LINK_SPECS = Object.fromEntries(
   ]),
 );
 
-/** Files of one thread: task/<gtid>/. */
-const THREAD_DIR = dir<ThreadScope>(
-  processFiles(
+/**
+ * Files of one thread: task/<gtid>/. Its exe, cwd and root are its process's (htop reads a
+ * thread's exe): every thread shares its process's exe; cwd and root are shared unless a
+ * thread left them with unshare(CLONE_FS), which the view does not see.
+ */
+const THREAD_DIR = dir<ThreadScope>({
+  ...processFiles(
     FILE_NAMES.filter((n) => declOf(n).thread),
     (s) => s.tid,
   ),
-);
+  ...PROCESS_LINK_SPECS,
+});
 
 /** A process directory's mode: 0555, or 0500 under hidepid (TreeContext.hidePid). */
 const processDirPerm = (s: RootScope) => (s.ctx.hidePid ? 0o500 : 0o555);
@@ -435,6 +440,9 @@ const ROOT = dir<RootScope>(
       kernel: dir({
         pid_max: readOnly(() => Buffer.from(render.PID_MAX)),
         osrelease: readOnly((s) => render.renderOsRelease(table(s), s.ctx.localNode)),
+        sched_autogroup_enabled: readOnly((s) =>
+          render.renderAutogroupEnabled(table(s), s.ctx.localNode),
+        ),
       }),
     }),
     nodes: dir(

@@ -56,7 +56,8 @@ export const PROCESS_FILES = {
   comm: { mode: 0o444, read: 'view', thread: 'own', view: 'rendered' },
   environ: { mode: 0o400, read: 'snapshot', required: false, view: 'verbatim' },
   cgroup: { mode: 0o444, read: 'snapshot', required: false, view: 'verbatim' },
-  io: { mode: 0o400, read: 'on-demand', view: 'verbatim' },
+  // Each thread has its own counters (htop's I/O tab reads task/<tid>/io for its thread rows).
+  io: { mode: 0o400, read: 'on-demand', thread: 'own', view: 'verbatim' },
   // Read when asked (as io): 1.3 KB per process that `ps` never reads.
   limits: { mode: 0o444, read: 'on-demand', view: 'verbatim' },
   // Read when asked, as Linux gives them (native-notes/security.md, "Per-process files").
@@ -66,6 +67,8 @@ export const PROCESS_FILES = {
   // 0644 on Linux) are 0444: the view has no way to write them.
   smaps_rollup: { mode: 0o400, read: 'on-demand', view: 'verbatim' },
   smaps: { mode: 0o400, read: 'on-demand', view: 'verbatim' },
+  // htop reads maps to mark processes that use deleted libraries; ptrace-checked as smaps.
+  maps: { mode: 0o400, read: 'on-demand', view: 'verbatim' },
   schedstat: { mode: 0o444, read: 'on-demand', thread: 'own', view: 'verbatim' },
   oom_score: { mode: 0o444, read: 'on-demand', view: 'verbatim' },
   oom_score_adj: { mode: 0o444, read: 'on-demand', view: 'verbatim' },

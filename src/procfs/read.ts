@@ -98,6 +98,7 @@ const NODE_FILES: { readonly [K in keyof NodeFiles__Output]: string } = {
   loadavg: 'loadavg',
   cpuinfo: 'cpuinfo',
   osrelease: 'sys/kernel/osrelease',
+  schedAutogroupEnabled: 'sys/kernel/sched_autogroup_enabled',
 };
 
 /** Reads the node-wide files of a /proc tree (gproc.v1.NodeFiles). Missing files read as empty. */

@@ -24,6 +24,8 @@ export const StatField = {
   starttime: 22,
   vsize: 23,
   rss: 24,
+  /** The CPU the task last ran on (Linux >= 2.2.8). */
+  processor: 39,
 } as const;
 
 /** A parsed stat line. PIDs are as the owning node's namespace sees them. */

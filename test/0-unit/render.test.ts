@@ -52,6 +52,48 @@ t.test('stat: pid, ppid, pgrp, session, tpgid as gpids, starttime shifted', asyn
   }
 });
 
+t.test(
+  'stat: the CPU a task last ran on (field 39) numbered as the cluster numbers CPUs',
+  async (t) => {
+    // Each fixture node has cpu0 and cpu1: the cluster's stat lists node 1's as cpu0-1, node 2's as cpu2-3.
+    const tab = table(up(1), up(2));
+    const cpus = text(render.renderSystemStat(tab)).match(/^cpu\d+ /gm);
+    t.same(cpus, ['cpu0 ', 'cpu1 ', 'cpu2 ', 'cpu3 '], 'the top-level stat lists 4 CPUs');
+    const field39 = (gpid: number, tid?: number) =>
+      afterComm(text(render.renderStat(tab.processes.get(gpid)!, tab, tid)))[36];
+    const local = (gpid: number, tid?: number) =>
+      afterComm(
+        text(
+          tab.processes.get(gpid)!.proc.threads.find((x) => x.tid === tid)?.stat ??
+            tab.processes.get(gpid)!.proc.stat,
+        ),
+      )[36];
+    t.equal(field39(g(1, 6551)), local(g(1, 6551)), 'node 1: as on the node');
+    t.equal(
+      Number(field39(g(2, 6551))),
+      Number(local(g(2, 6551))) + 2,
+      "node 2: after node 1's two",
+    );
+    t.equal(
+      Number(field39(g(2, 800), 801)),
+      Number(local(g(2, 800), 801)) + 2,
+      'a thread of node 2 too',
+    );
+    t.equal(
+      field39(1),
+      afterComm(text(render.renderStat(tab.processes.get(1)!, tab)))[36],
+      'the cluster root: unchanged',
+    );
+    // Node 1 down: node 2's CPUs are cpu0-1 of the cluster, and so are its tasks'.
+    const alone = table(down(1), up(2));
+    t.equal(
+      afterComm(text(render.renderStat(alone.processes.get(g(2, 6551))!, alone)))[36],
+      local(g(2, 6551)),
+      'node 1 down: node 2 numbers from 0',
+    );
+  },
+);
+
 t.test('status: Tgid, Pid, PPid, TracerPid and the first NS* values as gpids', async (t) => {
   const tab = table(up(3));
   const lines = (gpid: number, tid?: number) =>

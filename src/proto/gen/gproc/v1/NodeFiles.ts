@@ -14,6 +14,10 @@ export interface NodeFiles {
    * sys/kernel/osrelease
    */
   'osrelease'?: (Buffer | Uint8Array | string);
+  /**
+   * sys/kernel/sched_autogroup_enabled (empty: none)
+   */
+  'schedAutogroupEnabled'?: (Buffer | Uint8Array | string);
 }
 
 /**
@@ -29,4 +33,8 @@ export interface NodeFiles__Output {
    * sys/kernel/osrelease
    */
   'osrelease': (Buffer);
+  /**
+   * sys/kernel/sched_autogroup_enabled (empty: none)
+   */
+  'schedAutogroupEnabled': (Buffer);
 }

@@ -23,6 +23,7 @@ export const ProcessFileName = {
    * fdinfo/<fd>
    */
   FDINFO: 'FDINFO',
+  MAPS: 'MAPS',
 } as const;
 
 export type ProcessFileName =
@@ -67,5 +68,7 @@ export type ProcessFileName =
    */
   | 'FDINFO'
   | 18
+  | 'MAPS'
+  | 19
 
 export type ProcessFileName__Output = typeof ProcessFileName[keyof typeof ProcessFileName]
