@@ -237,7 +237,12 @@ const cases: { path: string; want: unknown[] }[] = [
   { path: '/nodes', want: ['dir', DIR, 0, ['1', '2']] },
   {
     path: '/nodes/1',
-    want: ['dir', DIR, 0, ['name', 'address', 'state', 'uptime', 'meminfo', 'loadavg', 'spawn']],
+    want: [
+      'dir',
+      DIR,
+      0,
+      ['name', 'address', 'state', 'age', 'uptime', 'meminfo', 'loadavg', 'spawn'],
+    ],
   },
   { path: '/nodes/1/state', want: ['file', R, 0, 'up\n'] },
   { path: '/nodes/1/uptime', want: ['file', R, 0, fixture('uptime')] },
