@@ -5,6 +5,8 @@
  *   snapshot   one agent snapshot of a node with 1,000 processes vs native `ps -ef` there
  *   ps         unmodified `ps -ef` over the view vs native: 1 node x 1,000 processes, and
  *              4 nodes x 1,000 vs the same single native ps; FUSE requests per process
+ *   floor      cold and warm `ps -ef` over 1 node x 1,000: native, a C libfuse 2 daemon
+ *              serving a copy from memory (fuse-floor.c: the binding's floor) and the view
  *   ctl        stop+cont through <gpid>/ctl on a remote node vs local kill -STOP/-CONT
  *   run        `gproc run -- true` vs ssh to a local sshd; 100 MiB through cat, MiB/s
  *   liveness   a node's agent frozen and thawed: how soon nodes/<id>/state says down and up

@@ -10,6 +10,8 @@ import { hostPidOf } from '../up/nodes';
 import {
   agentHostPid,
   CLI,
+  type BenchMount,
+  type FloorMount,
   inNode,
   processCost,
   median,
@@ -17,6 +19,7 @@ import {
   overView,
   percentile,
   run,
+  startFloor,
   startNodes,
   startSshd,
   timeLoop,
@@ -272,6 +275,81 @@ export const sections: Record<string, () => Promise<void>> = {
       out(" and ps share this machine's CPUs, which a cluster of four machines would not)");
     } finally {
       four.stop();
+    }
+  },
+
+  /**
+   * The floor of the binding (issue 12): cold and warm `ps -ef` over 1 node x 1,000
+   * processes, side by side, on the node's native /proc; on fuse-floor, a C libfuse 2 daemon
+   * answering from memory a copy of that /proc, mounted with the view's options
+   * (src/bench/fuse-floor.c); and on gproc's view of the node. The three run in turn, round
+   * after round, so that the machine's load moves them alike; medians over all rounds.
+   */
+  async floor() {
+    const cluster = await startNodes(1, 1000, 7691);
+    const viewMnt = mountPoint();
+    const floorMnt = mountPoint();
+    let view: BenchMount | undefined;
+    let floor: FloorMount | undefined;
+    try {
+      view = await mountView(cluster, viewMnt);
+      floor = await startFloor(`/proc/${cluster.nodes[0].initPid}/root/proc`, floorMnt);
+      const [unshare] = overView(floorMnt);
+      const places: [string, [string[], string]][] = [
+        ['native /proc', [inNode(cluster.nodes[0]), '']],
+        ['C floor (libfuse 2)', [unshare, `mount --bind ${floorMnt} /proc`]],
+        ['gproc view', overView(viewMnt)],
+      ];
+      const warm = places.map(() => [] as number[]);
+      const cold = places.map(() => [] as number[]);
+      const coldCounts: Record<string, number> = {};
+      const rounds = 7;
+      for (let r = 0; r < rounds; r++) {
+        for (const [i, [name, [prefix, setup]]] of places.entries()) {
+          // Warm: back to back, after a first run that fills the caches (not counted).
+          warm[i].push(...(await timeLoop(prefix, setup, 'ps -ef', 4)).slice(1));
+          const before = name === 'gproc view' ? await view.counts() : undefined;
+          cold[i].push(...(await timeLoop(prefix, setup, 'ps -ef', 2, 1.3)));
+          if (before)
+            for (const [op, n] of Object.entries(diff(await view.counts(), before)))
+              coldCounts[op] = (coldCounts[op] ?? 0) + n;
+        }
+      }
+      const processes = view.processes();
+      out(
+        `1 node: ${processes} processes in gproc's view, ${floor.processes} in the floor's copy; ${rounds} rounds, each: 3 warm runs, 2 cold`,
+      );
+      const [n, f, g] = [0, 1, 2];
+      const w = warm.map(median);
+      const c = cold.map(median);
+      for (const [i, [name]] of places.entries())
+        out(
+          `${name.padEnd(20)} warm median ${ms(w[i]).padStart(9)}   cold median ${ms(c[i]).padStart(9)}   (${((c[i] * 1000) / processes).toFixed(0)} us per process cold)`,
+        );
+      out(
+        `cold: gproc/native ${ratio(c[g], c[n])} (target <= 3)   floor/native ${ratio(c[f], c[n])}   gproc/floor ${ratio(c[g], c[f])} (target <= 1.5)`,
+      );
+      out(
+        `warm: gproc/native ${ratio(w[g], w[n])} (target <= 1.5)   floor/native ${ratio(w[f], w[n])}   gproc/floor ${ratio(w[g], w[f])}`,
+      );
+      const total = Object.values(coldCounts).reduce((a, b) => a + b, 0);
+      const runs = rounds * 2;
+      out(
+        `gproc view, cold: ${(total / runs / processes).toFixed(2)} FUSE requests per process (${Object.entries(
+          coldCounts,
+        )
+          .map(([op, k]) => `${op} ${(k / runs / processes).toFixed(2)}`)
+          .join(
+            ', ',
+          )}); ${((c[g] * 1000 * runs) / Math.max(1, total)).toFixed(0)} us of ps time per request`,
+      );
+      out('(cold: each run 1.3 s after the last, past the kernel caches of 1 s)');
+    } finally {
+      await floor?.stop();
+      await view?.stop();
+      rmdirSync(floorMnt);
+      rmdirSync(viewMnt);
+      cluster.stop();
     }
   },
 };

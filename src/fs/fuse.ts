@@ -64,7 +64,6 @@ export function mountFuse(
   ops: FuseOps,
   opts: MountOptions,
 ): Promise<FuseMount> {
-  const extra = opts.extra.concat(`negative_timeout=${opts.cacheSeconds}`);
   const hotOps: FuseOps = {};
   for (const [name, fn] of Object.entries(ops)) {
     const record = opts.record?.(name);
@@ -86,12 +85,35 @@ export function mountFuse(
           fn(...args);
         };
   }
+  const fuse = fuseOf(mountPoint, hotOps, opts);
+  return new Promise((resolve, reject) => {
+    fuse.mount((err?: Error) => {
+      if (err) return reject(new Error(`cannot mount ${mountPoint}: ${err.message}`));
+      resolve({
+        mountPoint,
+        unmount: () => new Promise<void>((done) => fuse.unmount(() => done())),
+      });
+    });
+  });
+}
+
+/**
+ * The libfuse `-o` string of a mount with `opts` (what fuse-native passes to fuse_mount and
+ * fuse_new): `make bench` mounts its C floor daemon with the view's own.
+ */
+export function fuseOptionString(opts: MountOptions): string {
+  return fuseOf('/nonexistent', {}, opts)._fuseOptions();
+}
+
+/** A fuse-native instance (not mounted) with gproc's options and `opts`'s. */
+function fuseOf(mountPoint: string, ops: FuseOps, opts: MountOptions): Fuse {
+  const extra = opts.extra.concat(`negative_timeout=${opts.cacheSeconds}`);
   class GprocFuse extends Fuse {
     override _fuseOptions(): string {
       return `${super._fuseOptions()},${extra.join(',')}`;
     }
   }
-  const fuse = new GprocFuse(mountPoint, hotOps, {
+  return new GprocFuse(mountPoint, ops, {
     timeout: false,
     force: false,
     mkdir: true,
@@ -101,15 +123,6 @@ export function mountFuse(
     subtype: 'gproc',
     entryTimeout: opts.cacheSeconds,
     attrTimeout: opts.cacheSeconds,
-  });
-  return new Promise((resolve, reject) => {
-    fuse.mount((err?: Error) => {
-      if (err) return reject(new Error(`cannot mount ${mountPoint}: ${err.message}`));
-      resolve({
-        mountPoint,
-        unmount: () => new Promise<void>((done) => fuse.unmount(() => done())),
-      });
-    });
   });
 }
 
