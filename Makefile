@@ -97,7 +97,7 @@ FUSE_INCLUDE := node_modules/fuse-shared-library-linux/libfuse/include
 # `make bench BENCH="floor ps"` runs only the measures named (src/bench/main.ts lists them).
 bench: build
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_PACKAGES)"
-	$(CC) $(NATIVE_CFLAGS) -D_FILE_OFFSET_BITS=64 -I$(FUSE_INCLUDE) -o dist/fuse-floor src/bench/fuse-floor.c -l:libfuse.so.2
+	$(CC) $(NATIVE_CFLAGS) -D_FILE_OFFSET_BITS=64 -I$(FUSE_INCLUDE) -o dist/fuse-floor src/bench/fuse-floor.c -l:libfuse.so.2 -lpthread
 	node dist/bench.js $(BENCH)
 
 # How the costs grow with nodes: 1, 4, 16 and 64 simulated nodes (src/bench/scale.ts).

@@ -15,7 +15,14 @@
  * getattr reports each file's real size, and the mount options are given by the caller
  * (the bench passes the view's own: entry, attribute and negative timeouts, max_readahead=0).
  *
- *   fuse-floor PROC_ROOT HOST_PROC MOUNT_POINT OPTIONS
+ * With HOT_MS, every request is handed, as fuse-native hands it to JavaScript, from the
+ * libfuse thread that read it to one "main" thread (an eventfd write, then the libfuse thread
+ * waits on a semaphore the main thread posts when it has answered), and the main thread keeps
+ * polling for HOT_MS ms after each request before it sleeps, as gproc's view keeps its event
+ * loop hot (src/fs/fuse.ts). That is the floor of fuse-native's design: the cost of the hand-off
+ * without any JavaScript.
+ *
+ *   fuse-floor PROC_ROOT HOST_PROC MOUNT_POINT OPTIONS [HOT_MS]
  *     PROC_ROOT    a procfs to copy (e.g. /proc/<init>/root/proc for a PID namespace's)
  *     HOST_PROC    a procfs mounted where both this daemon and the readers see it
  *     OPTIONS      libfuse's options as fuse-native passes them (-oallow_other,entry_timeout=1,...)
@@ -30,11 +37,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <pthread.h>
 #include <search.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct node {
@@ -192,7 +203,7 @@ static int host_link(const char *path, char *target, size_t len) {
   return lstat(target, &st) == 0 ? n : -1;
 }
 
-static int floor_getattr(const char *path, struct stat *st) {
+static int do_getattr(const char *path, struct stat *st) {
   struct node *n = find(path);
   if (!n) {
     char target[4096];
@@ -214,7 +225,7 @@ static int floor_getattr(const char *path, struct stat *st) {
   return 0;
 }
 
-static int floor_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+static int do_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
                          struct fuse_file_info *fi) {
   (void)off;
   (void)fi;
@@ -228,7 +239,7 @@ static int floor_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
   return 0;
 }
 
-static int floor_readlink(const char *path, char *buf, size_t len) {
+static int do_readlink(const char *path, char *buf, size_t len) {
   if (find(path)) return -EINVAL;
   return host_link(path, buf, len) < 0 ? -ENOENT : 0;
 }
@@ -240,7 +251,7 @@ static int floor_open(const char *path, struct fuse_file_info *fi) {
   return -ENOSYS;
 }
 
-static int floor_read(const char *path, char *buf, size_t len, off_t off,
+static int do_read(const char *path, char *buf, size_t len, off_t off,
                       struct fuse_file_info *fi) {
   (void)fi;
   struct node *n = find(path);
@@ -252,6 +263,115 @@ static int floor_read(const char *path, char *buf, size_t len, off_t off,
   return (int)len;
 }
 
+/* The hand-off (HOT_MS given): one request, waiting on the main thread's answer. */
+enum op { GETATTR, READDIR, READLINK, READ };
+struct job {
+  enum op op;
+  const char *path;
+  struct stat *st;
+  char *buf;
+  size_t len;
+  off_t off;
+  void *dirbuf;
+  fuse_fill_dir_t filler;
+  int result;
+  sem_t done;
+  struct job *next;
+};
+static int handoff_fd = -1; /* eventfd the main thread sleeps on */
+static long hot_ns;
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct job *queue;
+
+static int answer(struct job *j) {
+  switch (j->op) {
+  case GETATTR:
+    return do_getattr(j->path, j->st);
+  case READDIR:
+    return do_readdir(j->path, j->dirbuf, j->filler, j->off, NULL);
+  case READLINK:
+    return do_readlink(j->path, j->buf, j->len);
+  case READ:
+    return do_read(j->path, j->buf, j->len, j->off, NULL);
+  }
+  return -ENOSYS;
+}
+
+static int submit(struct job *j) {
+  if (handoff_fd < 0) return answer(j);
+  sem_init(&j->done, 0, 0);
+  pthread_mutex_lock(&queue_lock);
+  j->next = queue;
+  queue = j;
+  pthread_mutex_unlock(&queue_lock);
+  uint64_t one = 1;
+  if (write(handoff_fd, &one, sizeof(one)) != sizeof(one)) die("eventfd write");
+  while (sem_wait(&j->done) != 0) {
+  }
+  sem_destroy(&j->done);
+  return j->result;
+}
+
+static long now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* The main thread: answers what is queued; polls for hot_ns after the last, then sleeps. */
+static void *main_thread(void *unused) {
+  (void)unused;
+  long last = 0;
+  for (;;) {
+    uint64_t count;
+    if (now_ns() - last >= hot_ns) {
+      int flags = fcntl(handoff_fd, F_GETFL);
+      fcntl(handoff_fd, F_SETFL, flags & ~O_NONBLOCK);
+      ssize_t got = read(handoff_fd, &count, sizeof(count));
+      fcntl(handoff_fd, F_SETFL, flags | O_NONBLOCK);
+      if (got != sizeof(count)) continue;
+    } else if (read(handoff_fd, &count, sizeof(count)) != sizeof(count)) {
+      continue;
+    }
+    pthread_mutex_lock(&queue_lock);
+    struct job *j = queue;
+    queue = NULL;
+    pthread_mutex_unlock(&queue_lock);
+    while (j) {
+      struct job *next = j->next;
+      j->result = answer(j);
+      sem_post(&j->done);
+      j = next;
+    }
+    last = now_ns();
+  }
+  return NULL;
+}
+
+static int floor_getattr(const char *path, struct stat *st) {
+  struct job j = {.op = GETATTR, .path = path, .st = st};
+  return submit(&j);
+}
+
+static int floor_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+                         struct fuse_file_info *fi) {
+  (void)fi;
+  struct job j = {.op = READDIR, .path = path, .dirbuf = buf, .filler = filler, .off = off};
+  return submit(&j);
+}
+
+static int floor_readlink(const char *path, char *buf, size_t len) {
+  struct job j = {.op = READLINK, .path = path, .buf = buf, .len = len};
+  return submit(&j);
+}
+
+static int floor_read(const char *path, char *buf, size_t len, off_t off,
+                      struct fuse_file_info *fi) {
+  (void)fi;
+  struct job j = {.op = READ, .path = path, .buf = buf, .len = len, .off = off};
+  return submit(&j);
+}
+
 static const struct fuse_operations ops = {
     .getattr = floor_getattr,
     .readdir = floor_readdir,
@@ -261,14 +381,20 @@ static const struct fuse_operations ops = {
 };
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: fuse-floor PROC_ROOT HOST_PROC MOUNT_POINT OPTIONS\n");
+  if (argc != 5 && argc != 6) {
+    fprintf(stderr, "usage: fuse-floor PROC_ROOT HOST_PROC MOUNT_POINT OPTIONS [HOT_MS]\n");
     return 1;
   }
   host_proc = argv[2];
   nodes = calloc(MAX_NODES, sizeof(*nodes));
   if (!nodes || !hcreate_r(2 * MAX_NODES, &table)) die("memory");
   load(argv[1]);
+  if (argc == 6) {
+    hot_ns = (long)(atof(argv[5]) * 1e6);
+    handoff_fd = eventfd(0, EFD_NONBLOCK);
+    pthread_t t;
+    if (handoff_fd < 0 || pthread_create(&t, NULL, main_thread, NULL) != 0) die("hand-off");
+  }
   printf("ready %zu\n", nnodes);
   fflush(stdout);
   char *fargv[] = {argv[0], argv[3], (char *)"-f", argv[4], NULL};

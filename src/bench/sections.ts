@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync } from 'n
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaults } from '../defaults';
 import { encodeGpid } from '../gpid';
 import { pollUntil } from '../poll';
 import { hostPidOf } from '../up/nodes';
@@ -289,15 +290,19 @@ export const sections: Record<string, () => Promise<void>> = {
     const cluster = await startNodes(1, 1000, 7691);
     const viewMnt = mountPoint();
     const floorMnt = mountPoint();
+    const handoffMnt = mountPoint();
     let view: BenchMount | undefined;
     let floor: FloorMount | undefined;
+    let handoff: FloorMount | undefined;
     try {
       view = await mountView(cluster, viewMnt);
-      floor = await startFloor(`/proc/${cluster.nodes[0].initPid}/root/proc`, floorMnt);
-      const [unshare] = overView(floorMnt);
+      const procRoot = `/proc/${cluster.nodes[0].initPid}/root/proc`;
+      floor = await startFloor(procRoot, floorMnt);
+      handoff = await startFloor(procRoot, handoffMnt, { hotMs: defaults.fuseHotMs });
       const places: [string, [string[], string]][] = [
         ['native /proc', [inNode(cluster.nodes[0]), '']],
-        ['C floor (libfuse 2)', [unshare, `mount --bind ${floorMnt} /proc`]],
+        ['C floor', overView(floorMnt)],
+        ['C floor + hand-off', overView(handoffMnt)],
         ['gproc view', overView(viewMnt)],
       ];
       const warm = places.map(() => [] as number[]);
@@ -311,15 +316,18 @@ export const sections: Record<string, () => Promise<void>> = {
           const before = name === 'gproc view' ? await view.counts() : undefined;
           cold[i].push(...(await timeLoop(prefix, setup, 'ps -ef', 2, 1.3)));
           if (before)
-            for (const [op, n] of Object.entries(diff(await view.counts(), before)))
-              coldCounts[op] = (coldCounts[op] ?? 0) + n;
+            for (const [op, k] of Object.entries(diff(await view.counts(), before)))
+              coldCounts[op] = (coldCounts[op] ?? 0) + k;
         }
       }
       const processes = view.processes();
       out(
-        `1 node: ${processes} processes in gproc's view, ${floor.processes} in the floor's copy; ${rounds} rounds, each: 3 warm runs, 2 cold`,
+        `1 node: ${processes} processes in gproc's view, ${floor.processes} in the floors' copies; ${rounds} rounds, each: 3 warm runs, 2 cold`,
       );
-      const [n, f, g] = [0, 1, 2];
+      out(
+        `C floor: libfuse 2 answering from memory on its own threads; + hand-off: each request handed to one main thread kept polling ${defaults.fuseHotMs} ms, as fuse-native hands it to JavaScript`,
+      );
+      const [n, f, h, g] = [0, 1, 2, 3];
       const w = warm.map(median);
       const c = cold.map(median);
       for (const [i, [name]] of places.entries())
@@ -330,25 +338,25 @@ export const sections: Record<string, () => Promise<void>> = {
         `cold: gproc/native ${ratio(c[g], c[n])} (target <= 3)   floor/native ${ratio(c[f], c[n])}   gproc/floor ${ratio(c[g], c[f])} (target <= 1.5)`,
       );
       out(
+        `      floor+hand-off/native ${ratio(c[h], c[n])}   floor+hand-off/floor ${ratio(c[h], c[f])}   gproc/(floor+hand-off) ${ratio(c[g], c[h])}`,
+      );
+      out(
         `warm: gproc/native ${ratio(w[g], w[n])} (target <= 1.5)   floor/native ${ratio(w[f], w[n])}   gproc/floor ${ratio(w[g], w[f])}`,
       );
       const total = Object.values(coldCounts).reduce((a, b) => a + b, 0);
       const runs = rounds * 2;
+      const perOp = Object.entries(coldCounts)
+        .map(([op, k]) => `${op} ${(k / runs / processes).toFixed(2)}`)
+        .join(', ');
       out(
-        `gproc view, cold: ${(total / runs / processes).toFixed(2)} FUSE requests per process (${Object.entries(
-          coldCounts,
-        )
-          .map(([op, k]) => `${op} ${(k / runs / processes).toFixed(2)}`)
-          .join(
-            ', ',
-          )}); ${((c[g] * 1000 * runs) / Math.max(1, total)).toFixed(0)} us of ps time per request`,
+        `gproc view, cold: ${(total / runs / processes).toFixed(2)} FUSE requests per process (${perOp}); ${((c[g] * 1000 * runs) / Math.max(1, total)).toFixed(0)} us of ps time per request`,
       );
       out('(cold: each run 1.3 s after the last, past the kernel caches of 1 s)');
     } finally {
       await floor?.stop();
+      await handoff?.stop();
       await view?.stop();
-      rmdirSync(floorMnt);
-      rmdirSync(viewMnt);
+      for (const dir of [floorMnt, handoffMnt, viewMnt]) rmdirSync(dir);
       cluster.stop();
     }
   },

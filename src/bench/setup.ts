@@ -330,20 +330,22 @@ export interface FloorMount {
  * Starts fuse-floor over a copy of `procRoot` (a node's /proc, seen from here), mounted at
  * `mountPoint` with the cluster view's own libfuse options. Its top-level links to this
  * machine's processes (self) point into a procfs it mounts at a directory of its own, as
- * the view's point into the mount's host procfs.
+ * the view's point into the mount's host procfs. With `handoff`, each request is handed to
+ * one main thread kept polling `hotMs` after each, as fuse-native and the view do.
  * @throws when dist/fuse-floor is missing (`make bench` builds it) or it does not mount.
  */
-export async function startFloor(procRoot: string, mountPoint: string): Promise<FloorMount> {
+export async function startFloor(
+  procRoot: string,
+  mountPoint: string,
+  handoff?: { hotMs: number },
+): Promise<FloorMount> {
   if (!existsSync(FLOOR)) throw new Error(`${FLOOR} is missing: make bench builds it`);
   const hostProc = mkdtempSync(join(tmpdir(), 'gproc-bench-hostproc-'));
   await run('mount', ['-t', 'proc', 'proc', hostProc]);
-  const child = spawn(
-    FLOOR,
-    [procRoot, hostProc, mountPoint, fuseOptionString(VIEW_MOUNT_OPTIONS)],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+  const args = [procRoot, hostProc, mountPoint, fuseOptionString(VIEW_MOUNT_OPTIONS)];
+  const child = spawn(FLOOR, handoff ? [...args, String(handoff.hotMs)] : args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const stop = async () => {
