@@ -291,18 +291,22 @@ export const sections: Record<string, () => Promise<void>> = {
     const viewMnt = mountPoint();
     const floorMnt = mountPoint();
     const handoffMnt = mountPoint();
+    const jsMnt = mountPoint();
     let view: BenchMount | undefined;
     let floor: FloorMount | undefined;
     let handoff: FloorMount | undefined;
+    let jsFloor: FloorMount | undefined;
     try {
       view = await mountView(cluster, viewMnt);
       const procRoot = `/proc/${cluster.nodes[0].initPid}/root/proc`;
       floor = await startFloor(procRoot, floorMnt);
-      handoff = await startFloor(procRoot, handoffMnt, { hotMs: defaults.fuseHotMs });
+      handoff = await startFloor(procRoot, handoffMnt, { handoffHotMs: defaults.fuseHotMs });
+      jsFloor = await startFloor(procRoot, jsMnt, 'fuse-native');
       const places: [string, [string[], string]][] = [
         ['native /proc', [inNode(cluster.nodes[0]), '']],
         ['C floor', overView(floorMnt)],
         ['C floor + hand-off', overView(handoffMnt)],
+        ['fuse-native floor', overView(jsMnt)],
         ['gproc view', overView(viewMnt)],
       ];
       const warm = places.map(() => [] as number[]);
@@ -325,9 +329,12 @@ export const sections: Record<string, () => Promise<void>> = {
         `1 node: ${processes} processes in gproc's view, ${floor.processes} in the floors' copies; ${rounds} rounds, each: 3 warm runs, 2 cold`,
       );
       out(
-        `C floor: libfuse 2 answering from memory on its own threads; + hand-off: each request handed to one main thread kept polling ${defaults.fuseHotMs} ms, as fuse-native hands it to JavaScript`,
+        `C floor: libfuse 2 answering from memory on its own threads; + hand-off: each request handed to one main thread kept polling ${defaults.fuseHotMs} ms, as fuse-native hands it to JavaScript;`,
       );
-      const [n, f, h, g] = [0, 1, 2, 3];
+      out(
+        'fuse-native floor: the same copy served through fuse-native and fs/fuse.ts by a Map lookup per request',
+      );
+      const [n, f, h, j, g] = [0, 1, 2, 3, 4];
       const w = warm.map(median);
       const c = cold.map(median);
       for (const [i, [name]] of places.entries())
@@ -339,6 +346,9 @@ export const sections: Record<string, () => Promise<void>> = {
       );
       out(
         `      floor+hand-off/native ${ratio(c[h], c[n])}   floor+hand-off/floor ${ratio(c[h], c[f])}   gproc/(floor+hand-off) ${ratio(c[g], c[h])}`,
+      );
+      out(
+        `      fuse-native floor/native ${ratio(c[j], c[n])}   fuse-native floor/floor ${ratio(c[j], c[f])}   gproc/(fuse-native floor) ${ratio(c[g], c[j])}`,
       );
       out(
         `warm: gproc/native ${ratio(w[g], w[n])} (target <= 1.5)   floor/native ${ratio(w[f], w[n])}   gproc/floor ${ratio(w[g], w[f])}`,
@@ -355,8 +365,9 @@ export const sections: Record<string, () => Promise<void>> = {
     } finally {
       await floor?.stop();
       await handoff?.stop();
+      await jsFloor?.stop();
       await view?.stop();
-      for (const dir of [floorMnt, handoffMnt, viewMnt]) rmdirSync(dir);
+      for (const dir of [floorMnt, handoffMnt, jsMnt, viewMnt]) rmdirSync(dir);
       cluster.stop();
     }
   },

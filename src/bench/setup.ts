@@ -318,7 +318,7 @@ export async function startSshd(): Promise<{ options: string; stop(): void }> {
 /** The C floor daemon (src/bench/fuse-floor.c), built next to this bundle by `make bench`. */
 export const FLOOR = join(__dirname, 'fuse-floor');
 
-/** A running fuse-floor: `procRoot`'s ps files, copied at start, served at `mountPoint`. */
+/** A running floor daemon: `procRoot`'s ps files, copied at start, served at `mountPoint`. */
 export interface FloorMount {
   mountPoint: string;
   /** Process directories it serves. */
@@ -330,22 +330,27 @@ export interface FloorMount {
  * Starts fuse-floor over a copy of `procRoot` (a node's /proc, seen from here), mounted at
  * `mountPoint` with the cluster view's own libfuse options. Its top-level links to this
  * machine's processes (self) point into a procfs it mounts at a directory of its own, as
- * the view's point into the mount's host procfs. With `handoff`, each request is handed to
- * one main thread kept polling `hotMs` after each, as fuse-native and the view do.
+ * the view's point into the mount's host procfs. `kind`: 'c', fuse-floor.c; with
+ * `handoffHotMs`, the same handing each request to one main thread kept polling that long
+ * after each, as fuse-native and the view do; 'fuse-native', the same copy served through
+ * gproc's mount code by trivial JavaScript (floor-js.ts).
  * @throws when dist/fuse-floor is missing (`make bench` builds it) or it does not mount.
  */
 export async function startFloor(
   procRoot: string,
   mountPoint: string,
-  handoff?: { hotMs: number },
+  kind: 'c' | { handoffHotMs: number } | 'fuse-native' = 'c',
 ): Promise<FloorMount> {
-  if (!existsSync(FLOOR)) throw new Error(`${FLOOR} is missing: make bench builds it`);
+  if (kind !== 'fuse-native' && !existsSync(FLOOR))
+    throw new Error(`${FLOOR} is missing: make bench builds it`);
   const hostProc = mkdtempSync(join(tmpdir(), 'gproc-bench-hostproc-'));
   await run('mount', ['-t', 'proc', 'proc', hostProc]);
   const args = [procRoot, hostProc, mountPoint, fuseOptionString(VIEW_MOUNT_OPTIONS)];
-  const child = spawn(FLOOR, handoff ? [...args, String(handoff.hotMs)] : args, {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const [cmd, argv] =
+    kind === 'fuse-native'
+      ? [process.execPath, [join(__dirname, 'bench.js'), 'serve-floor-js', ...args.slice(0, 3)]]
+      : [FLOOR, kind === 'c' ? args : [...args, String(kind.handoffHotMs)]];
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const stop = async () => {
