@@ -132,7 +132,8 @@ function fuseOf(mountPoint: string, ops: FuseOps, opts: MountOptions): Fuse {
  * thread sleeps, waking it costs tens of microseconds (a cross-CPU wake-up in a VM). While
  * requests keep coming (a ps run), a loop of setImmediate keeps it polling instead: one
  * request costs ~30 us instead of ~100 us here (native-notes/performance.md). It stops
- * `defaults.fuseHotMs` after the last request.
+ * `defaults.fuseHotMs` after the last request; with 0 (the default: on a loaded machine the
+ * polling thread slows the reader more than it saves) it does not start.
  */
 let lastRequest = 0;
 let hot = false;
@@ -140,7 +141,7 @@ let hot = false;
 /** @returns the time of this request, `performance.now()` ms. */
 function keepHot(): number {
   lastRequest = performance.now();
-  if (!hot) {
+  if (!hot && defaults.fuseHotMs > 0) {
     hot = true;
     setImmediate(spin);
   }
