@@ -75,10 +75,13 @@ export const defaults = {
   /** Size the view reports for a file whose content is not known until its read returns (wait), bytes. */
   unknownSizeBytes: 4096,
   /**
-   * How long the mount's event loop keeps polling after a FUSE request, ms (fs/fuse.ts): while
-   * requests keep coming, a request costs ~30 us instead of ~100 us.
+   * How long the mount's event loop keeps polling after a FUSE request, ms (fs/fuse.ts); 0:
+   * it does not. Polling made one request ~30 us instead of ~100 us back to back, but in
+   * `ps -ef` on this 2-CPU machine under load it slowed cold runs 8-35% and warm ones
+   * 1.5-4x: the polling thread takes the CPU that ps and libfuse's thread need
+   * (native-notes/performance.md, "The floor of the binding").
    */
-  fuseHotMs: 2,
+  fuseHotMs: 0,
   /**
    * MemTotal, MemFree and MemAvailable of the top-level meminfo while no node answers, kB:
    * not 0, because procps divides by MemTotal (`free`, `ps u`, `top`).

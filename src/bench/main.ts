@@ -5,6 +5,10 @@
  *   snapshot   one agent snapshot of a node with 1,000 processes vs native `ps -ef` there
  *   ps         unmodified `ps -ef` over the view vs native: 1 node x 1,000 processes, and
  *              4 nodes x 1,000 vs the same single native ps; FUSE requests per process
+ *   floor      cold and warm `ps -ef` over 1 node x 1,000: native, a C libfuse 2 daemon
+ *              serving a copy from memory (fuse-floor.c: the binding's floor), the same
+ *              handing requests to one thread, the same copy served through fuse-native
+ *              by trivial JavaScript (floor-js.ts), and the view
  *   ctl        stop+cont through <gpid>/ctl on a remote node vs local kill -STOP/-CONT
  *   run        `gproc run -- true` vs ssh to a local sshd; 100 MiB through cat, MiB/s
  *   liveness   a node's agent frozen and thawed: how soon nodes/<id>/state says down and up
@@ -16,6 +20,7 @@
  */
 import { big } from './big';
 import { fanout } from './fanout';
+import { serveFloorJs } from './floor-js';
 import { scale } from './scale';
 import { sections } from './sections';
 
@@ -23,6 +28,11 @@ import { sections } from './sections';
 const onRequest: Record<string, () => Promise<void>> = { scale, big };
 
 async function main(): Promise<void> {
+  // The fuse-native floor daemon of the floor measure (floor-js.ts), run by setup.ts.
+  if (process.argv[2] === 'serve-floor-js') {
+    const [procRoot, hostProc, mountPoint] = process.argv.slice(3);
+    return serveFloorJs(procRoot, hostProc, mountPoint);
+  }
   const only = process.argv.slice(2);
   for (const [name, run] of Object.entries({ ...sections, fanout, ...onRequest })) {
     if (only.length ? !only.includes(name) : name in onRequest) continue;

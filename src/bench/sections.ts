@@ -4,12 +4,15 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync } from 'n
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaults } from '../defaults';
 import { encodeGpid } from '../gpid';
 import { pollUntil } from '../poll';
 import { hostPidOf } from '../up/nodes';
 import {
   agentHostPid,
   CLI,
+  type BenchMount,
+  type FloorMount,
   inNode,
   processCost,
   median,
@@ -17,6 +20,7 @@ import {
   overView,
   percentile,
   run,
+  startFloor,
   startNodes,
   startSshd,
   timeLoop,
@@ -272,6 +276,99 @@ export const sections: Record<string, () => Promise<void>> = {
       out(" and ps share this machine's CPUs, which a cluster of four machines would not)");
     } finally {
       four.stop();
+    }
+  },
+
+  /**
+   * The floor of the binding (issue 12): cold and warm `ps -ef` over 1 node x 1,000
+   * processes, side by side, on the node's native /proc; on fuse-floor, a C libfuse 2 daemon
+   * answering from memory a copy of that /proc, mounted with the view's options
+   * (src/bench/fuse-floor.c); and on gproc's view of the node. The three run in turn, round
+   * after round, so that the machine's load moves them alike; medians over all rounds.
+   */
+  async floor() {
+    const cluster = await startNodes(1, 1000, 7691);
+    const viewMnt = mountPoint();
+    const floorMnt = mountPoint();
+    const handoffMnt = mountPoint();
+    const jsMnt = mountPoint();
+    let view: BenchMount | undefined;
+    let floor: FloorMount | undefined;
+    let handoff: FloorMount | undefined;
+    let jsFloor: FloorMount | undefined;
+    try {
+      view = await mountView(cluster, viewMnt);
+      const procRoot = `/proc/${cluster.nodes[0].initPid}/root/proc`;
+      floor = await startFloor(procRoot, floorMnt);
+      handoff = await startFloor(procRoot, handoffMnt, { handoffHotMs: defaults.fuseHotMs });
+      jsFloor = await startFloor(procRoot, jsMnt, 'fuse-native');
+      const places: [string, [string[], string]][] = [
+        ['native /proc', [inNode(cluster.nodes[0]), '']],
+        ['C floor', overView(floorMnt)],
+        ['C floor + hand-off', overView(handoffMnt)],
+        ['fuse-native floor', overView(jsMnt)],
+        ['gproc view', overView(viewMnt)],
+      ];
+      const warm = places.map(() => [] as number[]);
+      const cold = places.map(() => [] as number[]);
+      const coldCounts: Record<string, number> = {};
+      const rounds = 7;
+      for (let r = 0; r < rounds; r++) {
+        for (const [i, [name, [prefix, setup]]] of places.entries()) {
+          // Warm: back to back, after a first run that fills the caches (not counted).
+          warm[i].push(...(await timeLoop(prefix, setup, 'ps -ef', 4)).slice(1));
+          const before = name === 'gproc view' ? await view.counts() : undefined;
+          cold[i].push(...(await timeLoop(prefix, setup, 'ps -ef', 2, 1.3)));
+          if (before)
+            for (const [op, k] of Object.entries(diff(await view.counts(), before)))
+              coldCounts[op] = (coldCounts[op] ?? 0) + k;
+        }
+      }
+      const processes = view.processes();
+      out(
+        `1 node: ${processes} processes in gproc's view, ${floor.processes} in the floors' copies; ${rounds} rounds, each: 3 warm runs, 2 cold`,
+      );
+      out(
+        `C floor: libfuse 2 answering from memory on its own threads; + hand-off: each request handed to one main thread kept polling ${defaults.fuseHotMs} ms, as fuse-native hands it to JavaScript;`,
+      );
+      out(
+        'fuse-native floor: the same copy served through fuse-native and fs/fuse.ts by a Map lookup per request',
+      );
+      const [n, f, h, j, g] = [0, 1, 2, 3, 4];
+      const w = warm.map(median);
+      const c = cold.map(median);
+      for (const [i, [name]] of places.entries())
+        out(
+          `${name.padEnd(20)} warm median ${ms(w[i]).padStart(9)}   cold median ${ms(c[i]).padStart(9)}   (${((c[i] * 1000) / processes).toFixed(0)} us per process cold)`,
+        );
+      out(
+        `cold: gproc/native ${ratio(c[g], c[n])} (target <= 3)   floor/native ${ratio(c[f], c[n])}   gproc/floor ${ratio(c[g], c[f])} (target <= 1.5)`,
+      );
+      out(
+        `      floor+hand-off/native ${ratio(c[h], c[n])}   floor+hand-off/floor ${ratio(c[h], c[f])}   gproc/(floor+hand-off) ${ratio(c[g], c[h])}`,
+      );
+      out(
+        `      fuse-native floor/native ${ratio(c[j], c[n])}   fuse-native floor/floor ${ratio(c[j], c[f])}   gproc/(fuse-native floor) ${ratio(c[g], c[j])}`,
+      );
+      out(
+        `warm: gproc/native ${ratio(w[g], w[n])} (target <= 1.5)   floor/native ${ratio(w[f], w[n])}   gproc/floor ${ratio(w[g], w[f])}`,
+      );
+      const total = Object.values(coldCounts).reduce((a, b) => a + b, 0);
+      const runs = rounds * 2;
+      const perOp = Object.entries(coldCounts)
+        .map(([op, k]) => `${op} ${(k / runs / processes).toFixed(2)}`)
+        .join(', ');
+      out(
+        `gproc view, cold: ${(total / runs / processes).toFixed(2)} FUSE requests per process (${perOp}); ${((c[g] * 1000 * runs) / Math.max(1, total)).toFixed(0)} us of ps time per request`,
+      );
+      out('(cold: each run 1.3 s after the last, past the kernel caches of 1 s)');
+    } finally {
+      await floor?.stop();
+      await handoff?.stop();
+      await jsFloor?.stop();
+      await view?.stop();
+      for (const dir of [floorMnt, handoffMnt, jsMnt, viewMnt]) rmdirSync(dir);
+      cluster.stop();
     }
   },
 };

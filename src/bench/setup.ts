@@ -8,11 +8,13 @@ import { spawn } from 'node:child_process';
 import {
   closeSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
   readdirSync,
+  rmdirSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -23,6 +25,8 @@ import type { ClusterConfig } from '../config';
 import { pollUntil } from '../poll';
 import { inNamespaces, launchCluster, type LaunchedNode } from '../up/nodes';
 import { makeCertificates } from '../cli/certs';
+import { fuseOptionString } from '../fs/fuse';
+import { VIEW_MOUNT_OPTIONS } from '../fs/mount';
 
 /** The gproc command (the bundle next to this one), for benchmarks that run it as users do. */
 export const CLI = join(__dirname, 'gproc.js');
@@ -329,4 +333,71 @@ export async function startSshd(place: SshdPlace = {}): Promise<{ options: strin
       if (own) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The C floor daemon (src/bench/fuse-floor.c), built next to this bundle by `make bench`. */
+export const FLOOR = join(__dirname, 'fuse-floor');
+
+/** A running floor daemon: `procRoot`'s ps files, copied at start, served at `mountPoint`. */
+export interface FloorMount {
+  mountPoint: string;
+  /** Process directories it serves. */
+  processes: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts fuse-floor over a copy of `procRoot` (a node's /proc, seen from here), mounted at
+ * `mountPoint` with the cluster view's own libfuse options. Its top-level links to this
+ * machine's processes (self) point into a procfs it mounts at a directory of its own, as
+ * the view's point into the mount's host procfs. `kind`: 'c', fuse-floor.c; with
+ * `handoffHotMs`, the same handing each request to one main thread kept polling that long
+ * after each, as fuse-native and the view do; 'fuse-native', the same copy served through
+ * gproc's mount code by trivial JavaScript (floor-js.ts).
+ * @throws when dist/fuse-floor is missing (`make bench` builds it) or it does not mount.
+ */
+export async function startFloor(
+  procRoot: string,
+  mountPoint: string,
+  kind: 'c' | { handoffHotMs: number } | 'fuse-native' = 'c',
+): Promise<FloorMount> {
+  if (kind !== 'fuse-native' && !existsSync(FLOOR))
+    throw new Error(`${FLOOR} is missing: make bench builds it`);
+  const hostProc = mkdtempSync(join(tmpdir(), 'gproc-bench-hostproc-'));
+  await run('mount', ['-t', 'proc', 'proc', hostProc]);
+  const args = [procRoot, hostProc, mountPoint, fuseOptionString(VIEW_MOUNT_OPTIONS)];
+  const [cmd, argv] =
+    kind === 'fuse-native'
+      ? [process.execPath, [join(__dirname, 'bench.js'), 'serve-floor-js', ...args.slice(0, 3)]]
+      : [FLOOR, kind === 'c' ? args : [...args, String(kind.handoffHotMs)]];
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    // Left mounted if it died; never removed recursively: it is a procfs until unmounted.
+    await run('umount', ['--lazy', mountPoint]).catch(() => undefined);
+    await run('umount', ['--lazy', hostProc]).catch(() => undefined);
+    rmdirSync(hostProc);
+  };
+  try {
+    await pollUntil(
+      'fuse-floor to mount',
+      () => {
+        if (child.exitCode !== null)
+          throw new Error(`fuse-floor exited ${child.exitCode}: ${stderr}`);
+        return readdirSync(mountPoint).includes('uptime');
+      },
+      15000,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const processes = readdirSync(mountPoint).filter((n) => /^\d+$/.test(n)).length;
+  return { mountPoint, processes, stop };
 }

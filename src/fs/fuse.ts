@@ -64,7 +64,6 @@ export function mountFuse(
   ops: FuseOps,
   opts: MountOptions,
 ): Promise<FuseMount> {
-  const extra = opts.extra.concat(`negative_timeout=${opts.cacheSeconds}`);
   const hotOps: FuseOps = {};
   for (const [name, fn] of Object.entries(ops)) {
     const record = opts.record?.(name);
@@ -86,22 +85,7 @@ export function mountFuse(
           fn(...args);
         };
   }
-  class GprocFuse extends Fuse {
-    override _fuseOptions(): string {
-      return `${super._fuseOptions()},${extra.join(',')}`;
-    }
-  }
-  const fuse = new GprocFuse(mountPoint, hotOps, {
-    timeout: false,
-    force: false,
-    mkdir: true,
-    allowOther: true,
-    defaultPermissions: true,
-    fsname: 'gproc',
-    subtype: 'gproc',
-    entryTimeout: opts.cacheSeconds,
-    attrTimeout: opts.cacheSeconds,
-  });
+  const fuse = fuseOf(mountPoint, hotOps, opts);
   return new Promise((resolve, reject) => {
     fuse.mount((err?: Error) => {
       if (err) return reject(new Error(`cannot mount ${mountPoint}: ${err.message}`));
@@ -114,12 +98,42 @@ export function mountFuse(
 }
 
 /**
+ * The libfuse `-o` string of a mount with `opts` (what fuse-native passes to fuse_mount and
+ * fuse_new): `make bench` mounts its C floor daemon with the view's own.
+ */
+export function fuseOptionString(opts: MountOptions): string {
+  return fuseOf('/nonexistent', {}, opts)._fuseOptions();
+}
+
+/** A fuse-native instance (not mounted) with gproc's options and `opts`'s. */
+function fuseOf(mountPoint: string, ops: FuseOps, opts: MountOptions): Fuse {
+  const extra = opts.extra.concat(`negative_timeout=${opts.cacheSeconds}`);
+  class GprocFuse extends Fuse {
+    override _fuseOptions(): string {
+      return `${super._fuseOptions()},${extra.join(',')}`;
+    }
+  }
+  return new GprocFuse(mountPoint, ops, {
+    timeout: false,
+    force: false,
+    mkdir: true,
+    allowOther: true,
+    defaultPermissions: true,
+    fsname: 'gproc',
+    subtype: 'gproc',
+    entryTimeout: opts.cacheSeconds,
+    attrTimeout: opts.cacheSeconds,
+  });
+}
+
+/**
  * How long the event loop keeps polling after a FUSE request, ms. fuse-native hands each
  * request from a libfuse thread to the JavaScript thread with uv_async_send; when that
  * thread sleeps, waking it costs tens of microseconds (a cross-CPU wake-up in a VM). While
  * requests keep coming (a ps run), a loop of setImmediate keeps it polling instead: one
  * request costs ~30 us instead of ~100 us here (native-notes/performance.md). It stops
- * `defaults.fuseHotMs` after the last request.
+ * `defaults.fuseHotMs` after the last request; with 0 (the default: on a loaded machine the
+ * polling thread slows the reader more than it saves) it does not start.
  */
 let lastRequest = 0;
 let hot = false;
@@ -127,7 +141,7 @@ let hot = false;
 /** @returns the time of this request, `performance.now()` ms. */
 function keepHot(): number {
   lastRequest = performance.now();
-  if (!hot) {
+  if (!hot && defaults.fuseHotMs > 0) {
     hot = true;
     setImmediate(spin);
   }

@@ -23,7 +23,7 @@ import { metricsKey, serveMetrics, type MetricsServer } from '../metrics/http';
 import { MountMetrics } from '../metrics/mount';
 import { CachedView } from './cached-view';
 import { ControlView } from './control-view';
-import { mountFuse, type FuseMount } from './fuse';
+import { mountFuse, type FuseMount, type MountOptions } from './fuse';
 import {
   clearStaleMounts,
   mountsAt,
@@ -51,6 +51,16 @@ export function runtimeDir(mountPoint: string): string {
   const hash = createHash('sha256').update(abs).digest('hex').slice(0, 8);
   return `${defaults.runDir}/mounts/${readable}-${hash}`;
 }
+
+/**
+ * The mount options of the cluster view (also given to `make bench`'s C floor daemon).
+ * max_readahead=0: reads are synchronous requests, so a blocked `wait` read never holds one
+ * of the kernel's few background request slots (see native-notes/caching.md).
+ */
+export const VIEW_MOUNT_OPTIONS: MountOptions = {
+  cacheSeconds: defaults.kernelCacheSeconds,
+  extra: ['max_readahead=0', 'big_writes'],
+};
 
 /**
  * Mounts the cluster view at `mountPoint`.
@@ -109,7 +119,7 @@ export async function mountClusterView(opts: {
     log: opts.log,
     hidePid: opts.hidePid ?? false,
   });
-  const cache = { cacheSeconds: defaults.kernelCacheSeconds };
+  const cache = { cacheSeconds: VIEW_MOUNT_OPTIONS.cacheSeconds };
   const mounts: FuseMount[] = [];
   const close = async () => {
     control.close();
@@ -151,12 +161,9 @@ export async function mountClusterView(opts: {
         record: metrics?.requests('control'),
       }),
     );
-    // max_readahead=0: reads are synchronous requests, so a blocked `wait` read never holds
-    // one of the kernel's few background request slots (see native-notes/caching.md).
     mounts.push(
       await mountFuse(mountPoint, view.ops(), {
-        ...cache,
-        extra: ['max_readahead=0', 'big_writes'],
+        ...VIEW_MOUNT_OPTIONS,
         record: metrics?.requests('view'),
       }),
     );
