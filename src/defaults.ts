@@ -52,6 +52,12 @@ export const defaults = {
    */
   fullReadMaxAgeMs: 10 * 1000,
   /**
+   * The agent's table keeps each process's `stat` open, to read it every second without
+   * opening it again: at most this many descriptors, and at most a quarter of the agent's
+   * open-file limit (the rest of the processes have their stat opened for each reading).
+   */
+  tableStatFdsMax: 32 * 1024,
+  /**
    * A Watch stream whose reader has this much unsent behind it gets no new message until it
    * drains; what changed meanwhile goes out in one message then (nothing is lost), bytes.
    */
