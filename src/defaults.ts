@@ -48,7 +48,8 @@ export const defaults = {
   /**
    * An agent re-reads every file of a process when its stat changed, and otherwise at least
    * this often (a status line such as a context-switch count or a signal mask can change
-   * while stat does not), ms. Spread over the interval so reads do not come in bursts.
+   * while stat does not), ms. Spread over the interval so reads do not come in bursts (a
+   * process's first re-read comes at a random point of it, the next ones at this interval).
    */
   fullReadMaxAgeMs: 10 * 1000,
   /**

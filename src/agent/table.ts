@@ -147,6 +147,18 @@ export class ProcessTable extends EventEmitter<TableEvents> {
     }
   }
 
+  /**
+   * How long after this reading a process is read in full again, stat changed or not:
+   * `defaults.fullReadMaxAgeMs` (less one reading interval, so that no record is older);
+   * one read for the first time, at a random point of that: processes that start together
+   * (all of them at the agent's first reading) are read again spread over the interval,
+   * and stay spread. So a quiet node of N processes reads about N / 9 a second in full.
+   */
+  private rereadAfterMs(first: boolean): number {
+    const every = defaults.fullReadMaxAgeMs - defaults.watchIntervalMs;
+    return first ? every * Math.random() : every;
+  }
+
   private closeStat(k: Kept): void {
     if (k.statFd === undefined) return;
     try {
@@ -180,8 +192,7 @@ export class ProcessTable extends EventEmitter<TableEvents> {
       const before = this.kept.get(proc.pid);
       kept.set(proc.pid, {
         proc: before && sameRecord(before.proc, proc) ? before.proc : proc,
-        // Spread over the window, so that processes read together are not read again together.
-        rereadAtMs: now + defaults.fullReadMaxAgeMs * (0.5 + Math.random() / 2),
+        rereadAtMs: now + this.rereadAfterMs(before === undefined),
         // Its descriptor names the process it was opened on: one that ended (its pid now
         // another's) fails to read next time and is opened again then.
         statFd: before?.statFd,
