@@ -48,9 +48,16 @@ export const defaults = {
   /**
    * An agent re-reads every file of a process when its stat changed, and otherwise at least
    * this often (a status line such as a context-switch count or a signal mask can change
-   * while stat does not), ms. Spread over the interval so reads do not come in bursts.
+   * while stat does not), ms. Spread over the interval so reads do not come in bursts (a
+   * process's first re-read comes at a random point of it, the next ones at this interval).
    */
   fullReadMaxAgeMs: 10 * 1000,
+  /**
+   * The agent's table keeps each process's `stat` open, to read it every second without
+   * opening it again: at most this many descriptors, and at most a quarter of the agent's
+   * open-file limit (the rest of the processes have their stat opened for each reading).
+   */
+  tableStatFdsMax: 32 * 1024,
   /**
    * A Watch stream whose reader has this much unsent behind it gets no new message until it
    * drains; what changed meanwhile goes out in one message then (nothing is lost), bytes.
@@ -64,8 +71,13 @@ export const defaults = {
    * served from its replica as it is.
    */
   syncWaitMs: 500,
-  /** Fewer processes to read than this are read on the agent's main thread alone. */
-  readerThreadMinPids: 64,
+  /**
+   * Fewer processes to read than this are read on the agent's main thread alone (~40 ms
+   * here for 400). The steady re-reading of a quiet node (a ninth of its processes a
+   * second, table.ts) cost a third more CPU shared with a thread, whose code runs too
+   * seldom to be optimized, than on the main thread alone.
+   */
+  readerThreadMinPids: 400,
   /** Fraction of a table's lifetime after which a use of it starts the next refresh in the background. */
   refreshAheadFraction: 0.85,
   /** A table at least this old is rebuilt when a lookup of the view misses a gpid, ms... */
@@ -242,6 +254,12 @@ export const defaults = {
    */
   metricsRequestMs: 5000,
   metricsConnections: 16,
+  /**
+   * How often a daemon's event loop delay is sampled for its metrics (prom-client's
+   * eventLoopMonitoringPrecision), ms: each sample is a wake-up of an otherwise idle daemon
+   * (at prom-client's 10 ms, ~1% of a CPU for an agent here).
+   */
+  eventLoopSampleMs: 100,
   /** Histogram buckets, seconds: agent RPCs (a stream's whole call lands in the last ones). */
   rpcSecondsBuckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
   /** ...an agent's reading of its whole /proc, and a mount's snapshot of one node. */

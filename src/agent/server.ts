@@ -145,7 +145,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const inject = (socket: Parameters<typeof injector.injectConnection>[0]) =>
     injector.injectConnection(socket);
   const listeners: NetServer[] = [];
-  let heartbeat: { close(): Promise<void> } | undefined;
+  let heartbeat: Awaited<ReturnType<typeof startResponder>> | undefined;
   let endpoint: { close(): Promise<void> } | undefined;
   try {
     listeners.push(await connections.listenUnix(node.socket, inject));
@@ -161,6 +161,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     );
     const { host, port } = splitAddress(node.address);
     heartbeat = await startResponder({ host, port, node: node.id, procRoot });
+    // While the table is read, its count is the heartbeat's: /proc is not listed twice.
+    const responder = heartbeat;
+    service.table.on('update', (state) => responder.counted(state.processes.size));
     if (node.metrics?.agent) {
       const key = metricsKey(config.source, config.nodes.indexOf(node), 'agent');
       endpoint = await serveMetrics(metrics.registry, node.metrics.agent, key, log);

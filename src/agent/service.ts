@@ -53,6 +53,8 @@ export interface AgentServiceOptions {
 export function createAgentService(opts: AgentServiceOptions): {
   handlers: AgentHandlers;
   registry: ProcessRegistry;
+  /** The node's process table (its 'update' events carry each reading). */
+  table: ProcessTable;
   /** Takes one snapshot (starting the reader threads): resolves when the agent has served one. */
   warmUp(): Promise<unknown>;
   close(): Promise<unknown>;
@@ -104,6 +106,7 @@ export function createAgentService(opts: AgentServiceOptions): {
   return {
     handlers,
     registry,
+    table,
     warmUp: () => ctx.snapshot(),
     close: () => {
       registry.close();

@@ -7,16 +7,19 @@
  * `defaults.fullReadMaxAgeMs` ago (a status line such as a context-switch count or a signal
  * mask can change while stat does not). A process whose files are all unchanged keeps the
  * same record object from one reading to the next, so a stream finds what changed since
- * it last sent by comparing references (`diffTable`).
+ * it last sent by comparing references (`diffTable`). Each process's `stat` is kept open
+ * (up to `defaults.tableStatFdsMax` descriptors) and read again in place, compared with
+ * the record's bytes without a copy: a quiet process costs one read(2) per reading.
  *
  * While any stream watches, the table is read every `defaults.watchIntervalMs`; otherwise
  * only when asked. Readings asked for while one is under way share it.
  */
 import { EventEmitter } from 'node:events';
+import { closeSync } from 'node:fs';
 import { defaults } from '../defaults';
 import type { Logger } from '../log';
 import { SNAPSHOT_FILES } from '../procfs/files';
-import { listPids, readWhole } from '../procfs/read';
+import { listPids, openFilesLimit, openForRereading, readWhole, rereadOpen } from '../procfs/read';
 import type { NodeInfo } from '../proto/gen/gproc/v1/NodeInfo';
 import type { Process__Output } from '../proto/gen/gproc/v1/Process';
 import type { TableUpdate } from '../proto/gen/gproc/v1/TableUpdate';
@@ -38,6 +41,8 @@ interface Kept {
   proc: Process__Output;
   /** Monotonic ms after which every file of it is read again, changed stat or not. */
   rereadAtMs: number;
+  /** Its stat, kept open (openForRereading), if it has been read since it was first read. */
+  statFd?: number;
 }
 
 export interface TableEvents {
@@ -51,6 +56,12 @@ export class ProcessTable extends EventEmitter<TableEvents> {
   private next: Promise<TableState> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private watchers = 0;
+  /** Descriptors kept open (`Kept.statFd`), and how many may be. */
+  private statFds = 0;
+  private readonly statFdsMax = Math.min(
+    defaults.tableStatFdsMax,
+    Math.floor((openFilesLimit() ?? 1024) / 4),
+  );
   /** The last reading, if any. */
   last: TableState | undefined;
 
@@ -107,6 +118,56 @@ export class ProcessTable extends EventEmitter<TableEvents> {
   close(): void {
     clearInterval(this.timer);
     this.removeAllListeners();
+    for (const k of this.kept.values()) this.closeStat(k);
+  }
+
+  /**
+   * The current bytes of a kept process's stat: through its kept descriptor (opened now
+   * if there is room), else read whole.
+   * @returns a view valid until the next read of procfs/read.ts, or null when the process
+   *   is gone, its pid names another process, or its stat cannot be read (the full reading
+   *   that follows says why).
+   */
+  private readStat(pid: number, k: Kept): Buffer | null {
+    try {
+      if (k.statFd === undefined) {
+        const path = `${this.procRoot}/${pid}/stat`;
+        if (this.statFds >= this.statFdsMax) return readWhole(path);
+        k.statFd = openForRereading(path) ?? undefined;
+        if (k.statFd === undefined) return null;
+        this.statFds++;
+      }
+      const bytes = rereadOpen(k.statFd);
+      // The process it was opened on is gone: whatever has the pid now is read in full.
+      if (bytes === null) this.closeStat(k);
+      return bytes;
+    } catch {
+      this.closeStat(k);
+      return null;
+    }
+  }
+
+  /**
+   * How long after this reading a process is read in full again, stat changed or not:
+   * `defaults.fullReadMaxAgeMs` (less one reading interval, so that no record is older);
+   * one read for the first time, at a random point of that: processes that start together
+   * (all of them at the agent's first reading) are read again spread over the interval,
+   * and stay spread. So a quiet node of N processes reads about N / 9 a second in full.
+   */
+  private rereadAfterMs(first: boolean): number {
+    const every = defaults.fullReadMaxAgeMs - defaults.watchIntervalMs;
+    return first ? every * Math.random() : every;
+  }
+
+  private closeStat(k: Kept): void {
+    if (k.statFd === undefined) return;
+    try {
+      closeSync(k.statFd);
+    } catch {
+      // closed already: nothing held
+    }
+    k.statFd = undefined;
+    this.statFds--;
   }
 
   private async readNow(): Promise<TableState> {
@@ -120,14 +181,8 @@ export class ProcessTable extends EventEmitter<TableEvents> {
         again.push(pid);
         continue;
       }
-      let stat: Buffer | null;
-      try {
-        stat = readWhole(`${this.procRoot}/${pid}/stat`);
-      } catch {
-        stat = null; // unreadable now: the full reading says why
-      }
-      if (stat === null) again.push(pid);
-      else if (stat.equals(before.proc.stat)) kept.set(pid, before);
+      const stat = this.readStat(pid, before);
+      if (stat !== null && stat.equals(before.proc.stat)) kept.set(pid, before);
       else again.push(pid);
     }
     const { processes, errors } = await this.pool.read(again);
@@ -137,10 +192,14 @@ export class ProcessTable extends EventEmitter<TableEvents> {
       const before = this.kept.get(proc.pid);
       kept.set(proc.pid, {
         proc: before && sameRecord(before.proc, proc) ? before.proc : proc,
-        // Spread over the window, so that processes read together are not read again together.
-        rereadAtMs: now + defaults.fullReadMaxAgeMs * (0.5 + Math.random() / 2),
+        rereadAtMs: now + this.rereadAfterMs(before === undefined),
+        // Its descriptor names the process it was opened on: one that ended (its pid now
+        // another's) fails to read next time and is opened again then.
+        statFd: before?.statFd,
       });
     }
+    // The descriptors of processes that are gone.
+    for (const [pid, k] of this.kept) if (kept.get(pid)?.statFd !== k.statFd) this.closeStat(k);
     // By pid: the processes read again were added after the ones kept.
     const byPid = [...kept].sort((a, b) => a[0] - b[0]);
     this.kept = new Map(byPid);
