@@ -86,7 +86,10 @@ export async function startNodes(
         pollUntil(
           `bench node ${c.node.id} with its processes`,
           async () => (await c.snapshot(5000)).processes.length >= perNode,
-          30000,
+          // Each node starts its processes one by one before its agent, all nodes at once on
+          // this machine's CPUs: 30 s, and 10 ms more per process (4 x 1,000 under load took
+          // more than 30 s).
+          30000 + 10 * count * perNode,
           200,
         ),
       ),
