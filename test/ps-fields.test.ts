@@ -15,6 +15,10 @@
 // - mem: a share of the cluster's memory (the view's meminfo sums the nodes): the view's
 //   RSS * 100 / the view's MemTotal, to ps's rounding.
 // - excluded: cannot work over the view, with the reason (README, Known limits).
+// OTHERS lists the fields that differ for another user's process, and why: compared as root
+// only. Each field is one `ps -ww -o pid:20,FIELD -p PIDS` (its value the last, unbounded
+// column, so values with spaces need no splitting), all fields in one shell per side; -p
+// lists the fixtures (tools.test.ts runs `ps -eo` over the whole view).
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -275,6 +279,18 @@ t.test('every field of ps L over the view equals the same field in each node', a
           }
         }
       }
+      // A field that holds each fixture's own PID in the node is a PID field.
+      const holdsPids = fields.filter(
+        (f) =>
+          FIELDS[f] !== 'pid' &&
+          cluster.nodes.every((n, i) =>
+            QUIET.every((fx) => {
+              const pid = String(n.fixtures![fx]);
+              return before[i].get(pid)?.get(f) === pid;
+            }),
+          ),
+      );
+      t.same(holdsPids, [], "fields that hold each fixture's PID are classified pid");
       t.equal(
         compared,
         QUIET.length * cluster.nodes.length,
