@@ -20,12 +20,11 @@
 // column, so values with spaces need no splitting), all fields in one shell per side; -p
 // lists the fixtures (tools.test.ts runs `ps -eo` over the whole view).
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { encodeGpid } from '../src/gpid';
 import { inNamespaces } from '../src/up/nodes';
 import { asUser, GPROC, startCluster, type TestNode } from './helpers/cluster';
-import { startMount } from './helpers/mount';
+import { QUIET, runAsync as run, startMount } from './helpers/mount';
 
 type Kind = 'equal' | 'pid' | 'moving' | 'shared' | 'cpu' | 'mem' | { excluded: string };
 
@@ -101,34 +100,7 @@ othersDiffer(
   'stackp start_stack drs dsiz m_drs',
 );
 
-/** The fixtures compared: quiet sleepers (and a zombie) started by fixtures.py. */
-const QUIET = ['hostile', 'zombie_parent', 'zombie', 'bigcmd', 'threads'] as const;
 const PID_WIDTH = 20;
-
-interface Run {
-  stdout: string;
-  stderr: string;
-  status: number | null;
-}
-
-/** Runs argv to its end (async, so that the nodes' runs overlap), bounded by `timeoutMs`. */
-function run(argv: string[], timeoutMs = 60000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), {
-      env: { ...process.env, LC_ALL: 'C' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('latin1')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, status });
-    });
-  });
-}
 
 /** Marks the start of a field's output in a run of `ps` for every field. */
 const MARK = '@@@ ';

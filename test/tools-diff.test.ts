@@ -17,41 +17,13 @@
 //   calls on the gpid: the kernel does not know it, so htop shows "??" and "N/A" where the
 //   node's htop shows "B4" and "0.0". Documented deviations.
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeGpid, PID_LIMIT } from '../src/gpid';
 import { inNamespaces } from '../src/up/nodes';
 import { asUser, GPROC, startCluster, waitFor, type TestNode } from './helpers/cluster';
-import { startMount } from './helpers/mount';
-
-/** The fixtures compared in full: quiet sleepers (and a zombie) started by fixtures.py. */
-const QUIET = ['hostile', 'zombie_parent', 'zombie', 'bigcmd', 'threads'] as const;
-
-interface Run {
-  stdout: string;
-  stderr: string;
-  status: number | null;
-}
-
-/** Runs argv to its end (async, so that the nodes' runs overlap), bounded by `timeoutMs`. */
-function run(argv: string[], timeoutMs = 60000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), {
-      env: { ...process.env, LC_ALL: 'C' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('latin1')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, status });
-    });
-  });
-}
+import { QUIET, runAsync as run, startMount } from './helpers/mount';
 
 const nodeArgv = (node: TestNode, user: string[], argv: string[]) => [
   ...inNamespaces(node.initPid),

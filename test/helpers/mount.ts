@@ -172,3 +172,31 @@ export function writeCases(
 
 /** Hex of a latin1 string, for writeCases. */
 export const hex = (s: string) => Buffer.from(s, 'latin1').toString('hex');
+
+/** The fixtures the differential tests compare in full: quiet sleepers (and a zombie) started by fixtures.py. */
+export const QUIET = ['hostile', 'zombie_parent', 'zombie', 'bigcmd', 'threads'] as const;
+
+export interface AsyncRun {
+  stdout: string;
+  stderr: string;
+  status: number | null;
+}
+
+/** Runs argv to its end (async, so that the nodes' runs overlap), bounded by `timeoutMs`. */
+export function runAsync(argv: string[], timeoutMs = 60000): Promise<AsyncRun> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), {
+      env: { ...process.env, LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('latin1')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, status });
+    });
+  });
+}
