@@ -33,14 +33,20 @@ const BOB: User = { uid: 65533, gid: 65533, groups: [] };
 /** The flooder. */
 const MALLORY: User = { uid: 65532, gid: 65532, groups: [] };
 
-/** argv that runs `argv` as `user`, as a process of `node` (its PID namespace and network). */
-function asUser(node: TestNode, user: User, argv: string[]): string[] {
+/**
+ * argv that runs `argv` as `user`, as a process of `node` (its PID namespace and network).
+ * With `overView`, in the PID namespace of the machine's mount instead (here the host's, the
+ * mount runs there with the node's network): a tool over the view resolves its own PID
+ * (ps's "lookup self") in the mount's /proc, which on a real node is the one its users
+ * share. From the node's PID namespace its own PID named another process, or none.
+ */
+function asUser(node: TestNode, user: User, argv: string[], overView = false): string[] {
   const groups = user.groups.length ? `--groups=${user.groups.join(',')}` : '--clear-groups';
   return [
     'nsenter',
     '-t',
     String(node.initPid),
-    '-p',
+    ...(overView ? [] : ['-p']),
     '-n',
     '--',
     'setpriv',
@@ -58,16 +64,23 @@ function gprocAs(
   args: string[],
   timeout = 30000,
 ) {
-  const argv = asUser(node, user, [
-    'env',
-    '-u',
-    'NODE_OPTIONS',
-    `GPROC_NODE=${node.id}`,
-    `GPROC_CONFIG=${cluster.configPath}`,
-    'node',
-    CLI,
-    ...args,
-  ]);
+  // gproc ps and exec read the view: run where its mount runs (asUser).
+  const overView = args[0] === 'ps' || args[0] === 'exec';
+  const argv = asUser(
+    node,
+    user,
+    [
+      'env',
+      '-u',
+      'NODE_OPTIONS',
+      `GPROC_NODE=${node.id}`,
+      `GPROC_CONFIG=${cluster.configPath}`,
+      'node',
+      CLI,
+      ...args,
+    ],
+    overView,
+  );
   return spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout, cwd: '/' });
 }
 
@@ -284,7 +297,7 @@ t.test('identity and authority across real hosts', async (t) => {
     t.teardown(() => child.kill('SIGKILL'));
     await new Promise((r) => setTimeout(r, 500)); // under way
     const ps = gprocAs(cluster, n1, ALICE, ['ps', '--mount', mount.mountPoint, '-e']);
-    t.equal(ps.status, 0, 'ps works during the flood');
+    t.equal(ps.status, 0, `ps works during the flood: ${ps.stderr}`);
     t.ok(
       ps.stdout.includes(` ${encodeGpid(1, 1)} `),
       "ps lists node 1's processes during the flood",

@@ -22,9 +22,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { encodeGpid } from '../src/gpid';
-import { inNamespaces } from '../src/up/nodes';
-import { asUser, GPROC, startCluster, type TestNode } from './helpers/cluster';
-import { QUIET, runAsync as run, startMount } from './helpers/mount';
+import { asUser, startCluster, type TestNode } from './helpers/cluster';
+import { nodeArgv, QUIET, runAsync as run, startMount, viewArgv } from './helpers/mount';
 
 type Kind = 'equal' | 'pid' | 'moving' | 'shared' | 'cpu' | 'mem' | { excluded: string };
 
@@ -175,26 +174,14 @@ t.test('every field of ps L over the view equals the same field in each node', a
     ['nobody', asUser()],
   ] as const) {
     t.test(`ps -eo FIELD as ${who}`, async (t) => {
-      const nodeArgv = (n: TestNode, argv: string[]) => [
-        ...inNamespaces(n.initPid),
-        ...user,
-        ...argv,
-      ];
-      const viewArgv = (argv: string[]) => [
-        ...user,
-        ...GPROC,
-        'exec',
-        '--mount',
-        mp,
-        '--',
-        ...argv,
-      ];
+      const inNode = (n: TestNode, argv: string[]) => nodeArgv(n, user, argv);
+      const overView = (argv: string[]) => viewArgv(mp, user, argv);
       const pids = (n: TestNode) => QUIET.map((f) => n.fixtures![f]);
       const argvOf = (n: TestNode) => psArgv(fields, pids(n));
-      const inNodes = () => Promise.all(cluster.nodes.map((n) => run(nodeArgv(n, argvOf(n)))));
+      const inNodes = () => Promise.all(cluster.nodes.map((n) => run(inNode(n, argvOf(n)))));
       const a = await inNodes();
       const gpids = cluster.nodes.flatMap((n) => pids(n).map((p) => encodeGpid(n.id, p)));
-      const v = await run(viewArgv(psArgv(fields, gpids)));
+      const v = await run(overView(psArgv(fields, gpids)));
       const b = await inNodes();
       t.equal(v.stderr, '', 'ps over the view: nothing on stderr');
       t.equal(v.status, 0, 'exit status 0');

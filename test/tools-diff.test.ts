@@ -21,24 +21,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeGpid, PID_LIMIT } from '../src/gpid';
-import { inNamespaces } from '../src/up/nodes';
-import { asUser, GPROC, startCluster, waitFor, type TestNode } from './helpers/cluster';
-import { QUIET, runAsync as run, startMount } from './helpers/mount';
-
-const nodeArgv = (node: TestNode, user: string[], argv: string[]) => [
-  ...inNamespaces(node.initPid),
-  ...user,
-  ...argv,
-];
-const viewArgv = (mp: string, user: string[], argv: string[]) => [
-  ...user,
-  ...GPROC,
-  'exec',
-  '--mount',
-  mp,
-  '--',
-  ...argv,
-];
+import { asUser, startCluster, waitFor, type TestNode } from './helpers/cluster';
+import { nodeArgv, QUIET, runAsync as run, startMount, viewArgv } from './helpers/mount';
 
 /** A number of a tool's column ("0.00", "13524", "-1.00"), or NaN for text ("232M", "N/A"). */
 const num = (s: string) => (/^-?\d+(\.\d+)?$/.test(s) ? Number(s) : NaN);

@@ -200,3 +200,20 @@ export function runAsync(argv: string[], timeoutMs = 60000): Promise<AsyncRun> {
     });
   });
 }
+
+/** argv that runs `argv` inside `node`'s namespaces, as `user` (asUser(), or [] for root). */
+export const nodeArgv = (node: TestNode, user: readonly string[], argv: readonly string[]) => [
+  ...inNamespaces(node.initPid),
+  ...user,
+  ...argv,
+];
+/** argv that runs `argv` under `gproc exec` over the view at `mp`, as `user`. */
+export const viewArgv = (mp: string, user: readonly string[], argv: readonly string[]) => [
+  ...user,
+  ...GPROC,
+  'exec',
+  '--mount',
+  mp,
+  '--',
+  ...argv,
+];
