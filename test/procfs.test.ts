@@ -2,6 +2,7 @@
 // hostile lines written inline, and the live /proc of this machine (round trips).
 import t from 'tap';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
   formatLoadAvg,
@@ -18,6 +19,7 @@ import {
   parseSystemStat,
   parseUptime,
   ProcParseError,
+  ptraceMaskedFields,
   renumberCpuBlock,
   splitCpuinfo,
   StatField,
@@ -171,6 +173,34 @@ t.test('live /proc: stat and status of every process render back byte for byte',
     checked++;
   }
   t.ok(checked > 5, `${checked} processes round-tripped`);
+});
+
+t.test("stat's ptrace fields masked as Linux masks them for another user", async (t) => {
+  // PID 1 (root's, with a memory map) and kthreadd (no memory map) as the kernel shows them
+  // to nobody, against root's reading with ptraceMaskedFields applied.
+  const pids = [1, 2].filter((p) => readWhole(`/proc/${p}/stat`));
+  const other = spawnSync(
+    'setpriv',
+    [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      'cat',
+      ...pids.map((p) => `/proc/${p}/stat`),
+    ],
+    { encoding: 'latin1' },
+  );
+  t.equal(other.status, 0, other.stderr);
+  const theirs = other.stdout.split('\n').filter((l) => l !== '');
+  t.equal(theirs.length, pids.length, 'nobody read every stat');
+  for (const [i, pid] of pids.entries()) {
+    const mine = parsePidStat(readWhole(`/proc/${pid}/stat`)!);
+    const masked = ptraceMaskedFields(mine);
+    t.equal(masked.size, 3 + 2 + 8, `${pid}: 13 fields masked`);
+    const seen = parsePidStat(theirs[i]);
+    for (const [n, value] of masked) t.equal(value, seen.rest[n - 3], `${pid}: field ${n}`);
+  }
+  t.ok(pids.includes(1), 'PID 1 compared');
 });
 
 t.test('node files: /proc/stat, uptime, loadavg, meminfo, cpuinfo', async (t) => {

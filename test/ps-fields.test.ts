@@ -14,6 +14,9 @@
 //   the agent): within 2% of the node's.
 // - mem: a share of the cluster's memory (the view's meminfo sums the nodes): the view's
 //   RSS * 100 / the view's MemTotal, to ps's rounding.
+// - ptrace: read from stat fields Linux shows only to a reader who may ptrace the process
+//   (addresses); the view shows every reader what Linux shows the others: compared with ps
+//   run in the node as nobody.
 // - excluded: cannot work over the view, with the reason (README, Known limits).
 // OTHERS lists the fields that differ for another user's process, and why: compared as root
 // only. Each field is one `ps -ww -o pid:20,FIELD -p PIDS` (its value the last, unbounded
@@ -25,7 +28,7 @@ import { encodeGpid } from '../src/gpid';
 import { asUser, startCluster, type TestNode } from './helpers/cluster';
 import { nodeArgv, QUIET, runAsync as run, startMount, viewArgv } from './helpers/mount';
 
-type Kind = 'equal' | 'pid' | 'moving' | 'shared' | 'cpu' | 'mem' | { excluded: string };
+type Kind = 'equal' | 'pid' | 'moving' | 'shared' | 'cpu' | 'mem' | 'ptrace' | { excluded: string };
 
 /** The class of every specifier ps L lists (procps-ng 4.0). */
 const FIELDS: Record<string, Kind> = {};
@@ -35,13 +38,13 @@ const classify = (kind: Kind, names: string) => {
 classify(
   'equal',
   `ag_id ag_nice args atime blocked bsdstart caught cgname cgroup class cls cmd comm command
-   context drs dsiz egid egroup eip esp euid euser exe f fgid fgroup flag flags fname fsgid
+   context egid egroup eip esp euid euser exe f fgid fgroup flag flags fname fsgid
    fsgroup fsuid fsuser fuid fuser gid group ignored intpri label lim longtname lsession lstart
-   luid lxc m_drs m_size m_trs machine maj_flt majflt min_flt minflt ni nice nlwp oom oomadj opri
+   luid lxc m_size m_trs machine maj_flt majflt min_flt minflt ni nice nlwp oom oomadj opri
    ouid pagein pending policy pri pri_api pri_bar pri_baz pri_foo priority rbytes rchars rgid
    rgroup rops rss rssize rsz rtprio ruid ruser s sched seat sgi_rss sgid sgroup sig sig_block
-   sig_catch sig_ignore sig_pend sigcatch sigignore sigmask size slice stackp start start_stack
-   start_time stat state suid supgid supgrp suser svgid svgroup svuid svuser sz thcount tname trs
+   sig_catch sig_ignore sig_pend sigcatch sigignore sigmask size slice start start_time stat
+   state suid supgid supgrp suser svgid svgroup svuid svuser sz thcount tname trs
    trss tsig tsiz tt tty tty4 tty8 ucmd ucomm uid uid_hack uname unit user uunit vsize vsz wbytes
    wcbytes wchan wchars wname wops zone`,
 );
@@ -52,6 +55,7 @@ classify(
 );
 classify('cpu', 'psr cpuid lastcpu sgi_p');
 classify('mem', '%mem pmem');
+classify('ptrace', 'stackp start_stack drs dsiz m_drs');
 classify('shared', 'pss');
 classify(
   { excluded: "procps's test patterns: a rotating sample value per row, no process data" },
@@ -91,12 +95,6 @@ othersDiffer(
   'the exe link: Linux refuses another user (ps: "-"); the view serves links to every ' +
     'reader (FUSE does not say who reads a link), a documented deviation',
   'exe',
-);
-othersDiffer(
-  "stat's startcode, endcode and startstack: Linux shows 1, 1 and 0 to a reader that may " +
-    "not ptrace the process; the view's stat (0444, one text for every reader) carries the " +
-    "owner's addresses",
-  'stackp start_stack drs dsiz m_drs',
 );
 
 const PID_WIDTH = 20;
@@ -179,10 +177,18 @@ t.test('every field of ps L over the view equals the same field in each node', a
       const pids = (n: TestNode) => QUIET.map((f) => n.fixtures![f]);
       const argvOf = (n: TestNode) => psArgv(fields, pids(n));
       const inNodes = () => Promise.all(cluster.nodes.map((n) => run(inNode(n, argvOf(n)))));
-      const a = await inNodes();
+      // The ptrace fields as a reader who may not ptrace the fixtures (root's) sees them.
+      const masked = fields.filter((f) => FIELDS[f] === 'ptrace');
+      const asOther = () =>
+        Promise.all(cluster.nodes.map((n) => run(nodeArgv(n, asUser(), psArgv(masked, pids(n))))));
+      const [a, ma] = await Promise.all([inNodes(), asOther()]);
       const gpids = cluster.nodes.flatMap((n) => pids(n).map((p) => encodeGpid(n.id, p)));
       const v = await run(overView(psArgv(fields, gpids)));
-      const b = await inNodes();
+      const [b, mb] = await Promise.all([inNodes(), asOther()]);
+      for (const r of [...ma, ...mb]) {
+        t.equal(r.status, 0, `ps in a node as nobody: exit status 0 ${r.stderr}`);
+        t.notMatch(r.stdout, `${MARK}failed`, 'every ps in a node as nobody: exit status 0');
+      }
       t.equal(v.stderr, '', 'ps over the view: nothing on stderr');
       t.equal(v.status, 0, 'exit status 0');
       t.notMatch(v.stdout, `${MARK}failed`, 'every ps over the view: exit status 0');
@@ -191,8 +197,16 @@ t.test('every field of ps L over the view equals the same field in each node', a
         t.notMatch(r.stdout, `${MARK}failed`, 'every ps in a node: exit status 0');
       }
       const view = psRows(v.stdout);
-      const before = a.map((r) => psRows(r.stdout));
-      const after = b.map((r) => psRows(r.stdout));
+      // Each node's rows, with the ptrace fields as nobody read them.
+      const withMasked = (rs: typeof a, ms: typeof a) =>
+        rs.map((r, i) => {
+          const rows = psRows(r.stdout);
+          for (const [pid, fs] of psRows(ms[i].stdout))
+            for (const [f, value] of fs) rows.get(pid)?.set(f, value);
+          return rows;
+        });
+      const before = withMasked(a, ma);
+      const after = withMasked(b, mb);
 
       const failed = new Map<string, string[]>();
       const fail = (f: string, why: string) => {
@@ -224,7 +238,7 @@ t.test('every field of ps L over the view equals the same field in each node', a
             const cpu = (x: string) =>
               /^\d+$/.test(x) ? String(Number(x) + cpuOffset.get(node.id)!) : x;
             let ok: boolean;
-            if (kind === 'equal') ok = vg === va || vg === vb;
+            if (kind === 'equal' || kind === 'ptrace') ok = vg === va || vg === vb;
             else if (kind === 'pid') ok = vg === tr(va) || vg === tr(vb);
             else if (kind === 'moving') ok = between(vg, va, vb);
             else if (kind === 'shared')

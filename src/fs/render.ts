@@ -17,7 +17,7 @@ import { renumberCpuBlock, splitCpuinfo } from '../procfs/cpuinfo';
 import { formatLoadAvg, parseLoadAvg, type LoadAvg } from '../procfs/loadavg';
 import { formatMeminfo, MEMINFO_LAYOUT, parseMeminfo, type MeminfoLine } from '../procfs/meminfo';
 import type { RenderedFile } from '../procfs/files';
-import { formatPidStat, StatField } from '../procfs/stat';
+import { formatPidStat, ptraceMaskedFields, StatField } from '../procfs/stat';
 import { formatStatusLines, parseStatusLines } from '../procfs/status';
 import {
   CPU_COLUMNS,
@@ -37,13 +37,16 @@ const latin1 = (s: string) => Buffer.from(s, 'latin1');
 /**
  * stat of a process, or of one of its threads (`tid`): pid, ppid, pgrp, session and tpgid
  * as gpids, starttime shifted to the cluster btime, the CPU it last ran on (field 39) as
- * the cluster numbers that CPU in the top-level stat and cpuinfo.
+ * the cluster numbers that CPU in the top-level stat and cpuinfo. The addresses and exit code
+ * Linux shows only to a reader who may ptrace the process read as they do to any other
+ * reader (ptraceMaskedFields), for everyone: one text serves every reader.
  */
 export function renderStat(p: ProcessEntry, table: ClusterTable, tid?: number): Buffer {
   const stat = tid !== undefined ? threadStat(p, tid) : p.stat;
   const node = table.nodes.get(p.node); // none for the cluster's root
   const shift = node?.startShift ?? 0;
-  const replace = new Map<number, number>([
+  const replace = new Map<number, number | string>([
+    ...ptraceMaskedFields(stat),
     [StatField.pid, translatePid(p.node, stat.pid)],
     [StatField.ppid, p.ppid],
     [StatField.pgrp, p.pgrp],

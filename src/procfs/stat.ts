@@ -24,8 +24,20 @@ export const StatField = {
   starttime: 22,
   vsize: 23,
   rss: 24,
+  /** Addresses of the text segment (fields 26, 27) and the stack's start (28). */
+  startcode: 26,
+  endcode: 27,
+  startstack: 28,
+  /** Stack and instruction pointers, set only while the task exits or dumps core. */
+  kstkesp: 29,
+  kstkeip: 30,
   /** The CPU the task last ran on (Linux >= 2.2.8). */
   processor: 39,
+  /** start_data end_data start_brk arg_start arg_end env_start env_end (Linux >= 3.3, 3.5). */
+  startData: 45,
+  envEnd: 51,
+  /** The thread's exit status as waitpid(2) reports it (Linux >= 3.5). */
+  exitCode: 52,
 } as const;
 
 /** A parsed stat line. PIDs are as the owning node's namespace sees them. */
@@ -103,4 +115,28 @@ export function formatPidStat(
   const rest = stat.rest.slice();
   for (const [n, value] of replace) if (n >= 3) rest[n - 3] = String(value);
   return `${pid} (${stat.comm}) ${rest.join(' ')}\n`;
+}
+
+/**
+ * The fields Linux hides from a reader who may not ptrace the process (proc(5): "[PT]"
+ * fields; fs/proc/array.c, do_task_stat): start and end of code read 1 (0 for a kernel
+ * thread, which has no memory map), the stack's start, the stack and instruction
+ * pointers, the data, brk, argv and environment addresses and the exit code read 0. The
+ * view gives one text to every reader (the kernel caches it across readers), so it gives
+ * every reader this one.
+ * @returns field number -> masked text, for formatPidStat; fields the line lacks (an
+ *   older kernel's shorter line) are left out.
+ */
+export function ptraceMaskedFields(stat: PidStat): Map<number, string> {
+  const masked = new Map<number, string>();
+  const has = (n: number) => stat.rest.length >= n - 2;
+  const hasMm = stat.rest[StatField.startcode - 3] !== '0';
+  if (has(StatField.endcode)) {
+    masked.set(StatField.startcode, hasMm ? '1' : '0');
+    masked.set(StatField.endcode, hasMm ? '1' : '0');
+  }
+  for (const n of [StatField.startstack, StatField.kstkesp, StatField.kstkeip])
+    if (has(n)) masked.set(n, '0');
+  for (let n = StatField.startData; n <= StatField.exitCode; n++) if (has(n)) masked.set(n, '0');
+  return masked;
 }
