@@ -110,6 +110,11 @@ export const defaults = {
   pinnedSlackBytes: 4096,
   /** Deadline of every short remote call (snapshot, file, usage, signal, spawn), in ms. */
   rpcDeadlineMs: 1500,
+  /**
+   * Times a read-only call (snapshot, node info, a process's file or links) is sent in all
+   * when its connection drops under it (UNAVAILABLE), within its one deadline.
+   */
+  readAttempts: 3,
   /** How long `gproc run` waits for the agent to say it started the command, in ms. */
   runStartDeadlineMs: 3000,
   /**

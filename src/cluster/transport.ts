@@ -144,8 +144,38 @@ export function ownTls(access: Access): TlsConfig {
   return tlsFor(config.tls!, { id: access.self, name, address: '', socket: '' });
 }
 
+/**
+ * The calls that only read, which gRPC may send again when a connection drops under them
+ * (UNAVAILABLE): an agent that closed an idle or unanswered connection (its keepalive, its
+ * idle limit, a restart) while a call was being put on it. A retry goes on a new connection,
+ * within the call's own deadline. Calls that act (Signal, Spawn, Run, Wait) are never sent
+ * twice.
+ */
+const RETRIED_READS = [
+  'GetNodeInfo',
+  'GetSnapshot',
+  'ReadProcessFile',
+  'GetUsage',
+  'ReadProcessLinks',
+];
+const SERVICE_CONFIG = {
+  methodConfig: [
+    {
+      name: RETRIED_READS.map((method) => ({ service: 'gproc.v1.Agent', method })),
+      retryPolicy: {
+        maxAttempts: defaults.readAttempts,
+        initialBackoff: '0.01s',
+        maxBackoff: '0.1s',
+        backoffMultiplier: 2,
+        retryableStatusCodes: ['UNAVAILABLE'],
+      },
+    },
+  ],
+};
+
 /** Channel options every client uses. */
 export const CHANNEL_OPTIONS: ChannelOptions = {
+  'grpc.service_config': JSON.stringify(SERVICE_CONFIG),
   'grpc.max_receive_message_length': defaults.maxMessageBytes,
   'grpc.max_send_message_length': defaults.limits.requestBytes,
   'grpc.keepalive_time_ms': defaults.keepaliveTimeMs,
