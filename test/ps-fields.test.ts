@@ -24,6 +24,7 @@
 // lists the fixtures (tools.test.ts runs `ps -eo` over the whole view).
 import t from 'tap';
 import { readFileSync } from 'node:fs';
+import { defaults } from '../src/defaults';
 import { encodeGpid } from '../src/gpid';
 import { asUser, startCluster, type TestNode } from './helpers/cluster';
 import { nodeArgv, QUIET, runAsync as run, startMount, viewArgv } from './helpers/mount';
@@ -182,6 +183,17 @@ t.test('every field of ps L over the view equals the same field in each node', a
       const asOther = () =>
         Promise.all(cluster.nodes.map((n) => run(nodeArgv(n, asUser(), psArgv(masked, pids(n))))));
       const [a, ma] = await Promise.all([inNodes(), asOther()]);
+      // What the view serves may be as old as its snapshot lifetime plus the kernel's cache
+      // (about 2 s): wait that long, so that it was read after the node's first reading and
+      // a moving value (uss, times) lies between the node's two.
+      await new Promise((r) =>
+        setTimeout(
+          r,
+          Math.max(defaults.snapshotLifetimeMs, defaults.watchIntervalMs) +
+            defaults.kernelCacheSeconds * 1000 +
+            500,
+        ),
+      );
       const gpids = cluster.nodes.flatMap((n) => pids(n).map((p) => encodeGpid(n.id, p)));
       const v = await run(overView(psArgv(fields, gpids)));
       const [b, mb] = await Promise.all([inNodes(), asOther()]);
