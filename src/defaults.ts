@@ -246,11 +246,6 @@ export const defaults = {
   spawnPath: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   /** HTTP/2 flow-control window of a client's connection, bytes (64 KiB by default: slow for `gproc run` streams). */
   flowControlWindowBytes: 8 * 1024 * 1024,
-  /**
-   * HTTP/2 flow-control window of the agent's connections, bytes: what one caller's
-   * connection may send (a run's stdin) before the agent reads it, all its streams together.
-   */
-  agentFlowControlWindowBytes: 2 * 1024 * 1024,
 
   /**
    * The Prometheus endpoints of the agent and the mount (spec section 8, src/metrics/). A

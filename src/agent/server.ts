@@ -4,7 +4,8 @@
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
-import type { Http2Server, ServerHttp2Session } from 'node:http2';
+import type { EventEmitter } from 'node:events';
+import type { ServerHttp2Session } from 'node:http2';
 import type { Server as NetServer } from 'node:net';
 import { resolve } from 'node:path';
 
@@ -141,7 +142,6 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // as plaintext HTTP/2: TLS, where there is any, was done by our own listener.
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   dropWithoutReset(server, connections);
-  widenWindows(server);
   const inject = (socket: Parameters<typeof injector.injectConnection>[0]) =>
     injector.injectConnection(socket);
   const listeners: NetServer[] = [];
@@ -232,7 +232,11 @@ function registeredNode(opts: AgentOptions): NodeConfig {
  *   injectors where this looks for them (its `http2Servers`, not public).
  */
 function dropWithoutReset(server: Server, connections: Connections): void {
-  for (const h2 of http2ServersOf(server)) {
+  const http2Servers = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> })
+    .http2Servers;
+  if (!(http2Servers instanceof Map) || http2Servers.size === 0)
+    throw new Error('grpc-js keeps no http2Servers: cannot watch its connections');
+  for (const h2 of http2Servers.keys()) {
     h2.on('session', (session: ServerHttp2Session) => {
       const peer = `${session.socket.remoteAddress}:${session.socket.remotePort}`;
       const destroy = session.destroy.bind(session);
@@ -241,28 +245,5 @@ function dropWithoutReset(server: Server, connections: Connections): void {
         destroy(...args);
       };
     });
-  }
-}
-
-/** The HTTP/2 servers behind grpc-js's connection injectors (its `http2Servers`, not public). */
-function http2ServersOf(server: Server): Http2Server[] {
-  const http2Servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> })
-    .http2Servers;
-  if (!(http2Servers instanceof Map) || http2Servers.size === 0)
-    throw new Error('grpc-js keeps no http2Servers: cannot watch its connections');
-  return [...http2Servers.keys()];
-}
-
-/**
- * What a caller may send before the agent reads it: grpc-js's server leaves HTTP/2's
- * 64 KiB windows (per stream and per connection), so `gproc run`'s stdin stalled every
- * 64 KiB for a WINDOW_UPDATE (each a TLS record and a wake-up at both ends). The windows
- * bound what one connection holds unread (the connection's bounds all its streams).
- */
-function widenWindows(server: Server): void {
-  const window = defaults.agentFlowControlWindowBytes;
-  for (const h2 of http2ServersOf(server)) {
-    h2.updateSettings({ initialWindowSize: window });
-    h2.on('session', (session: ServerHttp2Session) => session.setLocalWindowSize(window));
   }
 }
