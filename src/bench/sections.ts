@@ -11,6 +11,7 @@ import { hostPidOf } from '../up/nodes';
 import {
   agentHostPid,
   CLI,
+  cpuTicks,
   type BenchMount,
   type FloorMount,
   inNode,
@@ -32,6 +33,56 @@ const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
 /** A fresh mount point. */
 const mountPoint = () => mkdtempSync(join(tmpdir(), 'gproc-bench-mnt-'));
+
+/**
+ * CPU clock ticks (median of `runs`) that one transfer through `cat` costs each process on
+ * its path: the client (`command` after its feed's `|`, timed by /usr/bin/time, run after
+ * `prefix`; the remote command prints cat's cost with the shell's `times`), the daemons (their
+ * own ticks), what the last daemon started and reaped, but for cat (gproc's shim, or sshd's
+ * session processes and shell), and cat (the remote shell's `times`).
+ */
+async function transferCost(
+  prefix: readonly string[],
+  command: string,
+  daemons: number[],
+  runs: number,
+): Promise<{ client: number; daemon: number[]; started: number; cat: number; total: number }> {
+  const samples: { client: number; daemon: number[]; started: number; cat: number }[] = [];
+  const sec = (m: string, s: string) => Number(m) * 60 + Number(s);
+  for (let i = 0; i < runs; i++) {
+    const before = daemons.map(cpuTicks);
+    const { stderr } = await run(prefix[0], [
+      ...prefix.slice(1),
+      '/bin/sh',
+      '-c',
+      command.replace('|', "| /usr/bin/time -f 'client %U %S'") + ' >/dev/null',
+    ]);
+    await new Promise((r) => setTimeout(r, 300)); // the daemon reaps what it started
+    const after = daemons.map(cpuTicks);
+    const client = /^client ([\d.]+) ([\d.]+)$/m.exec(stderr);
+    const times = [...stderr.matchAll(/^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/gm)];
+    if (!client || times.length < 2) throw new Error(`no times from ${command}: ${stderr}`);
+    const [, m1, s1, m2, s2] = times[times.length - 1];
+    const cat = Math.round((sec(m1, s1) + sec(m2, s2)) * 100);
+    const last = daemons.length - 1;
+    samples.push({
+      client: Math.round((Number(client[1]) + Number(client[2])) * 100),
+      daemon: after.map((a, j) => a.own - before[j].own),
+      started: after[last].reaped - before[last].reaped - cat,
+      cat,
+    });
+  }
+  const total = samples.map(
+    (x) => x.client + x.daemon.reduce((a, b) => a + b, 0) + x.started + x.cat,
+  );
+  return {
+    client: median(samples.map((x) => x.client)),
+    daemon: daemons.map((_, j) => median(samples.map((x) => x.daemon[j]))),
+    started: median(samples.map((x) => x.started)),
+    cat: median(samples.map((x) => x.cat)),
+    total: median(total),
+  };
+}
 
 export const sections: Record<string, () => Promise<void>> = {
   async ctl() {
@@ -101,8 +152,9 @@ export const sections: Record<string, () => Promise<void>> = {
 
   async run() {
     const cluster = await startNodes(2, 0, 7641);
-    const sshd = await startSshd();
+    let sshd: Awaited<ReturnType<typeof startSshd>> | undefined;
     try {
+      sshd = await startSshd(); // in here: a missing sshd must not leave the nodes running
       const cli = `${process.execPath} ${CLI} run --config ${cluster.configPath}`;
       // As a user of node 1 reaches node 2: TLS, with a credential its own agent sealed.
       const fromNode1 = inNode(cluster.nodes[0]);
@@ -137,8 +189,21 @@ export const sections: Record<string, () => Promise<void>> = {
       out(
         `${mib} MiB through cat: gproc run node 1 -> node 2 ${(mib / (gs / 1000)).toFixed(0)} MiB/s   ssh ${(mib / (ss / 1000)).toFixed(0)} MiB/s   (gproc's throughput ${ratio(ss, gs)} of ssh's; target >= 1)`,
       );
+      // On a busy machine the CPU each byte costs bounds the throughput: each process's.
+      const g1 = agentHostPid(cluster.nodes[0].initPid);
+      const g2 = agentHostPid(cluster.nodes[1].initPid);
+      const timed = `sh -c 'cat; times >&2'`; // cat, and then what cat cost
+      const gc = await transferCost(fromNode1, `${feed} ${remote} ${timed}`, [g1, g2], 3);
+      const sc = await transferCost(['env'], `${feed} ${ssh} "${timed}"`, [sshd.pid], 3);
+      const perMib = (ticks: number) => `${((ticks * 10) / mib).toFixed(2)}`;
+      out(
+        `CPU ms per MiB through cat, median of 3: gproc: CLI ${perMib(gc.client)}   agent ${perMib(gc.daemon[1])} (the caller's node's ${perMib(gc.daemon[0])})   shim ${perMib(gc.started)}   cat ${perMib(gc.cat)}   total ${perMib(gc.total)}`,
+      );
+      out(
+        `                                         ssh: client ${perMib(sc.client)}   sshd ${perMib(sc.started)}   cat ${perMib(sc.cat)}   total ${perMib(sc.total)}   (gproc's CPU ${ratio(gc.total, sc.total)} of ssh's)`,
+      );
     } finally {
-      sshd.stop();
+      sshd?.stop();
       cluster.stop();
     }
   },

@@ -133,6 +133,16 @@ export function processCost(pid: number): { bytes: number; ticks: number; rssByt
   };
 }
 
+/**
+ * CPU clock ticks (user + system) a process has used so far, and those of its children it
+ * has reaped (with theirs): the cost of a daemon, and of what it started and waited for.
+ */
+export function cpuTicks(pid: number): { own: number; reaped: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
+}
+
 /** A `gproc mount` of a bench cluster, run as users run it. */
 export interface BenchMount {
   mountPoint: string;
@@ -290,7 +300,9 @@ export async function sshKeys(): Promise<string> {
  * pdsh's fan-out.
  * @returns the ssh options that reach it (without the host), and how to stop it.
  */
-export async function startSshd(place: SshdPlace = {}): Promise<{ options: string; stop(): void }> {
+export async function startSshd(
+  place: SshdPlace = {},
+): Promise<{ options: string; pid: number; stop(): void }> {
   const { address = '127.0.0.1', port = 7699, prefix = [] } = place;
   const own = place.keys === undefined;
   const dir = place.keys ?? (await sshKeys());
@@ -331,6 +343,7 @@ export async function startSshd(place: SshdPlace = {}): Promise<{ options: strin
   );
   return {
     options,
+    pid: sshd.pid!,
     stop: () => {
       sshd.kill();
       if (own) rmSync(dir, { recursive: true, force: true });

@@ -35,9 +35,69 @@ let loaded:
     }
   | undefined;
 
+/**
+ * grpc-js wants a Buffer; protobufjs's writer gives one under Node already. Either way a
+ * view, not a copy: Buffer.from(bytes) copied every message (a run's 64 KiB chunks: one
+ * copy more per chunk, and as much garbage).
+ */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/** A message encoded already (`bytesMessage`): the codec hands its bytes to grpc-js as they are. */
+export class Encoded {
+  constructor(readonly bytes: Buffer) {}
+}
+
+type BytesField = { RunInput: 'stdin'; RunOutput: 'stdout' | 'stderr' };
+
+/** The descriptor's messages, as far as `bytesMessage` reads them. */
+const messages = () =>
+  descriptor as unknown as {
+    nested: {
+      gproc: {
+        nested: {
+          v1: { nested: Record<string, { fields: Record<string, { id: number; type: string }> }> };
+        };
+      };
+    };
+  };
+
+/**
+ * The message of `type` whose one field `field` (bytes) holds `chunks` (`size` bytes in
+ * all), encoded with one copy: each chunk is copied once, into the encoding, which the codec
+ * passes on as it is. gproc run's stdin, stdout and stderr take this way: protobufjs copies
+ * a chunk into its encoding too, but one chunk per message, and after its own object walk;
+ * here several chunks become one message for that one copy.
+ */
+export function bytesMessage<T extends keyof BytesField>(
+  type: T,
+  field: BytesField[T],
+  chunks: readonly Buffer[],
+  size: number,
+): Encoded {
+  const { id, type: wire } = messages().nested.gproc.nested.v1.nested[type].fields[field];
+  if (wire !== 'bytes' || id > 15)
+    throw new Error(`${type}.${field} is no bytes field of one tag byte`);
+  let head = 2; // the tag (field id, wire type 2), and a varint's last byte
+  for (let n = size; n > 0x7f; n >>>= 7) head++;
+  const out = Buffer.allocUnsafe(head + size);
+  out[0] = (id << 3) | 2;
+  let at = 1;
+  let n = size;
+  for (; n > 0x7f; n >>>= 7) out[at++] = (n & 0x7f) | 0x80;
+  out[at++] = n;
+  for (const c of chunks) at += c.copy(out, at);
+  if (at !== out.length) throw new Error(`bytesMessage: ${at - head} bytes, not ${size}`);
+  return new Encoded(out);
+}
+
 function codec(type: Type, maxEntries?: number) {
   return {
-    serialize: (value: object) => Buffer.from(type.encode(type.fromObject(value)).finish()),
+    serialize: (value: object) =>
+      value instanceof Encoded
+        ? value.bytes
+        : asBuffer(type.encode(type.fromObject(value)).finish()),
     deserialize: (bytes: Buffer) => {
       if (maxEntries !== undefined)
         checkEntries(type, Reader.create(bytes), bytes.length, maxEntries);
