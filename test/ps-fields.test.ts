@@ -27,7 +27,13 @@ import { readFileSync } from 'node:fs';
 import { defaults } from '../src/defaults';
 import { encodeGpid } from '../src/gpid';
 import { asUser, startCluster, type TestNode } from './helpers/cluster';
-import { nodeArgv, QUIET, runAsync as run, startMount, viewArgv } from './helpers/mount';
+import { nodeArgv, QUIET, runAsync, startMount, viewArgv } from './helpers/mount';
+
+/**
+ * One shell runs ps once per field (about 190 runs): on a loaded machine that takes minutes,
+ * so its bound (against a hang, not a speed check) is wider than runAsync's minute.
+ */
+const run = (argv: string[]) => runAsync(argv, 5 * 60 * 1000);
 
 type Kind = 'equal' | 'pid' | 'moving' | 'shared' | 'cpu' | 'mem' | 'ptrace' | { excluded: string };
 

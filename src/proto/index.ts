@@ -7,7 +7,14 @@
  * start-up (native-notes/performance.md).
  */
 import { makeGenericClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
-import { Reader, Root, Type, type IConversionOptions, type INamespace } from 'protobufjs/light';
+import {
+  Reader,
+  Root,
+  Type,
+  Writer,
+  type IConversionOptions,
+  type INamespace,
+} from 'protobufjs/light';
 import { defaults } from '../defaults';
 import descriptor from './gproc.json';
 import type { AgentClient } from './gen/gproc/v1/Agent';
@@ -77,18 +84,15 @@ export function bytesMessage<T extends keyof BytesField>(
   size: number,
 ): Encoded {
   const { id, type: wire } = messages().nested.gproc.nested.v1.nested[type].fields[field];
-  if (wire !== 'bytes' || id > 15)
-    throw new Error(`${type}.${field} is no bytes field of one tag byte`);
-  let head = 2; // the tag (field id, wire type 2), and a varint's last byte
-  for (let n = size; n > 0x7f; n >>>= 7) head++;
-  const out = Buffer.allocUnsafe(head + size);
-  out[0] = (id << 3) | 2;
-  let at = 1;
-  let n = size;
-  for (; n > 0x7f; n >>>= 7) out[at++] = (n & 0x7f) | 0x80;
-  out[at++] = n;
-  for (const c of chunks) at += c.copy(out, at);
-  if (at !== out.length) throw new Error(`bytesMessage: ${at - head} bytes, not ${size}`);
+  if (wire !== 'bytes') throw new Error(`${type}.${field} is no bytes field`);
+  // The field's key and length as protobufjs writes them, then the bytes, copied once.
+  const head = Writer.create()
+    .uint32((id << 3) | 2)
+    .uint32(size)
+    .finish();
+  if (chunks.reduce((n, c) => n + c.length, 0) !== size)
+    throw new Error(`bytesMessage: chunks of ${type}.${field} are not ${size} bytes`);
+  const out = Buffer.concat([head, ...chunks], head.length + size);
   return new Encoded(out);
 }
 
