@@ -47,7 +47,10 @@ export class Cluster {
   private generation = 0;
   private readonly down = new Map<number, DownState>();
   private readonly lastInfo = new Map<number, NodeInfo__Output>();
-  /** Each node's last snapshot, served while it is up but busy. */
+  /**
+   * Each node's last snapshot, served while it is up but busy, until its replica has a
+   * whole table (then it is dropped: 3-7 KB a process, views of one whole message).
+   */
   private readonly lastSnapshot = new Map<number, Snapshot__Output>();
   /** Heartbeats of every node (daemons only). */
   readonly monitor: LivenessMonitor | undefined;
@@ -171,6 +174,7 @@ export class Cluster {
 
   private replicaUpdated(node: number): void {
     this.down.delete(node); // it answers
+    this.lastSnapshot.delete(node); // listed from the replica from now on
   }
 
   /** A replica of `node` over `client`'s Watch stream (daemons only). */

@@ -2,7 +2,8 @@
  * A mount's replica of one node's process table, kept current by that node's Watch stream
  * (agent/rpc/watch.ts): the whole table when a stream starts, then what changed, about
  * once a second. So the mount lists the node without asking it anything, and a quiet node
- * costs the wire only what changes on it.
+ * costs the wire only what changes on it. Each record kept owns its bytes (its files'
+ * size), not a view of the message it came in.
  *
  * A stream that ends (the node went away, or its connection's keepalive gave up on a
  * stalled agent) is opened again every `defaults.reprobeIntervalMs`. The replica is kept
@@ -22,6 +23,7 @@ import type { TableUpdate__Output } from '../proto/gen/gproc/v1/TableUpdate';
 import type { WatchRequest } from '../proto/gen/gproc/v1/WatchRequest';
 import type { NodeClient } from './client';
 import { rpcReason } from './client';
+import { ownNodeBytes, ownProcessBytes } from '../proto/own-bytes';
 
 /** One node's table as its updates left it. */
 export class Replica {
@@ -38,8 +40,9 @@ export class Replica {
     if (u.full) this.processes.clear();
     else if (!this.synced) return; // a stream always starts with a full update
     for (const pid of u.gone) this.processes.delete(pid);
-    for (const p of u.changed) this.processes.set(p.pid, p);
-    this.node = u.node;
+    // Copied out of the message (proto/own-bytes.ts), which can then be freed.
+    for (const p of u.changed) this.processes.set(p.pid, ownProcessBytes(p));
+    this.node = u.node && ownNodeBytes(u.node);
     this.started = u.started;
     this.ended = u.ended;
     this.takenAtMs = u.takenAtMs;
