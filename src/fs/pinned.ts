@@ -42,7 +42,10 @@ export class PinnedContent {
     }
     pin.pinned = content;
     let size = content.length;
-    if (!pin.cached?.equals(content)) {
+    // Unchanged: one buffer serves as both (the earlier one, a rendering or a record's
+    // bytes of an older table, is let go), so an unchanged file costs one copy, not two.
+    if (pin.cached?.equals(content)) pin.cached = content;
+    else {
       size = content.length + defaults.pinnedSlackBytes;
       while (size === pin.cached?.length || size === pin.reported) size++;
     }
