@@ -45,8 +45,12 @@ export interface PidStat {
   pid: number;
   /** Process name, bytes as latin1 characters. */
   comm: string;
-  /** Fields 3.. as text, in order: rest[0] is state (field 3), rest[19] starttime (field 22). */
-  rest: string[];
+  /**
+   * Fields 3.. as text, in order: rest[0] is state (field 3), rest[19] starttime (field 22).
+   * Split from the line at each use: a mount keeps a parsed stat per process, and the 50
+   * strings of the split line cost it about 1 KB each (native-notes/performance.md, "Stop 18").
+   */
+  readonly rest: string[];
   state: string;
   ppid: number;
   pgrp: number;
@@ -84,10 +88,9 @@ export function parsePidStat(content: Buffer | string, file = 'stat'): PidStat {
     throw new ProcParseError(file, 1, `only ${rest.length + 2} fields, proc(5) has at least 22`);
   }
   const num = (n: number, what: string) => parseIntField(rest[n - 3], file, 1, what);
-  return {
+  return new StatLine(tail, {
     pid,
     comm,
-    rest,
     state: rest[0],
     ppid: num(StatField.ppid, 'ppid'),
     pgrp: num(StatField.pgrp, 'pgrp'),
@@ -99,7 +102,48 @@ export function parsePidStat(content: Buffer | string, file = 'stat'): PidStat {
     starttime: num(StatField.starttime, 'starttime'),
     vsize: rest.length >= StatField.vsize - 2 ? num(StatField.vsize, 'vsize') : 0,
     rss: rest.length >= StatField.rss - 2 ? num(StatField.rss, 'rss') : 0,
-  };
+  });
+}
+
+/** A parsed stat that keeps fields 3.. as one string (PidStat.rest splits it). */
+class StatLine implements PidStat {
+  pid: number;
+  comm: string;
+  state: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  tpgid: number;
+  utime: number;
+  stime: number;
+  numThreads: number;
+  starttime: number;
+  vsize: number;
+  rss: number;
+
+  constructor(
+    /** Fields 3.. of the line, space-separated, without its newline. */
+    private readonly fields: string,
+    v: Omit<PidStat, 'rest'>,
+  ) {
+    this.pid = v.pid;
+    this.comm = v.comm;
+    this.state = v.state;
+    this.ppid = v.ppid;
+    this.pgrp = v.pgrp;
+    this.session = v.session;
+    this.tpgid = v.tpgid;
+    this.utime = v.utime;
+    this.stime = v.stime;
+    this.numThreads = v.numThreads;
+    this.starttime = v.starttime;
+    this.vsize = v.vsize;
+    this.rss = v.rss;
+  }
+
+  get rest(): string[] {
+    return this.fields.split(' ');
+  }
 }
 
 /**
@@ -129,8 +173,9 @@ export function formatPidStat(
  */
 export function ptraceMaskedFields(stat: PidStat): Map<number, string> {
   const masked = new Map<number, string>();
-  const has = (n: number) => stat.rest.length >= n - 2;
-  const hasMm = stat.rest[StatField.startcode - 3] !== '0';
+  const rest = stat.rest;
+  const has = (n: number) => rest.length >= n - 2;
+  const hasMm = rest[StatField.startcode - 3] !== '0';
   if (has(StatField.endcode)) {
     masked.set(StatField.startcode, hasMm ? '1' : '0');
     masked.set(StatField.endcode, hasMm ? '1' : '0');
