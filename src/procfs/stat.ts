@@ -40,32 +40,44 @@ export const StatField = {
   exitCode: 52,
 } as const;
 
-/** A parsed stat line. PIDs are as the owning node's namespace sees them. */
-export interface PidStat {
-  pid: number;
+/**
+ * A parsed stat line. PIDs are as the owning node's namespace sees them. Fields 3.. are kept
+ * as one string and split at each use of `rest`: a mount keeps a parsed stat per process,
+ * and the 50 strings of a split line cost it about 1 KB each (native-notes/performance.md,
+ * "Stop 18").
+ */
+export class PidStat {
+  pid!: number;
   /** Process name, bytes as latin1 characters. */
-  comm: string;
-  /**
-   * Fields 3.. as text, in order: rest[0] is state (field 3), rest[19] starttime (field 22).
-   * Split from the line at each use: a mount keeps a parsed stat per process, and the 50
-   * strings of the split line cost it about 1 KB each (native-notes/performance.md, "Stop 18").
-   */
-  readonly rest: string[];
-  state: string;
-  ppid: number;
-  pgrp: number;
-  session: number;
-  tpgid: number;
+  comm!: string;
+  state!: string;
+  ppid!: number;
+  pgrp!: number;
+  session!: number;
+  tpgid!: number;
   /** User and system time, clock ticks. */
-  utime: number;
-  stime: number;
-  numThreads: number;
+  utime!: number;
+  stime!: number;
+  numThreads!: number;
   /** Start time after boot, clock ticks. */
-  starttime: number;
+  starttime!: number;
   /** Virtual memory size, bytes. */
-  vsize: number;
+  vsize!: number;
   /** Resident set size, pages. */
-  rss: number;
+  rss!: number;
+
+  constructor(
+    /** Fields 3.. of the line, space-separated, without its newline. */
+    private readonly fields: string,
+    values: Omit<PidStat, 'rest'>,
+  ) {
+    Object.assign(this, values);
+  }
+
+  /** Fields 3.. as text, in order: rest[0] is state (field 3), rest[19] starttime (field 22). */
+  get rest(): string[] {
+    return this.fields.split(' ');
+  }
 }
 
 /**
@@ -88,7 +100,7 @@ export function parsePidStat(content: Buffer | string, file = 'stat'): PidStat {
     throw new ProcParseError(file, 1, `only ${rest.length + 2} fields, proc(5) has at least 22`);
   }
   const num = (n: number, what: string) => parseIntField(rest[n - 3], file, 1, what);
-  return new StatLine(tail, {
+  return new PidStat(tail, {
     pid,
     comm,
     state: rest[0],
@@ -103,47 +115,6 @@ export function parsePidStat(content: Buffer | string, file = 'stat'): PidStat {
     vsize: rest.length >= StatField.vsize - 2 ? num(StatField.vsize, 'vsize') : 0,
     rss: rest.length >= StatField.rss - 2 ? num(StatField.rss, 'rss') : 0,
   });
-}
-
-/** A parsed stat that keeps fields 3.. as one string (PidStat.rest splits it). */
-class StatLine implements PidStat {
-  pid: number;
-  comm: string;
-  state: string;
-  ppid: number;
-  pgrp: number;
-  session: number;
-  tpgid: number;
-  utime: number;
-  stime: number;
-  numThreads: number;
-  starttime: number;
-  vsize: number;
-  rss: number;
-
-  constructor(
-    /** Fields 3.. of the line, space-separated, without its newline. */
-    private readonly fields: string,
-    v: Omit<PidStat, 'rest'>,
-  ) {
-    this.pid = v.pid;
-    this.comm = v.comm;
-    this.state = v.state;
-    this.ppid = v.ppid;
-    this.pgrp = v.pgrp;
-    this.session = v.session;
-    this.tpgid = v.tpgid;
-    this.utime = v.utime;
-    this.stime = v.stime;
-    this.numThreads = v.numThreads;
-    this.starttime = v.starttime;
-    this.vsize = v.vsize;
-    this.rss = v.rss;
-  }
-
-  get rest(): string[] {
-    return this.fields.split(' ');
-  }
 }
 
 /**
