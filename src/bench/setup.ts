@@ -26,6 +26,7 @@ import { pollUntil } from '../poll';
 import { inNamespaces, launchCluster, type LaunchedNode } from '../up/nodes';
 import { makeCertificates } from '../cli/certs';
 import { fuseOptionString } from '../fs/fuse';
+import { parsePidStat, StatField } from '../procfs/stat';
 import { VIEW_MOUNT_OPTIONS } from '../fs/mount';
 
 /** The gproc command (the bundle next to this one), for benchmarks that run it as users do. */
@@ -123,12 +124,11 @@ export function agentHostPid(initPid: number): number {
  */
 export function processCost(pid: number): { bytes: number; ticks: number; rssBytes: number } {
   const wchar = /^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'latin1'));
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const stat = parsePidStat(readFileSync(`/proc/${pid}/stat`));
   const rss = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
   return {
     bytes: Number(wchar![1]),
-    ticks: Number(f[11]) + Number(f[12]),
+    ticks: stat.utime + stat.stime,
     rssBytes: Number(rss?.[1] ?? 0) * 1024,
   };
 }
@@ -138,9 +138,12 @@ export function processCost(pid: number): { bytes: number; ticks: number; rssByt
  * has reaped (with theirs): the cost of a daemon, and of what it started and waited for.
  */
 export function cpuTicks(pid: number): { own: number; reaped: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
+  const stat = parsePidStat(readFileSync(`/proc/${pid}/stat`));
+  const field = (n: number) => Number(stat.rest[n - 3]);
+  return {
+    own: stat.utime + stat.stime,
+    reaped: field(StatField.cutime) + field(StatField.cstime),
+  };
 }
 
 /** A `gproc mount` of a bench cluster, run as users run it. */

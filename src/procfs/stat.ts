@@ -20,6 +20,9 @@ export const StatField = {
   tpgid: 8,
   utime: 14,
   stime: 15,
+  /** User and system time of the children it waited for, clock ticks. */
+  cutime: 16,
+  cstime: 17,
   numThreads: 20,
   starttime: 22,
   vsize: 23,
