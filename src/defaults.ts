@@ -19,6 +19,12 @@ export const defaults = {
    * bounds a misbehaving command.
    */
   mountCommandMs: 5000,
+  /**
+   * Longest a mount daemon takes to close its view after SIGINT/SIGTERM/SIGHUP, in ms:
+   * two unmounts and the host procfs's umount, each bounded by `mountCommandMs`, fit in it.
+   * Past it the daemon leaves anyway (status 1) and the next start clears what is left.
+   */
+  mountCloseMs: 20000,
   /** The agent's local Unix socket when the cluster file names none for its node (spec section 2). */
   agentSocket: '/run/gproc/agent.sock',
   /**

@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from '../cluster/cluster';
 import type { Membership } from '../cluster/membership';
 import type { ClusterConfig } from '../config';
@@ -126,7 +127,15 @@ export async function mountClusterView(opts: {
     // A daemon that was frozen and taken over (its record names the new daemon) leaves the
     // mount points alone: unmounting by path would take down the new daemon's mounts.
     if (ownsMount(run)) {
-      for (const m of mounts.reverse()) await m.unmount();
+      for (const m of mounts.reverse()) {
+        // Bounded: fusermount is a command like umount, and a daemon on its way out must
+        // not wait on one forever (the next start clears what is left).
+        const done = await Promise.race([
+          m.unmount().then(() => true),
+          sleep(defaults.mountCommandMs, false, { ref: false }),
+        ]);
+        if (!done) opts.log.warn({ mountPoint: m.mountPoint }, 'unmount did not finish in time');
+      }
       mounts.length = 0;
       try {
         execFileSync('umount', ['--lazy', '--no-canonicalize', hostProc], {

@@ -15,8 +15,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Test } from 'tap';
 import { GPROC, waitFor, type TestCluster, type TestNode } from './cluster';
+import { defaults } from '../../src/defaults';
 import { inNamespaces } from '../../src/up/nodes';
 
 export interface TestMount {
@@ -66,7 +68,17 @@ export async function startMount(
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGINT');
-      await new Promise((r) => child.once('exit', r));
+      // The daemon bounds its own close (defaults.mountCloseMs); past that and a margin it
+      // hangs, which is a failure to report with its log, not a test to wait on for ever.
+      const exited = await Promise.race([
+        new Promise((r) => child.once('exit', () => r(true))),
+        sleep(defaults.mountCloseMs + 10000, false, { ref: false }),
+      ]);
+      if (!exited) {
+        child.kill('SIGKILL');
+        const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+        throw new Error(`gproc mount did not exit after SIGINT; its log ends:\n${tail}`);
+      }
     },
   };
   t.teardown(async () => {
