@@ -128,6 +128,12 @@ export const defaults = {
    * cuts several nodes' output into whole lines (labels, --nodes), in bytes.
    */
   runMaxLineBytes: 64 * 1024,
+  /**
+   * Largest message of a run's stdin, stdout or stderr, bytes: what its pipe gives at once
+   * (64 KiB a read) is gathered up to this, as one message (within the agent's
+   * `limits.requestBytes`).
+   */
+  runMessageBytes: 1024 * 1024,
   /** How often a node marked down is asked again, in ms. */
   reprobeIntervalMs: 1000,
   /** How often a mount (or `gproc run`) pings each node's heartbeat, ms (native-notes/liveness.md). */

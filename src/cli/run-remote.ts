@@ -14,6 +14,8 @@ import { onSilence } from '../liveness/monitor';
 import { killedStatus, shellStatus } from '../exit-status';
 import { signalNumber, TERMINATING_SIGNALS } from '../signals';
 import { CliError, REFUSED_EXIT } from './common';
+import { bytesMessage } from '../proto';
+import type { RunInput } from '../proto/gen/gproc/v1/RunInput';
 import type { RunOutput__Output } from '../proto/gen/gproc/v1/RunOutput';
 
 export interface RunOptions {
@@ -132,22 +134,51 @@ export async function runRemote(
     }
   }
 
-  // Our stdin to theirs, pausing while any stream is full. A run that ended takes no more
-  // (its call never drains again), so it is left out rather than waited for.
+  // Our stdin to theirs. What the pipe gives in one turn of the event loop (64 KiB a read),
+  // or while a stream is full, goes as one message of up to `defaults.runMessageBytes`
+  // (each message costs grpc-js and HTTP/2 the same work whatever its size); with that much
+  // waiting on a full stream, stdin pauses. A run that ended takes no more (its call never
+  // drains again), so it is left out rather than waited for.
   const live = new Set(runs);
   const over = new Map(runs.map((r) => [r, r.status.then(noop, noop)]));
   runs.forEach((r) => void over.get(r)!.then(() => live.delete(r)));
-  stdin.on('data', (chunk: Buffer) => {
-    let full = 0;
+  let chunks: Buffer[] = [];
+  let size = 0;
+  let queued = false;
+  /** Streams that are full: nothing more is sent until they drain. */
+  let full = 0;
+  const send = (atEnd = false) => {
+    queued = false;
+    if (size === 0 || (full > 0 && !atEnd)) return;
+    const msg = bytesMessage('RunInput', 'stdin', chunks, size) as unknown as RunInput;
+    chunks = [];
+    size = 0;
     for (const r of live) {
-      if (r.call.write({ stdin: chunk })) continue;
+      if (r.call.write(msg)) continue;
       full++;
       const drained = new Promise((resolve) => r.call.once('drain', resolve));
-      void Promise.race([drained, over.get(r)]).then(() => --full === 0 && stdin.resume());
+      void Promise.race([drained, over.get(r)]).then(() => {
+        if (--full > 0) return;
+        send();
+        stdin.resume();
+      });
     }
-    if (full > 0) stdin.pause();
+  };
+  stdin.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= defaults.runMessageBytes) {
+      send();
+      if (size > 0) stdin.pause(); // not sent: a stream is full
+    } else if (!queued && full === 0) {
+      queued = true;
+      setImmediate(send);
+    }
   });
-  const eof = () => live.forEach((r) => r.call.write({ stdinEof: true }));
+  const eof = () => {
+    send(true);
+    live.forEach((r) => r.call.write({ stdinEof: true }));
+  };
   stdin.on('end', eof);
   stdin.on('error', eof);
 

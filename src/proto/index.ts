@@ -7,7 +7,14 @@
  * start-up (native-notes/performance.md).
  */
 import { makeGenericClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
-import { Reader, Root, Type, type IConversionOptions, type INamespace } from 'protobufjs/light';
+import {
+  Reader,
+  Root,
+  Type,
+  Writer,
+  type IConversionOptions,
+  type INamespace,
+} from 'protobufjs/light';
 import { defaults } from '../defaults';
 import descriptor from './gproc.json';
 import type { AgentClient } from './gen/gproc/v1/Agent';
@@ -35,9 +42,66 @@ let loaded:
     }
   | undefined;
 
+/**
+ * grpc-js wants a Buffer; protobufjs's writer gives one under Node already. Either way a
+ * view, not a copy: Buffer.from(bytes) copied every message (a run's 64 KiB chunks: one
+ * copy more per chunk, and as much garbage).
+ */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/** A message encoded already (`bytesMessage`): the codec hands its bytes to grpc-js as they are. */
+export class Encoded {
+  constructor(readonly bytes: Buffer) {}
+}
+
+type BytesField = { RunInput: 'stdin'; RunOutput: 'stdout' | 'stderr' };
+
+/** The descriptor's messages, as far as `bytesMessage` reads them. */
+const messages = () =>
+  descriptor as unknown as {
+    nested: {
+      gproc: {
+        nested: {
+          v1: { nested: Record<string, { fields: Record<string, { id: number; type: string }> }> };
+        };
+      };
+    };
+  };
+
+/**
+ * The message of `type` whose one field `field` (bytes) holds `chunks` (`size` bytes in
+ * all), encoded with one copy: each chunk is copied once, into the encoding, which the codec
+ * passes on as it is. gproc run's stdin, stdout and stderr take this way: protobufjs copies
+ * a chunk into its encoding too, but one chunk per message, and after its own object walk;
+ * here several chunks become one message for that one copy.
+ */
+export function bytesMessage<T extends keyof BytesField>(
+  type: T,
+  field: BytesField[T],
+  chunks: readonly Buffer[],
+  size: number,
+): Encoded {
+  const { id, type: wire } = messages().nested.gproc.nested.v1.nested[type].fields[field];
+  if (wire !== 'bytes') throw new Error(`${type}.${field} is no bytes field`);
+  // The field's key and length as protobufjs writes them, then the bytes, copied once.
+  const head = Writer.create()
+    .uint32((id << 3) | 2)
+    .uint32(size)
+    .finish();
+  if (chunks.reduce((n, c) => n + c.length, 0) !== size)
+    throw new Error(`bytesMessage: chunks of ${type}.${field} are not ${size} bytes`);
+  const out = Buffer.concat([head, ...chunks], head.length + size);
+  return new Encoded(out);
+}
+
 function codec(type: Type, maxEntries?: number) {
   return {
-    serialize: (value: object) => Buffer.from(type.encode(type.fromObject(value)).finish()),
+    serialize: (value: object) =>
+      value instanceof Encoded
+        ? value.bytes
+        : asBuffer(type.encode(type.fromObject(value)).finish()),
     deserialize: (bytes: Buffer) => {
       if (maxEntries !== undefined)
         checkEntries(type, Reader.create(bytes), bytes.length, maxEntries);
