@@ -1,5 +1,6 @@
 // Durable process records (native-notes/durable-processes.md) at the unit level: what a
-// registry makes of a state directory it finds on start. No agent, no supervisor.
+// registry makes of a state directory it finds on start. No agent; a real supervisor in
+// the last case only.
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { defaults } from '../src/defaults';
 import { parseRecord, readBootId, recordKey } from '../src/agent/process-records';
 import { ProcessRegistry } from '../src/agent/processes';
+import { agentStarted } from '../src/agent/snapshot';
 import { readIdentity } from '../src/agent/watcher';
 import { createLogger } from '../src/log';
 
@@ -212,4 +214,50 @@ t.test('a running record is followed through its supervisor', async (t) => {
   t.same(await waits[0], { code: 3 }, 'the recorded status');
   t.same(await waits[1], { gone: true }, 'gone: nobody holds its status');
   t.same(readdirSync(join(dir, 'processes')), [ended[0]], 'the lost one has no record left');
+});
+
+t.test('a reading that missed a process ended at once finds its status, not nothing', async (t) => {
+  // spawn, then at once `<gpid>/wait`: the reading a mount gets may come after the
+  // supervisor recorded the status, reaped the process and exited, but before this agent's
+  // event loop took the supervisor's exit. Spinning here, the loop takes nothing meanwhile.
+  const r = registry(t, stateDir(t, []));
+  const p = await r.start(
+    {
+      argv: ['sh', '-c', 'kill -KILL $$'],
+      shellCommand: '',
+      env: ['PATH=/usr/bin:/bin'],
+      cwd: '/',
+      uid: 0,
+      gid: 0,
+      groups: [],
+    },
+    'ignore',
+  );
+  const shim = (p as { child: { pid?: number } }).child.pid!;
+  const shimState = () => /\) (\S)/.exec(readFileSync(`/proc/${shim}/stat`, 'latin1'))?.[1];
+  const until = Date.now() + 10000;
+  while ((existsSync(`/proc/${p.pid}`) || shimState() !== 'Z') && Date.now() < until);
+  t.notOk(existsSync(`/proc/${p.pid}`), 'the process is gone from /proc');
+  t.equal(shimState(), 'Z', 'its supervisor has exited: a zombie until this event loop reaps it');
+  t.same(
+    r.started().map((s) => s.pid),
+    [p.pid],
+    'the registry has not noticed: still live',
+  );
+  // A reading of /proc that did not list it.
+  const { started, ended } = agentStarted(r, new Map());
+  t.same(started, [], 'not live any more');
+  t.same(
+    ended!.map((e) => [e.pid, e.starttime, e.status]),
+    [[p.pid, p.starttime, { signal: 'SIGKILL' }]],
+    'ended, with its status',
+  );
+  t.same(await p.exited, { signal: 'SIGKILL' }, 'its wait answers the same');
+  // The supervisor's exit, taken now, changes nothing.
+  await new Promise((done) => setTimeout(done, 200));
+  t.same(
+    r.endedProcesses().map((e) => [e.pid, e.status]),
+    [[p.pid, { signal: 'SIGKILL' }]],
+    'held once',
+  );
 });

@@ -237,7 +237,10 @@ export class ProcessRegistry {
       },
       true,
     );
-    child.once('exit', () => this.check(entry));
+    // Unless a reading found it ended first (settleUnlisted, heldStatus).
+    child.once('exit', () => {
+      if (this.live.get(entry.key) === entry) this.check(entry);
+    });
     this.log.info(
       { pid, starttime, argv, uid: spec.uid, origin: spec.origin, shim: child.pid },
       'started process',
@@ -252,6 +255,20 @@ export class ProcessRegistry {
   /** Live started processes (for the snapshot's global parents and groups). */
   started(): LiveProcess[] {
     return [...this.live.values()];
+  }
+
+  /**
+   * Brings the registry up to a reading of /proc that listed `listed` (pid -> its record
+   * there): a started process the reading did not list may have ended before the agent
+   * noticed its supervisor's exit (the supervisor writes the status, reaps the process,
+   * then exits), so its record is read now. Sent with that reading, every started process
+   * is then either listed, live (it started after the reading began) or ended with its
+   * status: never missing from all three, which a mount would answer with ENOENT for
+   * `<gpid>/wait` of a process that ended at once.
+   */
+  settleUnlisted(listed: ReadonlyMap<number, { starttime: number }>): void {
+    for (const entry of [...this.live.values()])
+      if (listed.get(entry.pid)?.starttime !== entry.starttime) this.check(entry, true);
   }
 
   /** Held exit statuses (for the snapshot, so `<gpid>/wait` resolves after the process is gone). */

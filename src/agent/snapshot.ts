@@ -46,12 +46,20 @@ export async function takeSnapshot(
     node: state.node,
     takenAtMs: state.takenAtMs,
     processes: [...state.processes.values()],
-    ...agentStarted(registry),
+    ...agentStarted(registry, state.processes),
   };
 }
 
-/** The processes the agent started for the cluster: live ones with their origin, ended ones with their status. */
-export function agentStarted(registry: ProcessRegistry): Pick<Snapshot, 'started' | 'ended'> {
+/**
+ * The processes the agent started for the cluster, to send with a reading of /proc that
+ * listed `listed` (pid -> process): live ones with their origin, ended ones with their
+ * status, those the reading missed settled first (ProcessRegistry.settleUnlisted).
+ */
+export function agentStarted(
+  registry: ProcessRegistry,
+  listed: ReadonlyMap<number, { starttime: number }>,
+): Pick<Snapshot, 'started' | 'ended'> {
+  registry.settleUnlisted(listed);
   return {
     started: registry
       .started()

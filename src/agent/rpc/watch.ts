@@ -53,7 +53,13 @@ export function watch(
       { full: update.full, changed: update.changed!.length, gone: update.gone!.length, answers },
       'watch update',
     );
-    call.write(visibleTo(ctx, viewer, { ...update, ...agentStarted(ctx.registry), answers }));
+    call.write(
+      visibleTo(ctx, viewer, {
+        ...update,
+        ...agentStarted(ctx.registry, state.processes),
+        answers,
+      }),
+    );
   };
   const readNow = (after = false) =>
     (after ? table.readAfterNow() : table.read()).catch((err: Error) => {
