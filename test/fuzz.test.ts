@@ -54,6 +54,9 @@ DOCUMENTED.push('DEADLINE_EXCEEDED_HEAVY');
 // during the call (it could neither send nor read): not the agent's doing. A deadline missed
 // with neither excuse fails the test.
 DOCUMENTED.push('DEADLINE_EXCEEDED_CLIENT_STALLED');
+// INTERNAL_CLIENT_WRITE_ORDER: the fuzzer's own grpc-js client ended a Run stream before its
+// last write went out ("Write error: write after end", made in the client): not an answer.
+DOCUMENTED.push('INTERNAL_CLIENT_WRITE_ORDER');
 /** Errnos the view may answer a random operation with (spec section 6, and the kernel's own for a read-only FUSE tree). */
 const DOCUMENTED_ERRNOS = [
   'ENOENT',
