@@ -233,7 +233,7 @@ t.test('a reading that missed a process ended at once finds its status, not noth
     },
     'ignore',
   );
-  const shim = (p as { child: { pid?: number } }).child.pid!;
+  const shim = p.child.pid!;
   const shimState = () => /\) (\S)/.exec(readFileSync(`/proc/${shim}/stat`, 'latin1'))?.[1];
   const until = Date.now() + 10000;
   while ((existsSync(`/proc/${p.pid}`) || shimState() !== 'Z') && Date.now() < until);
