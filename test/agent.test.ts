@@ -3,12 +3,16 @@
 // byte for byte with what that namespace's /proc says. Also: the agent's error codes.
 import t from 'tap';
 import { status } from '@grpc/grpc-js';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { listPids } from '../src/procfs/read';
 import { parsePidStat } from '../src/procfs/stat';
 import { parseSystemStat } from '../src/procfs/system-stat';
 import type { Snapshot__Output } from '../src/proto/gen/gproc/v1/Snapshot';
+import type { TableUpdate__Output } from '../src/proto/gen/gproc/v1/TableUpdate';
 import { readInNode, startCluster, type TestNode } from './helpers/cluster';
+
+const PATH = ['PATH=/usr/bin:/bin'];
 
 const FILES = ['stat', 'status', 'statm', 'cmdline', 'environ', 'cgroup'] as const;
 
@@ -142,6 +146,32 @@ t.test('three agents in their own PID namespaces', async (t) => {
       'every node has a pid 1',
     );
   });
+
+  t.test(
+    'a Watch stream opened after a spawn lists the process in its first message',
+    async (t) => {
+      const node = cluster.nodes[1];
+      // A stream that keeps the table read every interval, so that its last reading is recent.
+      const keeper = node.client.watch();
+      t.teardown(() => keeper.cancel());
+      keeper.on('error', () => {}); // cancelled at the end
+      for (let round = 0; round < 3; round++) {
+        // Just after a reading: the spawn lands in the same interval, before the next one.
+        await once(keeper, 'data');
+        const { pid } = await node.client.spawn({ shellCommand: 'sleep 30', env: PATH, cwd: '/' });
+        const fresh = node.client.watch();
+        const [first] = (await once(fresh, 'data')) as [TableUpdate__Output];
+        fresh.on('error', () => {});
+        fresh.cancel();
+        t.ok(first.full, `round ${round}: the first message is the whole table`);
+        t.ok(
+          first.changed.some((p) => p.pid === pid),
+          `round ${round}: it lists the process spawned just before (pid ${pid})`,
+        );
+        await node.client.signal({ targets: [{ pid, starttime: 0 }], signal: 9 });
+      }
+    },
+  );
 
   t.test('one file on demand, usage, and the error codes', async (t) => {
     const node = cluster.nodes[0];

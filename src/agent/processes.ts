@@ -146,6 +146,11 @@ const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) =>
 export class ProcessRegistry {
   private readonly live = new Map<string, LiveEntry>();
   private readonly ended = new Map<string, EndedEntry>();
+  /**
+   * When the last process started (monotonic ms, performance.now()): a reading of /proc
+   * begun before it may not list that process.
+   */
+  lastStartedAt = -Infinity;
   private readonly procRoot: string;
   private readonly log: Logger;
   private readonly extraEnv: Record<string, string>;
@@ -227,6 +232,7 @@ export class ProcessRegistry {
     }
     const pid = Number(ok[1]);
     const starttime = Number(ok[2]);
+    this.lastStartedAt = performance.now();
     const entry = this.track(
       {
         pid,

@@ -36,11 +36,13 @@ export function watch(
   }
   const sent = new Map<number, Process__Output>();
   let full = true;
+  /** A reading begun before this (monotonic ms) is not sent as the first, full message. */
+  let firstFrom = -Infinity;
   let stopped = false;
   /** Requests not answered yet: id -> when it arrived (monotonic ms). */
   const asked = new Map<number, number>();
   const send = (state: TableState) => {
-    if (stopped) return;
+    if (stopped || (full && state.begunAt < firstFrom)) return;
     let answers = 0;
     for (const [id, at] of asked) if (at <= state.begunAt) answers = Math.max(answers, id);
     // Behind: nothing new goes out (what changed waits for the next reading after it drained),
@@ -85,8 +87,18 @@ export function watch(
   call.once('cancelled', stop);
   call.once('close', stop);
   call.once('error', stop);
-  // The first message: the last reading if it is recent (the timer's), else a new one.
+  // The first message: the last reading if it is recent (the timer's) and lists every
+  // process this agent started, else a new one. A mount that starts after a spawn must list
+  // the spawned process at once: its caller may already hold the gpid.
   const last = table.last;
-  if (last && Date.now() - last.takenAtMs < defaults.watchIntervalMs) send(last);
-  else void readNow();
+  if (
+    last &&
+    Date.now() - last.takenAtMs < defaults.watchIntervalMs &&
+    last.begunAt > ctx.registry.lastStartedAt
+  )
+    send(last);
+  else {
+    firstFrom = performance.now();
+    void readNow(true);
+  }
 }
