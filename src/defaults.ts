@@ -86,7 +86,7 @@ export const defaults = {
   readerThreadMinPids: 400,
   /** Fraction of a table's lifetime after which a use of it starts the next refresh in the background. */
   refreshAheadFraction: 0.85,
-  /** A table at least this old is rebuilt when a lookup of the view misses a gpid, ms... */
+  /** A lookup of the view that misses a gpid asks every replica again unless its table did this long ago or less, ms... */
   missRefreshMs: 20,
   /** ...at most once per this long, so a run over vanishing processes costs few refreshes, ms. */
   missRefreshEveryMs: 250,

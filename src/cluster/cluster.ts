@@ -58,6 +58,8 @@ export class Cluster {
   readonly feeds = new Map<number, ReplicaFeed>();
   /** The next refresh first asks every replica for an update (after a start, or a miss). */
   private syncNext = false;
+  /** When the last refresh that asked every replica began (wall clock ms; 0: never). */
+  lastSyncAtMs = 0;
 
   /** The cluster file, with `nodes` the membership's nodes now. */
   readonly config: ClusterConfig;
@@ -135,7 +137,9 @@ export class Cluster {
    */
   sync(): Promise<ClusterTable> {
     this.syncNext = true;
-    return this.refresh();
+    // A refresh under way may have begun without asking: the one after it asks.
+    const under = this.refreshing;
+    return under ? under.catch(() => {}).then(() => this.refresh()) : this.refresh();
   }
 
   /** Forgets the table: the next reader builds a new one, with every replica brought up to date (after this mount started a process). */
@@ -248,6 +252,7 @@ export class Cluster {
   private async build(): Promise<ClusterTable> {
     if (this.syncNext) {
       this.syncNext = false;
+      this.lastSyncAtMs = Date.now();
       await Promise.all(
         [...this.feeds].filter(([id]) => !this.monitor?.isDown(id)).map(([, f]) => f.sync()),
       );

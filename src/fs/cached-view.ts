@@ -144,8 +144,10 @@ export class CachedView {
 
   /**
    * A lookup of a gpid the table does not know may name a process that started (or ended,
-   * with its status held) after the table was built: look again in a new table if this one
-   * is older than `defaults.missRefreshMs`, at most once per `defaults.missRefreshEveryMs` (the kernel
+   * with its status held) after its node's replica was last updated, which can be up to a
+   * watch interval before the table was built: look again in a table built after every
+   * replica was asked (Cluster.sync), unless this table is one, asked less than
+   * `defaults.missRefreshMs` ago; at most once per `defaults.missRefreshEveryMs` (the kernel
    * caches the answer for a second either way).
    */
   private retryOnMiss(path: string, table: ClusterTable): boolean {
@@ -153,7 +155,8 @@ export class CachedView {
     const now = Date.now();
     if (gpid === undefined || table.processes.has(gpid)) return false;
     if (
-      now - table.builtAtMs < defaults.missRefreshMs ||
+      (table.builtAtMs >= this.deps.cluster.lastSyncAtMs &&
+        now - this.deps.cluster.lastSyncAtMs < defaults.missRefreshMs) ||
       now - this.lastMissRefreshMs < defaults.missRefreshEveryMs
     )
       return false;
