@@ -13,7 +13,7 @@
 // root-owned canaries on every node must live through it all.
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, readdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeGpid } from '../src/gpid';
 import { REPO, startCluster, type TestCluster, type TestNode, NOBODY } from './helpers/cluster';
@@ -319,11 +319,23 @@ t.test('fuzzing the agents and the mount', async (t) => {
       );
       t.comment(table(res.counts));
       for (const s of res.samples) t.comment(`sample: ${JSON.stringify(s)}`);
+      let anyOdd = false;
       for (const [rpc, codes] of Object.entries(res.counts)) {
         const row = (all[rpc] ??= {});
         for (const [code, n] of Object.entries(codes)) row[code] = (row[code] ?? 0) + n;
         const odd = Object.keys(codes).filter((c) => !allowedCodes(rpc).includes(c));
+        anyOdd ||= odd.length > 0;
         t.same(odd, [], `${name}: ${rpc} answers only documented codes ${JSON.stringify(codes)}`);
+      }
+      // What a failure needs to be read: the fuzzer's own stalls, and what its agent logged.
+      if (anyOdd) {
+        const target = name.startsWith('tls') ? n2 : n1;
+        const logged = readFileSync(join(cluster.dir, `agent-${target.id}.log`), 'utf8')
+          .split('\n')
+          .filter((l) => /"level":[4-6]\d/.test(l))
+          .slice(-40);
+        t.comment(`${name}: its stalls [began at ms, length ms]: ${JSON.stringify(res.stalls)}`);
+        t.comment(`node ${target.id}'s agent's last warnings:\n${logged.join('\n')}`);
       }
       t.comment(
         `${name}: the latest call ended ${res.maxLateMs} ms after its deadline; the fuzzer's own event loop stalled up to ${res.maxStallMs} ms (a loaded machine)`,

@@ -63,10 +63,15 @@ export interface FuzzResult {
     mutation: string;
     metadata: string;
     hex: string;
+    /** Wall-clock ms when the call began and ended (to set beside the agent's log). */
+    startedAtMs: number;
+    endedAtMs: number;
   }[];
   maxLateMs: number;
   /** Longest stall of the fuzzer's own event loop, ms. */
   maxStallMs: number;
+  /** The stalls of a second or more: [wall-clock ms when it began, length ms]. */
+  stalls: [number, number][];
 }
 
 const spec = JSON.parse(process.argv[2]) as FuzzSpec;
@@ -701,7 +706,7 @@ const stalledBetween = (from: number, to: number) =>
 function withWatchdog(
   ms: number,
   start: (done: (o: Outcome) => void) => () => void,
-): Promise<Outcome & { lateMs: number; clientStalled: boolean }> {
+): Promise<Outcome & { lateMs: number; clientStalled: boolean; startedAtMs: number }> {
   return new Promise((resolve) => {
     const t0 = Date.now();
     let finished = false;
@@ -715,6 +720,7 @@ function withWatchdog(
         ...o,
         lateMs: Math.max(0, Date.now() - t0 - ms),
         clientStalled: stalledBetween(t0, Date.now()),
+        startedAtMs: t0,
       });
     };
     timer = setTimeout(() => {
@@ -820,11 +826,12 @@ async function fuzz(): Promise<void> {
     samples: [],
     maxLateMs: 0,
     maxStallMs: 0,
+    stalls: [],
   };
   const t0 = Date.now();
   const note = (
     rpc: string,
-    o: Outcome & { lateMs: number; clientStalled: boolean },
+    o: Outcome & { lateMs: number; clientStalled: boolean; startedAtMs: number },
     mutation: string,
     md: string,
     bytes: Buffer,
@@ -882,6 +889,8 @@ async function fuzz(): Promise<void> {
         mutation,
         metadata: md.slice(0, 300),
         hex: bytes.subarray(0, 200).toString('hex'),
+        startedAtMs: o.startedAtMs,
+        endedAtMs: Date.now(),
       });
     }
   };
@@ -891,7 +900,7 @@ async function fuzz(): Promise<void> {
     const [md, mdText] = metadata();
     const valid = rpc.valid();
     let mutation: string;
-    let o: Outcome & { lateMs: number; clientStalled: boolean };
+    let o: Outcome & { lateMs: number; clientStalled: boolean; startedAtMs: number };
     let shown: Buffer;
     let size: number;
     if (rpc.kind === 'bidi') {
@@ -980,6 +989,7 @@ async function fuzz(): Promise<void> {
   await Promise.all(Array.from({ length: spec.concurrency ?? 4 }, worker));
   result.elapsedMs = Date.now() - t0;
   result.maxStallMs = Math.max(0, ...stalls.map(([, len]) => len));
+  result.stalls = stalls.filter(([, len]) => len >= 1000);
   client.close();
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
