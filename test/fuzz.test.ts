@@ -330,10 +330,15 @@ t.test('fuzzing the agents and the mount', async (t) => {
       // What a failure needs to be read: the fuzzer's own stalls, and what its agent logged.
       if (anyOdd) {
         const target = name.startsWith('tls') ? n2 : n1;
-        const logged = readFileSync(join(cluster.dir, `agent-${target.id}.log`), 'utf8')
-          .split('\n')
-          .filter((l) => /"level":[4-6]\d/.test(l))
-          .slice(-40);
+        let logged: string[];
+        try {
+          logged = readFileSync(join(cluster.dir, `agent-${target.id}.log`), 'utf8')
+            .split('\n')
+            .filter((l) => /"level":[4-6]\d/.test(l))
+            .slice(-40);
+        } catch (err) {
+          logged = [`(its log: ${(err as Error).message})`];
+        }
         t.comment(`${name}: its stalls [began at ms, length ms]: ${JSON.stringify(res.stalls)}`);
         t.comment(`node ${target.id}'s agent's last warnings:\n${logged.join('\n')}`);
       }

@@ -41,7 +41,10 @@ export async function takeSnapshot(
   table: ProcessTable,
   registry: ProcessRegistry,
 ): Promise<Snapshot> {
-  const state = await table.read();
+  let state = await table.read();
+  // A reading under way may have begun before the agent last started a process, whose
+  // gpid its caller already holds: a snapshot lists it, as a Watch stream's first message does.
+  if (state.begunAt <= registry.lastStartedAt) state = await table.readAfterNow();
   return {
     node: state.node,
     takenAtMs: state.takenAtMs,

@@ -58,8 +58,8 @@ export class Cluster {
   readonly feeds = new Map<number, ReplicaFeed>();
   /** The next refresh first asks every replica for an update (after a start, or a miss). */
   private syncNext = false;
-  /** When the last refresh that asked every replica began (wall clock ms; 0: never). */
-  lastSyncAtMs = 0;
+  /** The last table built after asking every replica, and when it asked (wall clock ms). */
+  private lastSynced: { table: ClusterTable; askedAtMs: number } | undefined;
 
   /** The cluster file, with `nodes` the membership's nodes now. */
   readonly config: ClusterConfig;
@@ -249,10 +249,16 @@ export class Cluster {
     this.invalidate();
   }
 
+  /** How long ago `table` was built after asking every replica, ms (undefined: it was not). */
+  askedAgoMs(table: ClusterTable): number | undefined {
+    const s = this.lastSynced;
+    return s?.table === table ? Date.now() - s.askedAtMs : undefined;
+  }
+
   private async build(): Promise<ClusterTable> {
+    const askedAtMs = this.syncNext ? Date.now() : undefined;
     if (this.syncNext) {
       this.syncNext = false;
-      this.lastSyncAtMs = Date.now();
       await Promise.all(
         [...this.feeds].filter(([id]) => !this.monitor?.isDown(id)).map(([, f]) => f.sync()),
       );
@@ -314,6 +320,7 @@ export class Cluster {
     );
     this.table = table;
     this.previous = table;
+    if (askedAtMs !== undefined) this.lastSynced = { table, askedAtMs };
     return table;
   }
 

@@ -154,9 +154,9 @@ export class CachedView {
     const gpid = gpidOfPath(path);
     const now = Date.now();
     if (gpid === undefined || table.processes.has(gpid)) return false;
+    const askedAgo = this.deps.cluster.askedAgoMs(table);
     if (
-      (table.builtAtMs >= this.deps.cluster.lastSyncAtMs &&
-        now - this.deps.cluster.lastSyncAtMs < defaults.missRefreshMs) ||
+      (askedAgo !== undefined && askedAgo < defaults.missRefreshMs) ||
       now - this.lastMissRefreshMs < defaults.missRefreshEveryMs
     )
       return false;
