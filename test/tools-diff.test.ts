@@ -292,7 +292,21 @@ t.test('pidstat, top and htop over the view equal the same tools in each node', 
                   return seen >= 2 || undefined;
                 },
                 20000,
-              );
+              ).catch((err: Error) => {
+                // What the terminal showed, and where its node's processes were waiting.
+                t.comment(`${name} (${seen} refreshes seen):\n${tmux.capture(name)}`);
+                const n = cluster.nodes.find((x) => `n${x.id}` === name);
+                if (n) {
+                  const [cmd, ...args] = nodeArgv(
+                    n,
+                    [],
+                    ['ps', '-eo', 'pid,stat,wchan:32,etime,args'],
+                  );
+                  const ps = spawnSync(cmd, args, { encoding: 'utf8' });
+                  t.comment(`${name}'s processes:\n${ps.stdout}${ps.stderr}`);
+                }
+                throw err;
+              });
             }),
           );
         const rowOf = (rows: Map<string, Row>, n: TestNode, f: (typeof QUIET)[number]) =>
