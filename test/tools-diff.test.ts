@@ -281,7 +281,8 @@ t.test('pidstat, top and htop over the view equal the same tools in each node', 
         const twoRefreshes = () =>
           Promise.all(
             tmux.names.map((name) => {
-              const uptime = () => /Uptime: (\S+)/.exec(tmux.capture(name))?.[1];
+              // "Uptime: 00:09:54", or "Uptime: 1 day, 00:09:54" past a day: up to the seconds.
+              const uptime = () => /Uptime: (.*?\d+:\d\d:\d\d)/.exec(tmux.capture(name))?.[1];
               let last = uptime();
               let seen = 0;
               return waitFor(
