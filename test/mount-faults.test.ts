@@ -4,9 +4,18 @@
 // (any stat there blocks for ever): the test watches /proc/self/mountinfo instead.
 import t, { type Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaults } from '../src/defaults';
 import { encodeGpid } from '../src/gpid';
 import { isGprocFuse, mountsAt, parseMountinfo, type MountInfoEntry } from '../src/fs/stale-mount';
 import { runtimeDir } from '../src/fs/mount';
@@ -144,6 +153,42 @@ t.test('mount daemon faults', async (t) => {
     takeOver(t, cluster, 'SIGSTOP'),
   );
   t.test('a killed daemon does not block the next mount', (t) => takeOver(t, cluster, 'SIGKILL'));
+
+  t.test('a daemon whose unmount commands hang still leaves within its bound', async (t) => {
+    // fusermount and umount that ignore SIGTERM and never finish (as a command stuck in the
+    // kernel would): each has its own bound, and the daemon's loop must keep running through
+    // them, so it leaves within defaults.mountCloseMs all the same. (Their sleeps end by
+    // themselves, 30 s on.)
+    const bin = mkdtempSync(join(tmpdir(), 'gproc-hung-'));
+    t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+    for (const cmd of ['fusermount', 'umount'])
+      writeFileSync(join(bin, cmd), "#!/bin/sh\ntrap '' TERM\nexec sleep 30\n", { mode: 0o755 });
+    const hung = await startMount(t, cluster, {
+      node: 1,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    const t0 = Date.now();
+    hung.process.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => hung.process.once('exit', r));
+    const ms = Date.now() - t0;
+    t.comment(`left in ${ms} ms with status ${code}`);
+    t.ok(ms < defaults.mountCloseMs + 2000, `left within its bound (${ms} ms)`);
+    const log = readFileSync(hung.logFile, 'utf8');
+    t.equal(
+      log.match(/unmount did not finish in time/g)?.length,
+      2,
+      'both FUSE unmounts were given up at their bound',
+    );
+    // What it left is the next start's to clear: a new daemon takes the place over.
+    const run = runtimeDir(hung.mountPoint);
+    const { child: next } = spawnMount(t, cluster, hung.mountPoint);
+    await newMountAt(hung.mountPoint, run, next.pid!);
+    t.equal(mountsOf(`${run}/control`).length, 1, "one control mount: the hung daemon's is gone");
+    t.equal(mountsOf(`${run}/proc`).length, 1, 'one procfs');
+    next.kill('SIGINT');
+    await exited(next);
+    t.equal(mountsOf(hung.mountPoint).length, 0, 'the new daemon unmounted it all');
+  });
 
   t.test('a live daemon is refused at once, and keeps serving', async (t) => {
     const live = await startMount(t, cluster, { node: 1 });

@@ -7,6 +7,7 @@
  */
 import Fuse from 'fuse-native';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { defaults } from '../defaults';
 import { E } from './errno';
 
@@ -50,7 +51,12 @@ export interface MountOptions {
 /** A mounted FUSE filesystem. */
 export interface FuseMount {
   readonly mountPoint: string;
-  unmount(): Promise<void>;
+  /**
+   * Detaches the mount (`fusermount -uz`, as fuse-native does). Bounded: resolves true once
+   * it is done, false after `defaults.mountCommandMs` if the command has not finished (a
+   * daemon on its way out must not wait on one for ever; the next start clears what is left).
+   */
+  unmount(): Promise<boolean>;
 }
 
 /**
@@ -91,7 +97,11 @@ export function mountFuse(
       if (err) return reject(new Error(`cannot mount ${mountPoint}: ${err.message}`));
       resolve({
         mountPoint,
-        unmount: () => new Promise<void>((done) => fuse.unmount(() => done())),
+        unmount: () =>
+          Promise.race([
+            new Promise<boolean>((done) => fuse.unmount(() => done(true))),
+            sleep(defaults.mountCommandMs, false, { ref: false }),
+          ]),
       });
     });
   });

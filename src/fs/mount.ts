@@ -10,11 +10,11 @@
  * reads its own mounts: they are found in /proc/self/mountinfo, and the runtime directory
  * is removed entry by entry (rmdir of a mount point fails, it never descends into one).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { Cluster } from '../cluster/cluster';
 import type { Membership } from '../cluster/membership';
 import type { ClusterConfig } from '../config';
@@ -33,6 +33,8 @@ import {
   recordDaemon,
   recordFile,
 } from './stale-mount';
+
+const execFileAsync = promisify(execFile);
 
 export interface MountedView {
   mountPoint: string;
@@ -128,23 +130,19 @@ export async function mountClusterView(opts: {
     // mount points alone: unmounting by path would take down the new daemon's mounts.
     if (ownsMount(run)) {
       for (const m of mounts.reverse()) {
-        // Bounded: fusermount is a command like umount, and a daemon on its way out must
-        // not wait on one forever (the next start clears what is left).
-        const done = await Promise.race([
-          m.unmount().then(() => true),
-          sleep(defaults.mountCommandMs, false, { ref: false }),
-        ]);
-        if (!done) opts.log.warn({ mountPoint: m.mountPoint }, 'unmount did not finish in time');
+        if (!(await m.unmount()))
+          opts.log.warn({ mountPoint: m.mountPoint }, 'unmount did not finish in time');
       }
       mounts.length = 0;
-      try {
-        execFileSync('umount', ['--lazy', '--no-canonicalize', hostProc], {
-          stdio: 'ignore',
-          timeout: defaults.mountCommandMs,
-        });
-      } catch {
-        // already gone
-      }
+      // Not execFileSync: a umount that hangs (a command stuck in the kernel ignores its
+      // timeout's SIGTERM) would stop the event loop, and with it the daemon's own bound
+      // on closing (cli/mount.ts). SIGKILL at the timeout, and the loop runs meanwhile.
+      await execFileAsync('umount', ['--lazy', '--no-canonicalize', hostProc], {
+        timeout: defaults.mountCommandMs,
+        killSignal: 'SIGKILL',
+      }).catch(() => {
+        // already gone, or killed at its bound: the next start clears what is left
+      });
       rmSync(recordFile(run), { force: true });
       for (const dir of [controlMount, hostProc, run]) {
         try {

@@ -37,6 +37,7 @@ export async function startMount(
     node?: number;
     mountPoint?: string;
     /** more options of gproc mount */ args?: string[];
+    /** the daemon's environment (default: the test's) */ env?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<TestMount> {
   const mountPoint = opts.mountPoint ?? mkdtempSync(join(tmpdir(), 'gproc-mnt-'));
@@ -54,7 +55,7 @@ export async function startMount(
     ...(opts.args ?? []),
     mountPoint,
   ];
-  const child = spawn(args[0], args.slice(1), { stdio: ['ignore', log, log] });
+  const child = spawn(args[0], args.slice(1), { stdio: ['ignore', log, log], env: opts.env });
   closeSync(log);
   // readdir always reaches the daemon (a stale mount's cached entries could still stat).
   await waitFor(
