@@ -16,6 +16,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { defaults } from '../src/defaults';
 import { encodeGpid } from '../src/gpid';
 import { GPROC, GPROC_SH, startCluster, waitFor, type TestNode, NOBODY } from './helpers/cluster';
 import { hex, inNode, inView, startMount, writeCases } from './helpers/mount';
@@ -314,6 +315,68 @@ t.test('control files', async (t) => {
     writeFileSync(ctl(gpid), 'kill');
     await gone(gpid);
   });
+
+  t.test(
+    "a held environ never reads the next process's: ESRCH after its PID went to another user",
+    async (t) => {
+      const node = cluster.node(2);
+      const old = startIn(node, 'exec env SECRET=mine sleep 1006', NOBODY);
+      const gpid = encodeGpid(2, old);
+      await sleepingAs(mount, gpid, NOBODY);
+      const environ = `${mount.mountPoint}/${gpid}/environ`;
+      t.ok(lstatSync(environ).isSymbolicLink(), 'environ links to its process by start time');
+      // nobody opens its own process's environ, reads it, keeps the descriptor, and reads it
+      // again when told (more than the file holds, so the kernel asks the view again).
+      const py = [
+        'import os, sys',
+        'fd = os.open(sys.argv[1], os.O_RDONLY)',
+        "print(b'SECRET=mine' in os.pread(fd, 65536, 0), flush=True)",
+        'sys.stdin.readline()',
+        'try:',
+        "    print('read', os.pread(fd, 65536, 0), flush=True)",
+        'except OSError as e:',
+        "    print('errno', e.errno, flush=True)",
+      ].join('\n');
+      const holder = spawn(
+        'setpriv',
+        [
+          `--reuid=${NOBODY}`,
+          `--regid=${NOBODY}`,
+          '--clear-groups',
+          '/usr/bin/python3',
+          '-c',
+          py,
+          environ,
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      );
+      const lines: string[] = [];
+      holder.stdout.setEncoding('utf8').on('data', (d: string) => lines.push(...d.split('\n')));
+      await waitFor('the holder read its environ', () => lines[0] || undefined);
+      t.equal(lines[0], 'True', 'the owner reads its environ');
+      const victim = NOBODY - 1;
+      const r = inNode(node, [
+        'sh',
+        '-c',
+        `kill -9 ${old}; while [ -e /proc/${old} ]; do :; done; echo ${old - 1} > /proc/sys/kernel/ns_last_pid; setpriv --reuid=${victim} --regid=${victim} --clear-groups env SECRET=victim sleep 1007 </dev/null >/dev/null 2>&1 & echo $!`,
+      ]);
+      t.equal(Number(r.stdout.trim()), old, "another user's process got the same PID");
+      await sleepingAs(mount, gpid, victim);
+      // Past the kernel's attribute cache of the held file too.
+      await new Promise((r) => setTimeout(r, defaults.kernelCacheSeconds * 1000 + 200));
+      holder.stdin.end('read\n');
+      await new Promise((r) => holder.once('exit', r));
+      const answer = lines.slice(1).join('\n');
+      t.notMatch(
+        answer,
+        /SECRET=victim/,
+        "the held descriptor does not read the new owner's environ",
+      );
+      t.equal(answer.trim(), 'errno 3', 'it reads ESRCH, its process being gone');
+      writeFileSync(ctl(gpid), 'kill');
+      await gone(gpid);
+    },
+  );
 
   t.test(
     "wait is 0400, owned by the process uid: another user's read is EACCES, the owner's works",

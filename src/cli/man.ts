@@ -249,7 +249,8 @@ const PROSE: Record<string, string> = {
   statm: "As proc(5), the owning node's bytes (threads show their process's).",
   cmdline: "As proc(5): the NUL-separated arguments, the owning node's bytes.",
   comm: 'As proc(5): the command name and a newline.',
-  environ: "As proc(5), mode 0400: only the process's owner and root read it.",
+  environ:
+    "As proc(5), mode 0400: only the process's owner and root read it. Like every file of mode 0400 here, it is a link to the same file under .started/<starttime>/ (the process's start, field 22 of stat as on its node): a descriptor held on it reads ESRCH once the gpid is another process's, so it never reads the next owner's.",
   cgroup: "As proc(5), the owning node's bytes.",
   io: "As proc(5), mode 0400, read from the owning node when read (the cluster's root: all zeros).",
   limits: 'As proc(5), read from the owning node when read.',
@@ -307,7 +308,10 @@ const PROSE: Record<string, string> = {
 
 function modeText(e: ShapeEntry): string {
   if (e.kind === 'dir') return 'directory';
-  if (e.kind === 'link') return 'link';
+  if (e.kind === 'link')
+    return e.perm === undefined
+      ? 'link'
+      : `link to .started/<starttime>/, mode 0${e.perm.toString(8)}`;
   return `file, mode 0${(e.perm ?? 0).toString(8)}`;
 }
 

@@ -169,6 +169,8 @@ interface FileSpec<S> {
 interface LinkSpec<S> {
   kind: 'link';
   target: (scope: S) => string | Promise<string>;
+  /** The permission bits of its target, when the view serves that too (documentation). */
+  mode?: number;
   /** Read from the owning agent (RemoteLink). */
   remote?: RemoteLink;
 }
@@ -197,6 +199,8 @@ function place<S extends RootScope>(spec: Spec<S>, scope: S): Place {
 }
 
 const { S_IFDIR, S_IFREG, S_IFLNK } = constants;
+/** Permission bits of the files only a process's owner (and root) may read. */
+const OWNER_ONLY = 0o400;
 
 const file = <S>(perm: number, ops: (s: S) => FileOps): FileSpec<S> => ({
   kind: 'file',
@@ -259,13 +263,69 @@ function processFile(name: ProcessFile, s: ProcessScope, tid?: number): Buffer |
 function processFiles<S extends ProcessScope>(
   names: readonly ProcessFile[],
   tidOf: (s: S) => number | undefined,
-): Record<string, Spec<S>> {
+): Record<string, FileSpec<S>> {
   return Object.fromEntries(
     names.map((name) => [
       name,
       file<S>(declOf(name).mode, (s) => ({ read: () => processFile(name, s, tidOf(s)) })),
     ]),
   );
+}
+
+/** A process directory's mode: 0555, or 0500 under hidepid (TreeContext.hidePid). */
+const processDirPerm = (s: RootScope) => (s.ctx.hidePid ? 0o500 : 0o555);
+
+/** The hidden directory that names a process by its start: `<gpid>/.started/<starttime>/`. */
+const STARTED = '.started';
+
+/**
+ * Files only their owner may read (mode 0400: environ, io, maps...) become links to the
+ * same files under `.started/<starttime>/`, a path that holds the process's start time.
+ * The view serves reads by path, with no open (cached-view.ts), and the kernel checks the
+ * mode only at open: a descriptor held on `<gpid>/environ` itself would read the environ
+ * of whichever process of whichever user gets that pid next. Held on the link's target,
+ * it reads ESRCH once the gpid is another process's, as a descriptor of /proc stops
+ * reading its process once it ended.
+ */
+function ownerOnlyByStart<S extends ProcessScope>(
+  files: Record<string, FileSpec<S>>,
+): { children: Record<string, Spec<S>>; hidden: (seg: string) => Spec<S> | undefined } {
+  const ownerOnly = Object.fromEntries(
+    Object.entries(files).filter(([, f]) => f.perm === OWNER_ONLY),
+  );
+  const atStart = dir<S>(ownerOnly, { perm: processDirPerm });
+  const started = dir<S>(
+    {},
+    {
+      perm: processDirPerm,
+      param: {
+        match: (seg, s) => {
+          if (!/^(0|[1-9]\d{0,19})$/.test(seg)) return undefined;
+          if (seg !== String(s.proc.proc.starttime))
+            throw new FsError(
+              E.ESRCH,
+              `${s.proc.gpid}: another process than the one started at ${seg}`,
+            );
+          return place(atStart, s);
+        },
+        list: () => [],
+      },
+    },
+  );
+  const links = Object.fromEntries(
+    Object.keys(ownerOnly).map((name): [string, LinkSpec<S>] => [
+      name,
+      {
+        kind: 'link',
+        target: (s) => `${STARTED}/${s.proc.proc.starttime}/${name}`,
+        mode: OWNER_ONLY,
+      },
+    ]),
+  );
+  return {
+    children: { ...files, ...links },
+    hidden: (seg) => (seg === STARTED ? started : undefined),
+  };
 }
 
 /** A descriptor number as fd/ names it: decimal, 0 included. */
@@ -348,21 +408,23 @@ const PROCESS_LINK_SPECS = Object.fromEntries(
  * thread's exe): every thread shares its process's exe; cwd and root are shared unless a
  * thread left them with unshare(CLONE_FS), which the view does not see.
  */
-const THREAD_DIR = dir<ThreadScope>({
-  ...processFiles(
+const THREAD_FILES = ownerOnlyByStart(
+  processFiles<ThreadScope>(
     FILE_NAMES.filter((n) => declOf(n).thread),
     (s) => s.tid,
   ),
-  ...PROCESS_LINK_SPECS,
-});
-
-/** A process directory's mode: 0555, or 0500 under hidepid (TreeContext.hidePid). */
-const processDirPerm = (s: RootScope) => (s.ctx.hidePid ? 0o500 : 0o555);
+);
+const THREAD_DIR = dir<ThreadScope>(
+  { ...THREAD_FILES.children, ...PROCESS_LINK_SPECS },
+  { hidden: THREAD_FILES.hidden },
+);
 
 /** Files of one process: <gpid>/. */
+const PROCESS_FILES_OF = processFiles<ProcessScope>(FILE_NAMES, () => undefined);
+const PROCESS_FILES_BY_START = ownerOnlyByStart(PROCESS_FILES_OF);
 const PROCESS_DIR = dir<ProcessScope>(
   {
-    ...processFiles(FILE_NAMES, () => undefined),
+    ...PROCESS_FILES_BY_START.children,
     task: dir(
       {},
       {
@@ -397,7 +459,7 @@ const PROCESS_DIR = dir<ProcessScope>(
     node: readOnly((s) => render.renderNodeOf(s.proc, table(s))),
     usage: readOnly(usage),
   },
-  { perm: processDirPerm },
+  { perm: processDirPerm, hidden: PROCESS_FILES_BY_START.hidden },
 );
 
 /**
@@ -407,7 +469,9 @@ const PROCESS_DIR = dir<ProcessScope>(
  */
 const ROOT_FILES = 'stat status statm cmdline comm environ cgroup task ctl'.split(' ');
 const CLUSTER_ROOT_DIR = dir<ProcessScope>({
-  ...Object.fromEntries(ROOT_FILES.map((name) => [name, PROCESS_DIR.children[name]])),
+  ...Object.fromEntries(
+    ROOT_FILES.map((name) => [name, PROCESS_FILES_OF[name] ?? PROCESS_DIR.children[name]]),
+  ),
   io: file(0o400, () => ({ read: () => ROOT_IO })),
 });
 
@@ -662,7 +726,10 @@ function isGpidOfDownNode(gpid: number, table: ClusterTable): boolean {
 export interface ShapeEntry {
   name: string;
   kind: 'dir' | 'file' | 'link';
-  /** Permission bits of a file (a link's target has its own, in the control view). */
+  /**
+   * Permission bits of a file, or of a link's target when the view serves it (the files of
+   * mode 0400 under .started/); other links' targets are in the control view.
+   */
   perm?: number;
 }
 
@@ -679,7 +746,11 @@ export function treeShape(): Record<
     Object.entries(d.children).map(([name, s]) => ({
       name,
       kind: s.kind,
-      ...(s.kind === 'file' ? { perm: s.perm } : {}),
+      ...(s.kind === 'file'
+        ? { perm: s.perm }
+        : s.kind === 'link' && s.mode
+          ? { perm: s.mode }
+          : {}),
     }));
   const sys = ROOT.children.sys as DirSpec<RootScope>;
   return {

@@ -166,7 +166,21 @@ const cases: { path: string; want: unknown[] }[] = [
       ],
     ],
   },
-  { path: `/${hostile}/environ`, want: ['file', OWNER, 1000, fixture('6551/environ')] },
+  // Files of mode 0400 link to the same file under .started/<starttime>/: a descriptor held
+  // on it reads ESRCH once the gpid is another process's.
+  { path: `/${hostile}/environ`, want: ['link', LINK, 1000, '.started/131026/environ'] },
+  {
+    path: `/${hostile}/.started/131026/environ`,
+    want: ['file', OWNER, 1000, fixture('6551/environ')],
+  },
+  {
+    path: `/${hostile}/.started/131026`,
+    want: ['dir', DIR, 1000, ['environ', 'io', 'smaps_rollup', 'smaps', 'maps', 'wchan']],
+  },
+  { path: `/${hostile}/.started`, want: ['dir', DIR, 1000, []] },
+  { path: `/${hostile}/.started/131025/environ`, want: [`errno ${E.ESRCH}`] },
+  { path: `/${hostile}/.started/131026/stat`, want: [`errno ${E.ENOENT}`] },
+  { path: `/${hostile}/.started/0131026/environ`, want: [`errno ${E.ENOENT}`] },
   { path: `/${hostile}/exe`, want: [`link-errno ${E.ENOENT}`] },
   { path: `/${hostile}/cwd`, want: ['link', LINK, 1000, '/srv/n1'] },
   { path: `/${hostile}/fd`, want: ['dir', S_IFDIR | 0o500, 1000, ['0', '3']] },
@@ -187,7 +201,8 @@ const cases: { path: string; want: unknown[] }[] = [
   { path: `/${hostile}/limits`, want: ['file', R, 1000, fixture('6551/limits')] },
   { path: `/${hostile}/statm`, want: ['file', R, 1000, fixture('6551/statm')] },
   { path: `/${hostile}/comm`, want: ['file', R, 1000, 'x) (y\nz w\n'] },
-  { path: `/${hostile}/io`, want: ['file', OWNER, 1000, 'rchar: 1\n'] },
+  { path: `/${hostile}/io`, want: ['link', LINK, 1000, '.started/131026/io'] },
+  { path: `/${hostile}/.started/131026/io`, want: ['file', OWNER, 1000, 'rchar: 1\n'] },
   { path: `/${hostile}/node`, want: ['file', R, 1000, '1 n1\n'] },
   {
     path: `/${hostile}/ctl`,
