@@ -3,6 +3,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSync } from 'protobufjs';
+import { defaults } from '../src/defaults';
 import { agentService } from '../src/proto';
 
 t.test(
@@ -68,3 +69,36 @@ t.test(
     t.equal(file.file, 'IO', 'enums as names');
   },
 );
+
+t.test('requests are bounded by their number of entries, not by the length of one', async (t) => {
+  const { service } = agentService();
+  const spawn = service.Spawn;
+  const big = 'a'.repeat(100_000);
+  const back = spawn.requestDeserialize(
+    spawn.requestSerialize({ argv: ['true', big], env: [`X=${big}`] }),
+  ) as { argv: string[]; env: string[] };
+  t.same(
+    back.argv.map((a) => a.length),
+    [4, 100_000],
+    'an argument of 100,000 bytes is one entry',
+  );
+  t.equal(back.env[0].length, 100_002, 'and so is a variable of 100,000 bytes');
+  const max = defaults.limits.requestEntries;
+  t.equal(
+    (
+      spawn.requestDeserialize(
+        spawn.requestSerialize({ argv: Array.from({ length: max }, () => 'x') }),
+      ) as { argv: string[] }
+    ).argv.length,
+    max,
+    `${max} arguments pass`,
+  );
+  t.throws(
+    () =>
+      spawn.requestDeserialize(
+        spawn.requestSerialize({ argv: Array.from({ length: max + 1 }, () => 'x') }),
+      ),
+    { message: `more than ${max} entries in SpawnRequest.argv` },
+    'one more is refused before decoding',
+  );
+});

@@ -11,6 +11,7 @@ import {
   Reader,
   Root,
   Type,
+  types,
   Writer,
   type IConversionOptions,
   type INamespace,
@@ -136,8 +137,9 @@ function checkEntries(type: Type, r: Reader, end: number, max: number): void {
       if (stop > end) throw new Error(`${type.name}.${field.name} runs past the message`);
       checkEntries(field.resolvedType, r, stop, max);
       r.pos = stop;
-    } else if (wire === 2 && field?.repeated) {
-      // Packed scalars: at least one byte each.
+    } else if (wire === 2 && field?.repeated && field.type in types.packed) {
+      // Packed scalars: at least one byte each. (A repeated string or bytes field comes as
+      // one length-delimited record per entry, counted above, whatever its length.)
       const len = r.uint32();
       if (len > max * 10) throw new Error(`more than ${max} entries in ${type.name}.${field.name}`);
       r.skip(len);
