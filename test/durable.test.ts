@@ -4,6 +4,7 @@
 import t from 'tap';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { encodeGpid } from '../src/gpid';
 import { parsePidStat } from '../src/procfs/stat';
 import { readInNode, startCluster, waitFor, type TestNode } from './helpers/cluster';
 
@@ -71,7 +72,14 @@ t.test('an agent killed with SIGKILL while three started processes run', async (
 
   const wait = (p: { pid: number; starttime: number }, as?: typeof NOBODY) =>
     client.wait({ pid: p.pid, starttime: p.starttime }, as).result;
-  await t.rejects(wait(a, NOBODY), { code: 7 }, "nobody may not consume root's status");
+  await t.rejects(
+    wait(a, NOBODY),
+    {
+      code: 7,
+      details: `the exit status of ${encodeGpid(2, a.pid)} (2:${a.pid}) belongs to uid 0`,
+    },
+    "nobody may not consume root's status (the refusal names the gpid)",
+  );
   t.equal((await wait(a)).code, 3, 'wait a: exited 3 (it ended while the agent was down)');
   const waits = [wait(b), wait(c, NOBODY)];
   writeFileSync(join(go, 'b'), '');

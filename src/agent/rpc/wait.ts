@@ -5,6 +5,7 @@
 import { status, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { ExitStatus } from '../../proto/gen/gproc/v1/ExitStatus';
 import type { ProcessRef__Output } from '../../proto/gen/gproc/v1/ProcessRef';
+import { encodeGpid } from '../../gpid';
 import { RpcError } from '../rpc-error';
 import { checkRef } from './call';
 import type { AgentContext } from './context';
@@ -24,7 +25,7 @@ export function wait(
   if (owner !== undefined && !ctx.policy.mayConsume(who, owner)) {
     throw new RpcError(
       status.PERMISSION_DENIED,
-      `the exit status of ${ref.pid} belongs to uid ${owner}`,
+      `the exit status of ${encodeGpid(ctx.node.id, ref.pid)} (${ctx.node.id}:${ref.pid}) belongs to uid ${owner}`,
     );
   }
   const abort = new AbortController();
