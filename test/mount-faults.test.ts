@@ -181,13 +181,16 @@ t.test('mount daemon faults', async (t) => {
     );
     // What it left is the next start's to clear: a new daemon takes the place over.
     const run = runtimeDir(hung.mountPoint);
-    const { child: next } = spawnMount(t, cluster, hung.mountPoint);
+    const { child: next, logFile } = spawnMount(t, cluster, hung.mountPoint);
     await newMountAt(hung.mountPoint, run, next.pid!);
     t.equal(mountsOf(`${run}/control`).length, 1, "one control mount: the hung daemon's is gone");
     t.equal(mountsOf(`${run}/proc`).length, 1, 'one procfs');
+    // At once, maybe before it is done mounting: it listens for signals from its start.
     next.kill('SIGINT');
     await exited(next);
-    t.equal(mountsOf(hung.mountPoint).length, 0, 'the new daemon unmounted it all');
+    t.equal(mountsOf(hung.mountPoint).length, 0, 'the new daemon unmounted it all', {
+      log: readFileSync(logFile, 'utf8'),
+    });
   });
 
   t.test('a live daemon is refused at once, and keeps serving', async (t) => {

@@ -29,6 +29,9 @@ export function register(program: Command): void {
     .action(
       action(
         async (mountPoint: string, opts: { config?: string; node?: string; hidepid: boolean }) => {
+          // Listened for from the start: a SIGINT while the view is still being mounted is
+          // answered by unmounting once it is up, not by dying with the mounts left behind.
+          const signalled = untilSignalled();
           const config = clusterConfig(opts);
           const { createLogger } = await import('../log');
           const { mountClusterView } = await import('../fs/mount');
@@ -62,7 +65,7 @@ export function register(program: Command): void {
           });
           // SIGUSR2 logs the FUSE requests served so far, by operation (`make bench` reads them).
           process.on('SIGUSR2', () => log.info({ requests: mounted.view.counts }, 'FUSE requests'));
-          const signal = await untilSignalled();
+          const signal = await signalled;
           log.info({ signal }, 'unmounting');
           // A second signal leaves at once; so does a close that outlasts its bound (each
           // unmount has one: fs/mount.ts). Either way the next start clears what is left.
