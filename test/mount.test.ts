@@ -100,7 +100,15 @@ t.test('the cluster view as a file system', async (t) => {
     const pid = Number(started.stdout.trim());
     const gpid = encodeGpid(2, pid);
     const dir = `${m1.mountPoint}/${gpid}`;
-    await waitFor('the nobody process in the view', () => existsSync(dir) || undefined);
+    // Until the view lists it as sleep: a reading taken while it was still setpriv or env
+    // (a second or less before) shows it without SECRET.
+    await waitFor('the nobody process in the view, as sleep', () => {
+      try {
+        return readFileSync(`${dir}/comm`, 'latin1') === 'sleep\n' || undefined;
+      } catch {
+        return undefined;
+      }
+    });
     t.equal(statSync(dir).uid, NOBODY, 'process dir owned by its uid');
     t.equal(statSync(dir).mode & 0o7777, 0o555);
     const environ = statSync(`${dir}/environ`);
