@@ -76,9 +76,17 @@ export async function startMount(
         sleep(defaults.mountCloseMs + 10000, false, { ref: false }),
       ]);
       if (!exited) {
+        // Where each thread of the daemon and of what it started waits, before the kill.
+        const where = describeProcessTree(child.pid!);
         child.kill('SIGKILL');
+        const died = await Promise.race([
+          new Promise((r) => child.once('exit', () => r(true))),
+          sleep(2000, false, { ref: false }),
+        ]);
         const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
-        throw new Error(`gproc mount did not exit after SIGINT; its log ends:\n${tail}`);
+        throw new Error(
+          `gproc mount did not exit after SIGINT${died ? '' : ' (nor within 2 s of SIGKILL)'}; its log ends:\n${tail}\nits processes:\n${where}`,
+        );
       }
     },
   };
@@ -230,3 +238,54 @@ export const viewArgv = (mp: string, user: readonly string[], argv: readonly str
   '--',
   ...argv,
 ];
+
+/**
+ * `pid` and its descendants, one line per thread: pid/tid, name, state (proc(5) stat field
+ * 3), wchan and the top of its kernel stack (/proc/<pid>/task/<tid>/stack, root only): what
+ * a daemon that does not leave is waiting for.
+ */
+export function describeProcessTree(pid: number): string {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'latin1');
+    } catch {
+      return '';
+    }
+  };
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = read(`/proc/${entry}/stat`);
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const lines: string[] = [];
+  const visit = (p: number, depth: number) => {
+    const cmd = read(`/proc/${p}/cmdline`).split('\0').join(' ').trim().slice(0, 120);
+    lines.push(`${'  '.repeat(depth)}${p} ${cmd}`);
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${p}/task`);
+    } catch {
+      // gone meanwhile
+    }
+    for (const tid of tids) {
+      const task = `/proc/${p}/task/${tid}`;
+      const stat = read(`${task}/stat`);
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      const stack = read(`${task}/stack`)
+        .split('\n')
+        .filter(Boolean)
+        .slice(0, 8)
+        .map((f) => f.replace(/^\[<[0-9a-f]+>\] /, ''))
+        .join(' < ');
+      lines.push(
+        `${'  '.repeat(depth + 1)}${tid} ${name} ${state} wchan=${read(`${task}/wchan`) || '-'}${stack ? ` stack: ${stack}` : ''}`,
+      );
+    }
+    for (const c of children.get(p) ?? []) visit(c, depth + 1);
+  };
+  visit(pid, 0);
+  return lines.join('\n');
+}
