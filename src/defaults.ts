@@ -25,6 +25,11 @@ export const defaults = {
    * Past it the daemon leaves anyway (status 1) and the next start clears what is left.
    */
   mountCloseMs: 20000,
+  /**
+   * How long after `mountCloseMs` a mount daemon whose main thread is stuck in the kernel
+   * (so its own timer cannot run) is killed by its watchdog thread (watchdog.ts), in ms.
+   */
+  stuckCloseKillMs: 2000,
   /** The agent's local Unix socket when the cluster file names none for its node (spec section 2). */
   agentSocket: '/run/gproc/agent.sock',
   /**

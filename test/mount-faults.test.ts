@@ -193,6 +193,64 @@ t.test('mount daemon faults', async (t) => {
     });
   });
 
+  t.test('a daemon stuck in starting an unmount command is killed by its watchdog', async (t) => {
+    // A command that cannot even exec holds the daemon's main thread in spawn (which waits
+    // for the child's exec), and with it the daemon's own timer. Here the PATH search meets a
+    // FUSE mount whose daemon is frozen: another view, first on PATH, stopped after this
+    // daemon started (its lookups answered meanwhile, and negative entries expire in 1 s).
+    const frozen = await startMount(t, cluster, { node: 2 });
+    const stuck = await startMount(t, cluster, {
+      node: 1,
+      env: { ...process.env, PATH: `${frozen.mountPoint}:${process.env.PATH}` },
+    });
+    const run = runtimeDir(stuck.mountPoint);
+    frozen.process.kill('SIGSTOP');
+    t.teardown(() => frozen.process.kill('SIGCONT')); // before its own teardown's SIGINT
+    await new Promise((r) => setTimeout(r, 1500 * defaults.kernelCacheSeconds));
+    const t0 = Date.now();
+    stuck.process.kill('SIGINT');
+    const bound = defaults.mountCloseMs + defaults.stuckCloseKillMs;
+    const left = await Promise.race([
+      exited(stuck.process).then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), bound + 5000)),
+    ]);
+    const ms = Date.now() - t0;
+    if (!left) stuck.process.kill('SIGKILL');
+    t.ok(left, `it left (${ms} ms)`);
+    t.comment(`left in ${ms} ms by ${stuck.process.signalCode ?? stuck.process.exitCode}`);
+    t.equal(stuck.process.signalCode, 'SIGKILL', 'its watchdog killed it');
+    t.ok(
+      ms >= defaults.mountCloseMs && ms < defaults.mountCloseMs + defaults.stuckCloseKillMs + 3000,
+      `past its own bound, by the watchdog's margin (${ms} ms)`,
+    );
+    const said = readFileSync(stuck.logFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('leaving by SIGKILL'))
+      .map((line) => JSON.parse(line) as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
+    t.equal(said.length, 1, 'it said why, once, in its log format');
+    t.match(said[0], { level: 50, daemon: stuck.process.pid, name: 'gproc-mount' });
+    t.ok(
+      said[0].mainThread.stack.length > 0,
+      `where its main thread waited: ${said[0].mainThread.wchan}`,
+    );
+    t.ok(
+      said[0].children.length > 0,
+      `and the commands it had started: ${said[0].children.map((c: { cmd: string }) => c.cmd).join('; ')}`,
+    );
+    // Thawed, the frozen view answers again, and the commands the killed daemon started
+    // (they outlive it) find fusermount and umount and detach all three of its mounts.
+    frozen.process.kill('SIGCONT');
+    await waitFor(
+      "the killed daemon's mounts detached by its own commands",
+      () =>
+        [stuck.mountPoint, `${run}/control`, `${run}/proc`].every(
+          (dir) => mountsOf(dir).length === 0,
+        ) || undefined,
+      10000,
+    );
+    t.pass('nothing of it is left mounted');
+  });
+
   t.test('a live daemon is refused at once, and keeps serving', async (t) => {
     const live = await startMount(t, cluster, { node: 1 });
     const t0 = Date.now();

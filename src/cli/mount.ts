@@ -4,6 +4,7 @@ import { defaults } from '../defaults';
 import { TERMINATING_SIGNALS } from '../signals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isNodeId } from '../gpid';
+import { killAfter } from '../watchdog';
 import { action, CliError, clusterConfig, localNode, surviveUncaught, withConfig } from './common';
 
 export function register(program: Command): void {
@@ -75,6 +76,12 @@ export function register(program: Command): void {
           };
           void untilSignalled().then((again) => leave(`second ${again}`));
           setTimeout(() => leave('close took too long'), defaults.mountCloseMs).unref();
+          // That timer needs the main thread, which a command that cannot start holds in spawn.
+          killAfter(
+            defaults.mountCloseMs + defaults.stuckCloseKillMs,
+            'leaving by SIGKILL: the close is stuck in the kernel',
+            log.bindings(),
+          );
           await mounted.close();
           log.info('unmounted');
           // Nothing a closed view left behind (a retrying gRPC channel, a timer) keeps us.

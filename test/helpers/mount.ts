@@ -75,6 +75,14 @@ export async function startMount(
         new Promise((r) => child.once('exit', () => r(true))),
         sleep(defaults.mountCloseMs + 10000, false, { ref: false }),
       ]);
+      // Left by its watchdog (src/watchdog.ts): within its bound, but its close was stuck in
+      // the kernel. Rare and not understood yet, so its line (where the threads waited) is
+      // kept in the test's output.
+      const stuck = readFileSync(logFile, 'utf8')
+        .split('\n')
+        .find((line) => line.includes('leaving by SIGKILL'));
+      if (stuck)
+        process.stderr.write(`mount daemon ${child.pid} was killed by its watchdog: ${stuck}\n`);
       if (!exited) {
         // Where each thread of the daemon and of what it started waits, before the kill.
         const where = describeProcessTree(child.pid!);
