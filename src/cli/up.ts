@@ -14,6 +14,8 @@ import { upFiles, type UpFiles } from '../up/files';
 import { defaults } from '../defaults';
 import { action, CliError, surviveUncaught } from './common';
 import { untilSignalled } from './mount';
+import { killAfter } from '../watchdog';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Demo processes of a simulated node: a named sleeper, a busy-ish shell loop, a pipeline. */
 function demoProcesses(id: number): string {
@@ -221,7 +223,18 @@ export function register(program: Command): void {
             ].join('\n'),
           );
           await signalled;
-          await mounted.close();
+          // Bounded as gproc mount's close is (cli/mount.ts): past the bound the agents are
+          // stopped all the same, and what is left of the view is the next start's to clear.
+          killAfter(
+            defaults.mountCloseMs + defaults.stuckCloseKillMs,
+            'leaving by SIGKILL: the close is stuck in the kernel',
+            log.bindings(),
+          );
+          const closed = await Promise.race([
+            mounted.close().then(() => true),
+            sleep(defaults.mountCloseMs, false, { ref: false }),
+          ]);
+          if (!closed) log.error('the view did not close in time: the next start clears it');
         } finally {
           stopAll();
         }
