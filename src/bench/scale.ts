@@ -49,6 +49,9 @@ interface Row {
   agentTop: number;
   mountRssMb: number;
   agentRssMb: number;
+  /** Their anonymous part (processCost): what grows with processes. */
+  mountAnonMb: number;
+  agentAnonMb: number;
   agentBytesPerS: number;
 }
 
@@ -112,7 +115,10 @@ async function measure(nodes: number, perNode: number, firstPort: number): Promi
     await new Promise((r) => setTimeout(r, 1000));
     const busy = await window(5000);
     top.kill();
-    const rss = (pid: number) => processCost(pid).rssBytes / 1024 / 1024;
+    const mb = (bytes: number) => bytes / 1024 / 1024;
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const mountCost = processCost(view.pid);
+    const agentCosts = agents.map(processCost);
     return {
       nodes,
       processes: view.processes(),
@@ -123,8 +129,10 @@ async function measure(nodes: number, perNode: number, firstPort: number): Promi
       agentIdle: idle.agent,
       mountTop: busy.mount,
       agentTop: busy.agent,
-      mountRssMb: rss(view.pid),
-      agentRssMb: agents.map(rss).reduce((a, b) => a + b, 0) / agents.length,
+      mountRssMb: mb(mountCost.rssBytes),
+      agentRssMb: mb(mean(agentCosts.map((c) => c.rssBytes))),
+      mountAnonMb: mb(mountCost.anonBytes),
+      agentAnonMb: mb(mean(agentCosts.map((c) => c.anonBytes))),
       agentBytesPerS: idle.bytesPerS,
     };
   } finally {
@@ -143,8 +151,8 @@ function print(rows: Row[]): void {
     'ctl p50',
     'mount CPU idle/top',
     'agent CPU idle/top',
-    'mount RSS',
-    'agent RSS',
+    'mount RSS (anon)',
+    'agent RSS (anon)',
     'agent B/s',
   ];
   const f = (x: number, d = 1) => x.toFixed(d);
@@ -158,8 +166,8 @@ function print(rows: Row[]): void {
       `${f(r.ctlP50Ms)} ms`,
       `${f(r.mountIdle)}% / ${f(r.mountTop)}%`,
       `${f(r.agentIdle)}% / ${f(r.agentTop)}%`,
-      `${f(r.mountRssMb, 0)} MB`,
-      `${f(r.agentRssMb, 0)} MB`,
+      `${f(r.mountRssMb, 0)} MB (${f(r.mountAnonMb, 0)})`,
+      `${f(r.agentRssMb, 0)} MB (${f(r.agentAnonMb, 0)})`,
       `${f(r.agentBytesPerS / 1024)} KiB/s`,
     ]),
   ];
@@ -167,6 +175,6 @@ function print(rows: Row[]): void {
   out('');
   for (const r of table) out(r.map((c, i) => c.padStart(widths[i])).join('  '));
   out(
-    '(CPU: % of one CPU; agent figures are the mean agent; B/s: what an agent writes per second while idle)',
+    '(CPU: % of one CPU; agent figures are the mean agent; anon: the anonymous part of the RSS, without the shared node binary; B/s: what an agent writes per second while idle)',
   );
 }

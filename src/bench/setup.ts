@@ -27,6 +27,7 @@ import { inNamespaces, launchCluster, type LaunchedNode } from '../up/nodes';
 import { makeCertificates } from '../cli/certs';
 import { fuseOptionString } from '../fs/fuse';
 import { parsePidStat, StatField } from '../procfs/stat';
+import { parseStatusLines } from '../procfs/status';
 import { VIEW_MOUNT_OPTIONS } from '../fs/mount';
 
 /** The gproc command (the bundle next to this one), for benchmarks that run it as users do. */
@@ -120,16 +121,27 @@ export function agentHostPid(initPid: number): number {
 
 /**
  * What a process has cost so far: bytes it wrote (its wchar: files, pipes and sockets),
- * CPU clock ticks (user + system) and its resident memory, bytes.
+ * CPU clock ticks (user + system), and its resident memory, bytes: all of it (VmRSS), and
+ * the anonymous part (RssAnon: V8's heap, ArrayBuffers, malloc). The rest is mostly the
+ * node binary's pages (40-47 MB), file-backed and shared by every Node process of the
+ * machine, so the anonymous part is what a daemon adds and what grows with its processes.
  */
-export function processCost(pid: number): { bytes: number; ticks: number; rssBytes: number } {
+export function processCost(pid: number): {
+  bytes: number;
+  ticks: number;
+  rssBytes: number;
+  anonBytes: number;
+} {
   const wchar = /^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'latin1'));
   const stat = parsePidStat(readFileSync(`/proc/${pid}/stat`));
-  const rss = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+  const status = parseStatusLines(readFileSync(`/proc/${pid}/status`));
+  // "VmRSS:\t  123456 kB"
+  const kB = (key: string) => parseInt(status.find((l) => l.key === key)?.value.trim() ?? '0', 10);
   return {
     bytes: Number(wchar![1]),
     ticks: stat.utime + stat.stime,
-    rssBytes: Number(rss?.[1] ?? 0) * 1024,
+    rssBytes: kB('VmRSS') * 1024,
+    anonBytes: kB('RssAnon') * 1024,
   };
 }
 
