@@ -146,11 +146,8 @@ const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) =>
 export class ProcessRegistry {
   private readonly live = new Map<string, LiveEntry>();
   private readonly ended = new Map<string, EndedEntry>();
-  /**
-   * When the last process started (monotonic ms, performance.now()): a reading of /proc
-   * begun before it may not list that process.
-   */
-  lastStartedAt = -Infinity;
+  /** When the last process started (monotonic ms, performance.now()): see `listsEveryStart`. */
+  private lastStartedAt = -Infinity;
   private readonly procRoot: string;
   private readonly log: Logger;
   private readonly extraEnv: Record<string, string>;
@@ -256,6 +253,16 @@ export class ProcessRegistry {
     child.once('close', () => control.destroy());
     const resize = ({ rows, cols }: TerminalSize) => control.write(`winsize ${rows} ${cols}\n`);
     return Object.assign(entry, { child, resize });
+  }
+
+  /**
+   * Whether a reading of /proc that began at `begunAt` (monotonic ms) lists every process
+   * this agent started: one begun before the last start may miss it, and that process's
+   * caller may already hold its gpid (a snapshot and a Watch stream's first message must
+   * list it).
+   */
+  listsEveryStart(reading: { begunAt: number }): boolean {
+    return reading.begunAt > this.lastStartedAt;
   }
 
   /** Live started processes (for the snapshot's global parents and groups). */

@@ -42,9 +42,8 @@ export async function takeSnapshot(
   registry: ProcessRegistry,
 ): Promise<Snapshot> {
   let state = await table.read();
-  // A reading under way may have begun before the agent last started a process, whose
-  // gpid its caller already holds: a snapshot lists it, as a Watch stream's first message does.
-  if (state.begunAt <= registry.lastStartedAt) state = await table.readAfterNow();
+  // A reading under way may have begun before the agent last started a process.
+  if (!registry.listsEveryStart(state)) state = await table.readAfterNow();
   return {
     node: state.node,
     takenAtMs: state.takenAtMs,

@@ -94,7 +94,7 @@ export function watch(
   if (
     last &&
     Date.now() - last.takenAtMs < defaults.watchIntervalMs &&
-    last.begunAt > ctx.registry.lastStartedAt
+    ctx.registry.listsEveryStart(last)
   )
     send(last);
   else {
